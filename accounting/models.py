@@ -1,0 +1,211 @@
+"""The ledger's tables (SQLModel, ``table=True``).
+
+The data model follows TigerBeetle's double-entry design
+(https://docs.tigerbeetle.com/coding/data-modeling/): every :class:`Transfer`
+debits exactly one :class:`Account` and credits exactly one, carries a
+``code`` saying why, and has a client-chosen ``id`` that doubles as its
+idempotency key; transfers are immutable and amounts are integers in the
+smallest unit.
+
+Balances are *credit-normal*: an account's ``balance_units`` is
+Σ credits − Σ debits of its transfers. Rewards enter the ledger by debiting
+the ``pool_income`` account, which therefore carries the negative of every
+reward ever received, so the balances of all accounts always sum to zero.
+``balance_units`` is materialised (updated in the same transaction as each
+transfer, under a row lock) and :func:`accounting.ledger.audit` re-derives it.
+
+Contributors live in the application's ``contributor`` table; this package
+refers to them only by integer ``contributor_id`` (no foreign key), so that
+``accounting`` imports nothing of the application.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    Enum,
+    Index,
+    UniqueConstraint,
+    event,
+    text,
+)
+from sqlmodel import Field, SQLModel
+
+from accounting.errors import ImmutableRecordError
+from accounting.types import Units
+
+#: Longest accepted client-chosen id or job reference; derived transfer ids
+#: (``"<reward_id>:share:<contributor_id>"``) must still fit in :data:`ID_COLUMN_LENGTH`.
+MAX_ID_LENGTH = 200
+ID_COLUMN_LENGTH = 255
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware UTC."""
+    return datetime.now(UTC)
+
+
+class AccountKind(StrEnum):
+    """What an account is for."""
+
+    #: Where rewards come from (debited by every reward; its balance is ≤ 0).
+    POOL_INCOME = "pool_income"
+    #: The operator's fee.
+    OPERATOR_FEE = "operator_fee"
+    #: One per contributor: what the pool owes that contributor.
+    CONTRIBUTOR = "contributor"
+    #: Rewards nobody earned (a job without verified work), kept for the operator to decide.
+    HELD = "held"
+    # Reserved for a later issue: PAYOUT = "payout" (funds sent out of the pool).
+
+
+#: Kinds that exist once per contributor; every other kind exists once in the ledger.
+PER_CONTRIBUTOR_KINDS: frozenset[AccountKind] = frozenset({AccountKind.CONTRIBUTOR})
+
+
+class TransferCode(StrEnum):
+    """Why a transfer happened."""
+
+    REWARD_FEE = "reward_fee"
+    REWARD_SHARE = "reward_share"
+    REWARD_HELD = "reward_held"
+
+
+class RewardScheme(StrEnum):
+    """How a reward is split among contributors."""
+
+    #: Proportional to the job's own verified work units.
+    PROP = "prop"
+
+
+def _str_enum(enum_cls: type[StrEnum]) -> Enum:
+    # A VARCHAR holding the enum's *values*, not a native PostgreSQL ENUM type,
+    # so adding a member later (e.g. ``payout``) needs no ALTER TYPE.
+    return Enum(
+        enum_cls,
+        native_enum=False,
+        create_constraint=False,
+        length=32,
+        values_callable=lambda members: [m.value for m in members],
+        validate_strings=True,
+    )
+
+
+def _units_positive(table: str, column: str) -> CheckConstraint:
+    # Only where the column is numeric: on other dialects Units is text and a SQL
+    # comparison would be lexicographic. The ledger code checks it everywhere.
+    return CheckConstraint(f"{column} > 0", name=f"ck_{table}_{column}_positive").ddl_if(
+        dialect="postgresql"
+    )
+
+
+class Account(SQLModel, table=True):
+    """A ledger account: one per system kind, one per contributor for per-contributor kinds."""
+
+    __tablename__: ClassVar[Any] = "account"
+    __table_args__ = (
+        UniqueConstraint("kind", "contributor_id", name="uq_account_kind_contributor"),
+        # NULLs are distinct in a unique constraint, so system accounts need their own index.
+        Index(
+            "uq_account_system_kind",
+            "kind",
+            unique=True,
+            sqlite_where=text("contributor_id IS NULL"),
+            postgresql_where=text("contributor_id IS NULL"),
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: AccountKind = Field(sa_type=_str_enum(AccountKind), nullable=False)
+    contributor_id: int | None = Field(default=None, sa_type=BigInteger, nullable=True)
+    #: Σ credits − Σ debits, kept in step with the transfers in the same transaction.
+    balance_units: int = Field(default=0, sa_type=Units(), nullable=False)
+
+
+class Reward(SQLModel, table=True):
+    """A reward reported for a job; ``id`` is the client-chosen idempotency key."""
+
+    __tablename__: ClassVar[Any] = "reward"
+    __table_args__ = (
+        _units_positive("reward", "amount_units"),
+        CheckConstraint("fee_bps >= 0 AND fee_bps <= 10000", name="ck_reward_fee_bps_range"),
+    )
+
+    id: str = Field(primary_key=True, max_length=ID_COLUMN_LENGTH)
+    job_ref: str = Field(index=True, max_length=ID_COLUMN_LENGTH)
+    amount_units: int = Field(sa_type=Units(), nullable=False)
+    fee_bps: int = Field(nullable=False)
+    scheme: RewardScheme = Field(sa_type=_str_enum(RewardScheme), nullable=False)
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_type=DateTime(timezone=True), nullable=False
+    )
+
+
+class Transfer(SQLModel, table=True):
+    """One immutable movement of ``amount_units`` from the debit to the credit account.
+
+    ``id`` is client-chosen and is the idempotency key. ``reward_id`` links the
+    transfers that allocate one reward, so the audit can check that each reward
+    is allocated exactly (it is ``NULL`` for transfers that belong to no reward).
+    """
+
+    __tablename__: ClassVar[Any] = "transfer"
+    __table_args__ = (
+        _units_positive("transfer", "amount_units"),
+        CheckConstraint(
+            "debit_account_id <> credit_account_id", name="ck_transfer_distinct_accounts"
+        ),
+    )
+
+    id: str = Field(primary_key=True, max_length=ID_COLUMN_LENGTH)
+    debit_account_id: int = Field(foreign_key="account.id", index=True, nullable=False)
+    credit_account_id: int = Field(foreign_key="account.id", index=True, nullable=False)
+    amount_units: int = Field(sa_type=Units(), nullable=False)
+    code: TransferCode = Field(sa_type=_str_enum(TransferCode), nullable=False)
+    job_ref: str = Field(index=True, max_length=ID_COLUMN_LENGTH)
+    reward_id: str | None = Field(
+        default=None,
+        foreign_key="reward.id",
+        index=True,
+        nullable=True,
+        max_length=ID_COLUMN_LENGTH,
+    )
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_type=DateTime(timezone=True), nullable=False
+    )
+
+
+class WorkCredit(SQLModel, table=True):
+    """Verified work by one contributor on one job; ``id`` (e.g. ``"<job>:<chunk>"``) is the key."""
+
+    __tablename__: ClassVar[Any] = "work_credit"
+    __table_args__ = (
+        CheckConstraint("work_units > 0", name="ck_work_credit_work_units_positive"),
+        Index("ix_work_credit_job_contributor", "job_ref", "contributor_id"),
+    )
+
+    id: str = Field(primary_key=True, max_length=ID_COLUMN_LENGTH)
+    contributor_id: int = Field(sa_type=BigInteger, index=True, nullable=False)
+    job_ref: str = Field(max_length=ID_COLUMN_LENGTH, nullable=False)
+    work_units: int = Field(sa_type=BigInteger, nullable=False)
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_type=DateTime(timezone=True), nullable=False
+    )
+
+
+def _refuse_change(mapper: object, connection: object, target: object) -> None:
+    raise ImmutableRecordError(
+        f"{type(target).__name__} {getattr(target, 'id', None)!r} is immutable; "
+        "post a correcting transfer instead"
+    )
+
+
+for _immutable in (Transfer, WorkCredit, Reward):
+    event.listen(_immutable, "before_update", _refuse_change)
+    event.listen(_immutable, "before_delete", _refuse_change)

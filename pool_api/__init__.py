@@ -1,0 +1,1 @@
+"""The pool application: HTTP API, job runner, CLI (DESIGN §2)."""

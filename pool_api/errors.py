@@ -1,0 +1,64 @@
+"""Errors of the application layer and their HTTP answers (JSON ``{"detail": …}``)."""
+
+from __future__ import annotations
+
+import logging
+
+import redis
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
+
+from accounting.errors import AccountingError, ConflictError
+from workers.errors import KernelInputError
+
+log = logging.getLogger(__name__)
+
+
+class ApiError(Exception):
+    status_code = 400
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class NotFoundError(ApiError):
+    status_code = 404
+
+
+class StateConflictError(ApiError):
+    status_code = 409
+
+
+def _validation(field: str, message: str, kind: str) -> list[dict[str, object]]:
+    return [{"loc": ["body", field], "msg": message, "type": kind}]
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
+
+    @app.exception_handler(KernelInputError)
+    async def _kernel_input(_request: Request, exc: KernelInputError) -> JSONResponse:
+        detail = _validation(exc.field, str(exc), type(exc).__name__)
+        return JSONResponse({"detail": detail}, status_code=422)
+
+    @app.exception_handler(ConflictError)
+    async def _conflict(_request: Request, exc: ConflictError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=409)
+
+    @app.exception_handler(AccountingError)
+    async def _accounting(_request: Request, exc: AccountingError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=422)
+
+    @app.exception_handler(OperationalError)
+    async def _database_down(_request: Request, exc: OperationalError) -> JSONResponse:
+        log.error("database unavailable: %s", exc)
+        return JSONResponse({"detail": "the database is unavailable"}, status_code=503)
+
+    @app.exception_handler(redis.RedisError)
+    async def _redis_down(_request: Request, exc: redis.RedisError) -> JSONResponse:
+        log.error("redis unavailable: %s", exc)
+        return JSONResponse({"detail": "redis is unavailable"}, status_code=503)

@@ -1,0 +1,77 @@
+"""Tables of the application: contributors, their nodes, jobs and chunk records.
+
+Ledger tables (work credits, accounts, transfers, rewards) belong to
+``accounting``; they refer to contributors by ``contributor.id``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from sqlalchemy import BigInteger, Column, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Contributor(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True, index=True, max_length=64)
+    payout_address: str | None = Field(default=None, max_length=128)
+    api_key_hash: str = Field(unique=True, index=True, max_length=64)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Node(SQLModel, table=True):
+    """A Ray node contributed by a contributor (credited for the chunks it runs)."""
+
+    ray_node_id: str = Field(primary_key=True, max_length=64)
+    contributor_id: int = Field(foreign_key="contributor.id", index=True)
+    registered_at: datetime = Field(default_factory=utcnow)
+
+
+class JobStatus(StrEnum):
+    queued = "queued"
+    running = "running"
+    done = "done"
+    failed = "failed"
+
+
+class Job(SQLModel, table=True):
+    id: str = Field(primary_key=True, max_length=32)
+    kind: str = Field(max_length=8)
+    """``msm`` or ``ntt``."""
+    curve: str | None = Field(default=None, max_length=32)
+    field: str | None = Field(default=None, max_length=32)
+    inverse: bool = False
+    size: int = Field(sa_column=Column(BigInteger, nullable=False))
+    input_sha256: str = Field(max_length=64)
+    """Name of the input blob in the content-addressed blob directory."""
+    status: JobStatus = Field(default=JobStatus.queued, index=True)
+    chunks_done: int = 0
+    chunks_total: int = 0
+    plan_json: str | None = Field(default=None, sa_column=Column(Text))
+    """Chunk counts chosen when the job first ran; reused when it resumes."""
+    result_sha256: str | None = Field(default=None, max_length=64)
+    error: str | None = Field(default=None, sa_column=Column(Text))
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class ChunkRecord(SQLModel, table=True):
+    """A finished chunk: which node (and contributor) computed it, and its worth."""
+
+    __table_args__ = (UniqueConstraint("job_id", "chunk_index"),)
+
+    id: str = Field(primary_key=True, max_length=48)
+    job_id: str = Field(foreign_key="job.id", index=True, max_length=32)
+    chunk_index: int
+    phase: str = Field(max_length=16)
+    ray_node_id: str = Field(max_length=64)
+    contributor_id: int | None = Field(default=None, foreign_key="contributor.id")
+    work_units: int = Field(sa_column=Column(BigInteger, nullable=False))
+    duration_seconds: float
+    finished_at: datetime = Field(default_factory=utcnow)

@@ -1,0 +1,118 @@
+"""``/v1/jobs``: submit proving jobs, follow them, report their rewards."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, status
+from workers.api import validate_msm_input, validate_ntt_input
+from workers.encoding import limbs_to_ints
+
+import accounting
+from pool_api.codec import (
+    decode_field_elements,
+    encode_field_elements,
+    encode_msm_input,
+    parse_numbers,
+    parse_points,
+)
+from pool_api.deps import OperatorAuth, Pool, SessionDep
+from pool_api.errors import NotFoundError, StateConflictError
+from pool_api.models import Job, JobStatus
+from pool_api.schemas import (
+    JobCreate,
+    JobCreated,
+    JobPublic,
+    MsmJobCreate,
+    Progress,
+    RewardCreate,
+    RewardPublic,
+    Share,
+)
+
+router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=JobCreated)
+def submit_job(body: JobCreate, pool: Pool, session: SessionDep) -> JobCreated:
+    """Validate the whole input, store it once (content-addressed), queue the job."""
+    job_id = uuid.uuid4().hex
+    if isinstance(body, MsmJobCreate):
+        points = parse_points(body.points)
+        scalars = parse_numbers(body.scalars, "scalars")
+        validate_msm_input(body.curve, points, scalars)
+        blob = encode_msm_input(points, scalars)
+        job = Job(id=job_id, kind="msm", curve=body.curve, size=len(points), input_sha256="")
+    else:
+        values = parse_numbers(body.values, "values")
+        validate_ntt_input(body.field, values)
+        blob = encode_field_elements(values)
+        job = Job(
+            id=job_id,
+            kind="ntt",
+            field=body.field,
+            inverse=body.inverse,
+            size=len(values),
+            input_sha256="",
+        )
+    job.input_sha256 = pool.blobs.put(blob)
+    session.add(job)
+    session.commit()
+    pool.metrics.jobs_submitted.labels(job.kind).inc()
+    pool.events.publish("job.queued", job_id=job_id, kind=job.kind, size=job.size)
+    pool.runner.wake()
+    return JobCreated(id=job_id)
+
+
+@router.get("/{job_id}", response_model=JobPublic)
+def get_job(job_id: str, pool: Pool, session: SessionDep) -> JobPublic:
+    job = session.get(Job, job_id)
+    if job is None:
+        raise NotFoundError(f"no job {job_id!r}")
+    result = None
+    if job.status == JobStatus.done and job.result_sha256:
+        result = [
+            str(v) for v in limbs_to_ints(decode_field_elements(pool.blobs.get(job.result_sha256)))
+        ]
+    return JobPublic(
+        id=job.id,
+        kind=job.kind,
+        status=job.status,
+        progress=Progress(chunks_done=job.chunks_done, chunks_total=job.chunks_total),
+        result=result,
+        error=job.error,
+    )
+
+
+@router.post(
+    "/{job_id}/reward",
+    response_model=RewardPublic,
+    dependencies=[OperatorAuth],
+    responses={200: {"description": "already posted"}, 201: {"description": "posted"}},
+)
+def report_reward(job_id: str, body: RewardCreate, pool: Pool, session: SessionDep) -> RewardPublic:
+    """Split a job's reward (PROP, operator fee ``PROVERPOOL_FEE_BPS``); idempotent by key."""
+    job = session.get(Job, job_id)
+    if job is None:
+        raise NotFoundError(f"no job {job_id!r}")
+    if job.status != JobStatus.done:
+        raise StateConflictError(f"job {job_id} is {job.status.value}; only done jobs earn rewards")
+    posting = accounting.post_reward(
+        session,
+        reward_id=body.idempotency_key,
+        job_ref=job_id,
+        amount_units=body.amount_units,
+        fee_bps=pool.settings.fee_bps,
+    )
+    if posting.status == "created":
+        pool.metrics.reward_units.inc(body.amount_units)
+        pool.events.publish("reward.posted", job_id=job_id, amount_units=str(body.amount_units))
+    return RewardPublic(
+        status=posting.status,
+        job_id=job_id,
+        amount_units=body.amount_units,
+        fee_bps=pool.settings.fee_bps,
+        fee_units=posting.fee_units,
+        held_units=posting.held_units,
+        shares=[Share(contributor_id=c, amount_units=u) for c, u in sorted(posting.shares.items())],
+    )

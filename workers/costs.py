@@ -1,0 +1,37 @@
+"""The cost table: how many work units a chunk is worth (DESIGN §6).
+
+Credit never comes from what a worker says about itself; it is a function of
+the chunk's *shape* only, so every honest node that computes the same chunk
+earns the same.  One work unit is roughly one 256-bit Montgomery
+multiplication on the CPU.
+
+=====================  ===========================================================
+chunk                  work units
+=====================  ===========================================================
+MSM, ``m`` points      ``m × MSM_POINT_WEIGHT[curve]``
+NTT, ``count`` × size  ``count × size × (log2(size) + twiddled) × NTT_WEIGHT[field]``
+=====================  ===========================================================
+
+``MSM_POINT_WEIGHT``: a Pippenger MSM over 254-bit scalars costs about
+``⌈254 / c⌉`` mixed additions per point (c ≈ 13 at 2^16 points, so ≈ 20),
+each about 11 field multiplications: ≈ 220, rounded to 240 to cover bucket
+reduction.  ``NTT_WEIGHT``: a radix-2 butterfly is one multiplication; a
+slice that also applies the four-step twiddles pays one more multiplication
+per element (``twiddled`` = 1).  Every chunk is worth at least one unit.
+"""
+
+from __future__ import annotations
+
+MSM_POINT_WEIGHT: dict[str, int] = {"bn254_g1": 240}
+NTT_WEIGHT: dict[str, int] = {"bn254_fr": 1}
+
+
+def msm_work_units(curve: str, n_points: int) -> int:
+    """Work units of an MSM chunk of ``n_points`` bases."""
+    return max(1, n_points * MSM_POINT_WEIGHT[curve])
+
+
+def ntt_work_units(field: str, size: int, count: int, *, twiddled: bool = False) -> int:
+    """Work units of ``count`` independent NTTs of ``size`` (plus twiddles if ``twiddled``)."""
+    log_size = size.bit_length() - 1
+    return max(1, count * size * (log_size + int(twiddled)) * NTT_WEIGHT[field])

@@ -1,0 +1,59 @@
+"""Every error the ``workers`` package raises.
+
+Input errors subclass :class:`ValueError` so callers that only know the
+public API (``msm``/``ntt``) can catch them generically, while the API layer
+maps each one to a 4xx answer naming the problem.
+"""
+
+from __future__ import annotations
+
+
+class WorkersError(Exception):
+    """Base class of every error raised by ``workers``."""
+
+
+class KernelInputError(WorkersError, ValueError):
+    """The input of a kernel call is invalid; nothing was computed.
+
+    ``field`` names the offending input (``"curve"``, ``"points"``,
+    ``"scalars"``, ``"values"``, ...) so an HTTP layer can point at it.
+    """
+
+    field: str = "input"
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        if field is not None:
+            self.field = field
+
+
+class UnknownCurveError(KernelInputError):
+    field = "curve"
+
+
+class UnknownFieldError(KernelInputError):
+    field = "field"
+
+
+class PointNotOnCurveError(KernelInputError):
+    field = "points"
+
+
+class LengthMismatchError(KernelInputError):
+    field = "scalars"
+
+
+class ScalarOutOfRangeError(KernelInputError):
+    field = "scalars"
+
+
+class ValueOutOfRangeError(KernelInputError):
+    field = "values"
+
+
+class SizeNotPowerOfTwoError(KernelInputError):
+    field = "values"
+
+
+class DispatchError(WorkersError):
+    """A distributed job could not be completed (a chunk failed for good)."""
