@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from ray_cluster import RayCluster, ray_cluster  # noqa: F401  (session-wide Ray cluster)
 from sqlalchemy import URL, Engine, create_engine, event, make_url, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, SQLModel
@@ -31,7 +32,7 @@ DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 POSTGRES_URL_ENV = "PROVERPOOL_TEST_POSTGRES_URL"
 
 #: Modules whose import registers tables in ``SQLModel.metadata``.
-MODEL_MODULES = ("accounting.models",)
+MODEL_MODULES = ("accounting.models", "pool_api.models")
 
 
 def _register_models() -> None:

@@ -6,10 +6,10 @@ import random
 
 import numpy as np
 import pytest
-from workers.encoding import ints_to_limbs, limbs_to_ints, points_to_limbs
 
 from workers import msm, ntt
 from workers.dispatch import run_msm, run_ntt
+from workers.encoding import ints_to_limbs, limbs_to_ints, points_to_limbs
 from workers.params import CURVES, FIELDS
 from workers.plan import plan_msm, plan_ntt
 from workers.reference import INFINITY, point_add, scalar_mul
