@@ -1,6 +1,174 @@
-def msm(*a):
-    raise NotImplementedError
+"""The public, single-process kernel API: checked :func:`msm` and :func:`ntt`.
+
+Inputs follow DESIGN §4: canonical Python integers, points as affine
+``(x, y)`` pairs with ``(0, 0)`` for the point at infinity.  Everything is
+validated before any kernel runs, and every problem raises a subclass of
+:class:`~workers.errors.KernelInputError` (a :class:`ValueError`) whose
+message names the offending input and index, e.g. ``points[3] is not on
+bn254_g1``.  :func:`validate_msm_input` and :func:`validate_ntt_input` run the
+same checks alone, for a caller (the HTTP layer) that stores a job before
+computing it.  The unchecked kernels on limb arrays are
+:func:`workers.cpu_msm.msm_limbs` and :mod:`workers.cpu_ntt`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from workers.cpu_msm import first_point_off_curve, msm_limbs
+from workers.cpu_ntt import ntt_limbs
+from workers.encoding import ints_to_limbs, limbs_to_ints, points_to_limbs
+from workers.errors import (
+    KernelInputError,
+    LengthMismatchError,
+    PointNotOnCurveError,
+    ScalarOutOfRangeError,
+    SizeNotPowerOfTwoError,
+    SizeTooLargeError,
+    UnknownCurveError,
+    UnknownFieldError,
+    ValueOutOfRangeError,
+)
+from workers.params import CURVES, FIELDS, INFINITY, CurveParams, FieldParams
+from workers.reference import point_add
+
+__all__ = ["msm", "ntt", "validate_msm_input", "validate_ntt_input"]
 
 
-def ntt(*a):
-    raise NotImplementedError
+def _is_int(value: object) -> bool:
+    return type(value) is int or (isinstance(value, int) and not isinstance(value, bool))
+
+
+def _check_sequence(name: str, value: object, what: str) -> Sequence:
+    if isinstance(value, (str, bytes, bytearray)) or not isinstance(value, Sequence):
+        raise KernelInputError(
+            f"{name} must be a sequence of {what}, not {type(value).__name__}", field=name
+        )
+    return value
+
+
+def _check_ints(
+    name: str, values: Sequence, bound: int, symbol: str, error: type[KernelInputError]
+) -> None:
+    """Every element an ``int`` (not ``bool``) in ``[0, bound)``, named ``symbol`` in messages."""
+    for i, value in enumerate(values):
+        if type(value) is not int and not _is_int(value):
+            raise KernelInputError(
+                f"{name}[{i}] is not an integer (got {type(value).__name__})", field=name
+            )
+        if not 0 <= value < bound:
+            raise error(f"{name}[{i}] is out of range [0, {symbol})", field=name)
+
+
+def _curve(curve: object) -> CurveParams:
+    if not isinstance(curve, str) or curve not in CURVES:
+        raise UnknownCurveError(f"unknown curve {curve!r}; known: {', '.join(sorted(CURVES))}")
+    return CURVES[curve]
+
+
+def _field(field: object) -> FieldParams:
+    if not isinstance(field, str) or field not in FIELDS:
+        raise UnknownFieldError(f"unknown field {field!r}; known: {', '.join(sorted(FIELDS))}")
+    return FIELDS[field]
+
+
+def _times_order_is_infinity(params: CurveParams, point: tuple[int, int]) -> bool:
+    """``r·P = O``: membership of the prime-order subgroup (needed when the cofactor is not 1)."""
+    result, addend, k = INFINITY, point, params.order
+    while k:
+        if k & 1:
+            result = point_add(params, result, addend)
+        addend = point_add(params, addend, addend)
+        k >>= 1
+    return result == INFINITY
+
+
+def _prepare_msm(curve: object, points: object, scalars: object) -> tuple[np.ndarray, np.ndarray]:
+    """Validate an MSM input and return it as ``(bases (n, 2, 4), scalars (n, 4))`` limbs."""
+    params = _curve(curve)
+    points = _check_sequence("points", points, "(x, y) pairs")
+    scalars = _check_sequence("scalars", scalars, "integers")
+    if len(points) != len(scalars):
+        raise LengthMismatchError(
+            f"points and scalars differ in length: {len(points)} vs {len(scalars)}"
+        )
+    p = params.base_modulus
+    for i, point in enumerate(points):
+        if not isinstance(point, (tuple, list)) or len(point) != 2:
+            raise KernelInputError(f"points[{i}] is not an (x, y) pair", field="points")
+        for coordinate in point:
+            if not _is_int(coordinate):
+                raise KernelInputError(
+                    f"points[{i}] has a non-integer coordinate (got {type(coordinate).__name__})",
+                    field="points",
+                )
+            if not 0 <= coordinate < p:
+                raise PointNotOnCurveError(
+                    f"points[{i}] is not on {params.name}: coordinate out of range [0, p)"
+                )
+    _check_ints("scalars", scalars, params.order, "r", ScalarOutOfRangeError)
+    bases = points_to_limbs(points)
+    bad = first_point_off_curve(params.name, bases)
+    if bad >= 0:
+        raise PointNotOnCurveError(f"points[{bad}] is not on {params.name}")
+    if params.cofactor != 1:
+        for i, point in enumerate(points):
+            if tuple(point) != INFINITY and not _times_order_is_infinity(params, tuple(point)):
+                raise PointNotOnCurveError(
+                    f"points[{i}] is not in the prime-order subgroup of {params.name}"
+                )
+    return bases, ints_to_limbs(scalars)
+
+
+def _prepare_ntt(field: object, values: object) -> tuple[FieldParams, np.ndarray]:
+    """Validate an NTT input and return the field and the ``(n, 4)`` limbs."""
+    params = _field(field)
+    values = _check_sequence("values", values, "integers")
+    n = len(values)
+    if n == 0 or n & (n - 1):
+        raise SizeNotPowerOfTwoError(f"values has length {n}, not a power of two")
+    if n > 1 << params.two_adicity:
+        raise SizeTooLargeError(
+            f"values has length {n}, above the largest NTT size 2^{params.two_adicity} "
+            f"of {params.name}"
+        )
+    _check_ints("values", values, params.modulus, "p", ValueOutOfRangeError)
+    return params, ints_to_limbs(values)
+
+
+def validate_msm_input(
+    curve: str, points: Sequence[tuple[int, int]], scalars: Sequence[int]
+) -> None:
+    """Raise a :class:`KernelInputError` subclass if :func:`msm` would reject this input."""
+    _prepare_msm(curve, points, scalars)
+
+
+def validate_ntt_input(field: str, values: Sequence[int]) -> None:
+    """Raise a :class:`KernelInputError` subclass if :func:`ntt` would reject this input."""
+    _prepare_ntt(field, values)
+
+
+def msm(curve: str, points: Sequence[tuple[int, int]], scalars: Sequence[int]) -> tuple[int, int]:
+    """``Σ scalars[i]·points[i]`` on ``curve`` as an affine point; ``(0, 0)`` is infinity.
+
+    Points must be on the curve (or ``(0, 0)``), scalars in ``[0, r)``; an
+    empty input gives ``(0, 0)``.
+    """
+    bases, scalar_limbs = _prepare_msm(curve, points, scalars)
+    return msm_limbs(curve, bases, scalar_limbs)
+
+
+def ntt(field: str, values: Sequence[int], inverse: bool = False) -> list[int]:
+    """The NTT of ``values`` (size a power of two), or the inverse NTT if ``inverse``.
+
+    ``out[k] = Σ_j values[j]·ω^(j·k)`` with ``ω = g^((p−1)/n)``; the inverse
+    is ``n⁻¹ Σ_k values[k]·ω^(−j·k)`` (DESIGN §4).
+    """
+    if not isinstance(inverse, bool):
+        raise KernelInputError(
+            f"inverse must be a bool, not {type(inverse).__name__}", field="inverse"
+        )
+    params, limbs = _prepare_ntt(field, values)
+    return limbs_to_ints(ntt_limbs(params.name, limbs, inverse))

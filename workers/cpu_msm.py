@@ -3,7 +3,7 @@
 The algorithm is Pippenger's (N. Pippenger, "On the evaluation of powers and
 related problems", FOCS 1976) in the "bucket method" form used for elliptic
 curves by Bernstein, Doumen, Lange and Oosterwijk ("Faster batch forgery
-identification", INDOCRYPT 2012, §4) and laid out in arkworks
+identification", INDOCRYPT 2012) and laid out in arkworks
 (``ec/src/scalar_mul/variable_base``) and gnark-crypto (``ecc/bn254/multiexp.go``):
 
 1. Drop the terms with a zero scalar or a base at infinity.
@@ -12,7 +12,7 @@ identification", INDOCRYPT 2012, §4) and laid out in arkworks
    window value above ``2^(c−1)`` becomes ``raw − 2^c`` and carries one into
    the next window.  A negative digit adds ``−Pᵢ = (x, −y)``, which is free,
    so each window needs only ``2^(c−1)`` buckets instead of ``2^c − 1``
-   (Botrel and El Housni, "EdMSM", ePrint 2022/1400, §3.2).  Counting 256
+   (G. Botrel and Y. El Housni, "EdMSM", IACR ePrint 2022/1400).  Counting 256
    bits (not 254) makes any 256-bit scalar come out right, at no extra cost
    for the usual ``c``.
 3. For each window ``w``: every term adds ``±Pᵢ`` to bucket ``|dᵢ,w|`` (one
@@ -38,9 +38,13 @@ multiplications is modelled as ::
 the ``W·n`` digit extractions do not depend much on ``c`` and are left out),
 and ``c`` is the minimiser over ``1 ≤ c ≤ C_MAX``: the first term shrinks
 like ``1/c`` and the second grows like ``2^c / c``, so ``c`` grows roughly
-like ``log₂ n − log₂ log₂ n`` (``c = 11`` for ``n = 2^16``, ``c = 15`` for
-``n = 2^20``) — the same trade-off gnark-crypto's ``bestC`` makes.  ``C_MAX``
-keeps the bucket array (``2^(c−1)`` × 128 bytes) inside the L2 cache.
+like ``log₂ n − log₂ log₂ n`` (``c = 6`` for ``n = 2^8``, ``13`` for ``2^16``,
+``16`` for ``2^20``) — the same trade-off gnark-crypto's ``bestC`` makes.
+Measured on one core at ``n = 2^18``, the wall time is ``cost(c) × 26…30 ns``
+for ``c`` = 12…16, and the model's choice was within 3 % of the best
+measured ``c``.  ``C_MAX = 16`` caps the bucket array at
+``2^15 × 128`` bytes = 4 MiB, about a server core's L2 cache; wider windows
+would pay cache misses the model does not count.
 """
 
 from __future__ import annotations
@@ -49,17 +53,21 @@ import numpy as np
 from numba import njit
 
 from workers.arith import (
+    Fe,
     add,
     double,
+    equal,
+    from_mont,
     is_zero,
     load,
-    montgomery_constants,
     mont_inv,
     mont_mul,
+    montgomery_constants,
     neg,
     store,
     sub,
     to_mont_into,
+    to_montgomery_int,
     unpack,
 )
 from workers.encoding import limbs_to_point
@@ -73,6 +81,9 @@ MADD_COST = 10
 ADD_COST = 14
 """Field multiplications of a general XYZZ addition (12M + 2S)."""
 
+Xyzz = tuple[Fe, Fe, Fe, Fe]
+"""A point in XYZZ coordinates ``(X, Y, ZZ, ZZZ)``, Montgomery form; ``ZZ = 0`` is infinity."""
+
 _ZERO = np.uint64(0)
 _FE0 = (_ZERO, _ZERO, _ZERO, _ZERO)
 _INF = (_FE0, _FE0, _FE0, _FE0)
@@ -82,7 +93,7 @@ _INF = (_FE0, _FE0, _FE0, _FE0)
 
 
 def n_windows(c: int, scalar_bits: int = SCALAR_BITS) -> int:
-    """Signed ``c``-bit digits needed for ``scalar_bits``-bit scalars (one spare bit for the carry)."""
+    """Signed ``c``-bit digits for ``scalar_bits``-bit scalars (plus one bit for the carry)."""
     return -(-(scalar_bits + 1) // c)
 
 
@@ -99,8 +110,8 @@ def window_size(n: int, scalar_bits: int = SCALAR_BITS) -> int:
 # --- XYZZ point arithmetic (a = 0) ----------------------------------------------------------
 
 
-@njit(cache=True, inline="always")
-def _xyzz_mdbl(x, y, p, pinv):  # noqa: ANN001, ANN202
+@njit(cache=True)
+def _xyzz_mdbl(x: Fe, y: Fe, p: Fe, pinv: np.uint64) -> Xyzz:
     """``2·(x, y)`` for an affine point (mdbl-2008-s-1)."""
     u = double(y, p)
     v = mont_mul(u, u, p, pinv)
@@ -113,8 +124,8 @@ def _xyzz_mdbl(x, y, p, pinv):  # noqa: ANN001, ANN202
     return (x3, y3, v, w)
 
 
-@njit(cache=True, inline="always")
-def _xyzz_dbl(pt, p, pinv):  # noqa: ANN001, ANN202
+@njit(cache=True)
+def _xyzz_dbl(pt: Xyzz, p: Fe, pinv: np.uint64) -> Xyzz:
     """``2·P`` (dbl-2008-s-1); infinity (``ZZ = 0``) stays infinity."""
     x1, y1, zz1, zzz1 = pt
     u = double(y1, p)
@@ -128,8 +139,8 @@ def _xyzz_dbl(pt, p, pinv):  # noqa: ANN001, ANN202
     return (x3, y3, mont_mul(v, zz1, p, pinv), mont_mul(w, zzz1, p, pinv))
 
 
-@njit(cache=True, inline="always")
-def _xyzz_madd(pt, x2, y2, p, pinv, one):  # noqa: ANN001, ANN202
+@njit(cache=True)
+def _xyzz_madd(pt: Xyzz, x2: Fe, y2: Fe, p: Fe, pinv: np.uint64, one: Fe) -> Xyzz:
     """``P + (x2, y2)`` for an affine, finite ``(x2, y2)`` (madd-2008-s)."""
     x1, y1, zz1, zzz1 = pt
     if is_zero(zz1):
@@ -150,8 +161,8 @@ def _xyzz_madd(pt, x2, y2, p, pinv, one):  # noqa: ANN001, ANN202
     return (x3, y3, mont_mul(zz1, hh, p, pinv), mont_mul(zzz1, hhh, p, pinv))
 
 
-@njit(cache=True, inline="always")
-def _xyzz_add(pt1, pt2, p, pinv):  # noqa: ANN001, ANN202
+@njit(cache=True)
+def _xyzz_add(pt1: Xyzz, pt2: Xyzz, p: Fe, pinv: np.uint64) -> Xyzz:
     """``P1 + P2`` in XYZZ (add-2008-s), with every exceptional case."""
     x1, y1, zz1, zzz1 = pt1
     x2, y2, zz2, zzz2 = pt2
@@ -180,12 +191,12 @@ def _xyzz_add(pt1, pt2, p, pinv):  # noqa: ANN001, ANN202
 
 
 @njit(cache=True, inline="always")
-def _load_xyzz(arr, i):  # noqa: ANN001, ANN202
+def _load_xyzz(arr: np.ndarray, i: int) -> Xyzz:
     return (load(arr, i, 0), load(arr, i, 4), load(arr, i, 8), load(arr, i, 12))
 
 
 @njit(cache=True, inline="always")
-def _store_xyzz(arr, i, pt):  # noqa: ANN001, ANN202
+def _store_xyzz(arr: np.ndarray, i: int, pt: Xyzz) -> None:
     store(arr, i, pt[0], 0)
     store(arr, i, pt[1], 4)
     store(arr, i, pt[2], 8)
@@ -196,7 +207,7 @@ def _store_xyzz(arr, i, pt):  # noqa: ANN001, ANN202
 
 
 @njit(cache=True, inline="always")
-def _next_digit(scalars, i, w, c, carry):  # noqa: ANN001, ANN202
+def _next_digit(scalars: np.ndarray, i: int, w: int, c: int, carry: int) -> tuple[int, int]:
     """Signed digit ``w`` of scalar ``i`` and the carry into digit ``w + 1``."""
     offset = w * c
     q = offset >> 6
@@ -213,7 +224,7 @@ def _next_digit(scalars, i, w, c, carry):  # noqa: ANN001, ANN202
 
 
 @njit(cache=True)
-def signed_digits(scalars, c, windows):  # noqa: ANN001, ANN201
+def signed_digits(scalars: np.ndarray, c: int, windows: int) -> np.ndarray:
     """All signed digits as a ``(windows, n)`` ``int64`` array (for tests and inspection)."""
     n = scalars.shape[0]
     digits = np.zeros((windows, n), dtype=np.int64)
@@ -228,7 +239,9 @@ def signed_digits(scalars, c, windows):  # noqa: ANN001, ANN201
 
 
 @njit(cache=True)
-def _bucket_msm(bases, scalars, c, windows, consts):  # noqa: ANN001, ANN202
+def _bucket_msm(
+    bases: np.ndarray, scalars: np.ndarray, c: int, windows: int, consts: np.ndarray
+) -> np.ndarray:
     """``Σ scalars[i]·bases[i]`` as an affine ``(2, 4)`` canonical array (zeros = infinity).
 
     ``bases`` is ``(n, 8)``: ``x‖y`` in Montgomery form, all finite;
@@ -268,18 +281,67 @@ def _bucket_msm(bases, scalars, c, windows, consts):  # noqa: ANN001, ANN202
 
 
 @njit(cache=True)
-def _xyzz_to_affine(pt, consts):  # noqa: ANN001, ANN202
+def _xyzz_to_affine(pt: Xyzz, consts: np.ndarray) -> np.ndarray:
     """``(X/ZZ, Y/ZZZ)`` as canonical limbs, or zeros for infinity."""
     p, pinv, _, one = unpack(consts)
     out = np.zeros((2, 4), dtype=np.uint64)
     x, y, zz, zzz = pt
     if is_zero(zz):
         return out
-    unit = (np.uint64(1), _ZERO, _ZERO, _ZERO)
-    # mont_mul(X̄, (ZZ̄)⁻¹) = X/ZZ in plain form: the two factors of R cancel.
-    store(out, 0, mont_mul(mont_mul(x, mont_inv(zz, p, pinv, one), p, pinv), unit, p, pinv))
-    store(out, 1, mont_mul(mont_mul(y, mont_inv(zzz, p, pinv, one), p, pinv), unit, p, pinv))
+    x_affine = mont_mul(x, mont_inv(zz, p, pinv, one), p, pinv)
+    y_affine = mont_mul(y, mont_inv(zzz, p, pinv, one), p, pinv)
+    store(out, 0, from_mont(x_affine, p, pinv))
+    store(out, 1, from_mont(y_affine, p, pinv))
     return out
+
+
+def _as_kernel_array(arr: np.ndarray) -> np.ndarray:
+    """C-contiguous, writable ``uint64`` (a copy only if needed): one compiled kernel type.
+
+    Arrays from Ray's object store are read-only, and numba compiles a separate
+    specialisation for read-only arguments.
+    """
+    return np.require(arr, dtype=np.uint64, requirements=["C", "W"])
+
+
+@njit(cache=True)
+def _first_off_curve(bases: np.ndarray, a: np.ndarray, b: np.ndarray, consts: np.ndarray) -> int:
+    """Index of the first row ``x‖y`` of ``bases`` (canonical) with ``y² ≠ x³ + a·x + b``, or −1.
+
+    All-zero rows (infinity) pass; ``a`` and ``b`` are ``(1, 4)`` Montgomery rows.
+    """
+    p, pinv, r2, _ = unpack(consts)
+    a_m = load(a, 0)
+    b_m = load(b, 0)
+    for i in range(bases.shape[0]):
+        x = load(bases, i, 0)
+        y = load(bases, i, 4)
+        if is_zero(x) and is_zero(y):
+            continue
+        x = mont_mul(x, r2, p, pinv)
+        y = mont_mul(y, r2, p, pinv)
+        rhs = mont_mul(add(mont_mul(x, x, p, pinv), a_m, p), x, p, pinv)
+        if not equal(mont_mul(y, y, p, pinv), add(rhs, b_m, p)):
+            return i
+    return -1
+
+
+def first_point_off_curve(curve: str, bases: np.ndarray) -> int:
+    """Index of the first base of ``(n, 2, 4)`` canonical limbs not on ``curve``, or −1.
+
+    The point at infinity (all zeros) counts as on the curve.  Coordinates
+    must already be known to be below the base field modulus.
+    """
+    params = CURVES[curve]
+    p = params.base_modulus
+    return int(
+        _first_off_curve(
+            _as_kernel_array(bases).reshape(-1, 8),
+            to_montgomery_int(params.a, p),
+            to_montgomery_int(params.b, p),
+            montgomery_constants(p),
+        )
+    )
 
 
 def msm_limbs(curve: str, bases: np.ndarray, scalars: np.ndarray) -> tuple[int, int]:
@@ -293,8 +355,8 @@ def msm_limbs(curve: str, bases: np.ndarray, scalars: np.ndarray) -> tuple[int, 
     params = CURVES[curve]
     if params.a != 0:
         raise NotImplementedError(f"the CPU MSM handles a = 0 curves only, not {curve}")
-    bases = np.ascontiguousarray(bases, dtype=np.uint64).reshape(-1, 8)
-    scalars = np.ascontiguousarray(scalars, dtype=np.uint64).reshape(-1, 4)
+    bases = _as_kernel_array(bases).reshape(-1, 8)
+    scalars = _as_kernel_array(scalars).reshape(-1, 4)
     if bases.shape[0] != scalars.shape[0]:
         raise ValueError(f"{bases.shape[0]} bases but {scalars.shape[0]} scalars")
     keep = bases.any(axis=1) & scalars.any(axis=1)

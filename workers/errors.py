@@ -55,5 +55,11 @@ class SizeNotPowerOfTwoError(KernelInputError):
     field = "values"
 
 
+class SizeTooLargeError(KernelInputError):
+    """An NTT larger than the field's biggest power-of-two subgroup (``2^two_adicity``)."""
+
+    field = "values"
+
+
 class DispatchError(WorkersError):
     """A distributed job could not be completed (a chunk failed for good)."""

@@ -1,0 +1,236 @@
+"""Number-theoretic transforms over 254/255-bit prime fields, in numba.
+
+The transform (DESIGN §4) of ``a`` of size ``n = 2^k`` is
+``out[k] = Σ_j a[j]·ω^(j·k)`` with ``ω = g^((p−1)/n)``, natural order in and
+out; the inverse is ``a[j] = n⁻¹ Σ_k out[k]·ω^(−j·k)``.  It is computed by the
+iterative radix-2 decimation-in-time Cooley–Tukey algorithm (J. W. Cooley and
+J. W. Tukey, "An algorithm for the machine calculation of complex Fourier
+series", *Math. Comp.* 19 (1965) 297–301): a bit-reversal permutation, then
+``k`` stages of butterflies ``(u, v) ↦ (u + ω·v, u − ω·v)`` over blocks of
+size 2, 4, …, n (see e.g. Cormen et al., *Introduction to Algorithms*, §30.3).
+
+Values stay canonical throughout: the twiddles are kept in Montgomery form,
+and a Montgomery product of a canonical value and ``ω̄ = ω·R`` is the canonical
+``v·ω`` (see :mod:`workers.arith`), so no conversion pass is needed; the
+inverse's ``n⁻¹`` is one more such product per element.
+
+Twiddles are cached per ``(field, n, inverse)`` in :data:`TWIDDLES`, one
+``(n, 4)`` array laid out by stage: ``twiddles[h + j] = ω_{2h}^j`` for
+``h = 1, 2, 4, …, n/2`` and ``0 ≤ j < h``, so every stage reads a contiguous
+run (``twiddles[0]`` is unused).  The largest stage's run is built by
+repeated multiplication, the others are subsamples of it.
+
+The ``*_limbs`` functions are the unchecked entry points on ``(…, 4)``
+``uint64`` arrays of canonical limbs; they return new arrays and leave their
+inputs alone.  :func:`ntt_rows_limbs` and :func:`twiddle_limbs` are the two
+halves of a step of the four-step algorithm used to split an NTT across
+machines (:mod:`workers.plan`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from workers.arith import (
+    add,
+    load,
+    mont_mul,
+    mont_pow_small,
+    montgomery_constants,
+    mul_const_into,
+    store,
+    sub,
+    to_montgomery_int,
+    unpack,
+)
+from workers.errors import SizeNotPowerOfTwoError, UnknownFieldError
+from workers.params import FIELDS, FieldParams
+
+TWIDDLES: dict[tuple[str, int, bool], np.ndarray] = {}
+"""Twiddle tables in Montgomery form by ``(field, n, inverse)``."""
+
+
+# --- kernels --------------------------------------------------------------------------------
+
+
+@njit(cache=True)
+def _build_twiddles(omega: np.ndarray, n: int, consts: np.ndarray) -> np.ndarray:
+    """The stage-ordered table of powers of the primitive ``n``-th root ``omega`` (Montgomery)."""
+    p, pinv, _, one = unpack(consts)
+    twiddles = np.empty((n, 4), dtype=np.uint64)
+    store(twiddles, 0, one)
+    half = n // 2
+    if half == 0:
+        return twiddles
+    w = one
+    w_step = load(omega, 0)
+    for j in range(half):  # last stage: ω_n^j
+        store(twiddles, half + j, w)
+        w = mont_mul(w, w_step, p, pinv)
+    h = half // 2
+    while h >= 1:  # ω_{2h}^j = ω_n^(j·n/(2h))
+        stride = half // h
+        for j in range(h):
+            store(twiddles, h + j, load(twiddles, half + j * stride))
+        h //= 2
+    return twiddles
+
+
+@njit(cache=True)
+def _bit_reverse(a: np.ndarray) -> None:
+    """Permute the rows of ``a`` (length a power of two) into bit-reversed order, in place."""
+    n = a.shape[0]
+    j = 0
+    for i in range(1, n):
+        bit = n >> 1
+        while j & bit:
+            j ^= bit
+            bit >>= 1
+        j |= bit
+        if i < j:
+            for k in range(4):
+                a[i, k], a[j, k] = a[j, k], a[i, k]
+
+
+@njit(cache=True)
+def _ntt_inplace(a: np.ndarray, twiddles: np.ndarray, consts: np.ndarray) -> None:
+    """Radix-2 DIT transform of the rows of ``a`` (canonical), natural order in and out."""
+    p, pinv, _, _ = unpack(consts)
+    n = a.shape[0]
+    _bit_reverse(a)
+    if n >= 2:  # first stage: ω_2^0 = 1, no multiplication
+        for i in range(0, n, 2):
+            u = load(a, i)
+            v = load(a, i + 1)
+            store(a, i, add(u, v, p))
+            store(a, i + 1, sub(u, v, p))
+    h = 2
+    while h < n:
+        for start in range(0, n, 2 * h):
+            for j in range(h):
+                w = load(twiddles, h + j)
+                u = load(a, start + j)
+                v = mont_mul(load(a, start + j + h), w, p, pinv)
+                store(a, start + j, add(u, v, p))
+                store(a, start + j + h, sub(u, v, p))
+        h *= 2
+
+
+@njit(cache=True)
+def _ntt_rows_inplace(rows: np.ndarray, twiddles: np.ndarray, consts: np.ndarray) -> None:
+    """:func:`_ntt_inplace` on every ``rows[r]`` of a ``(m, n, 4)`` array."""
+    for r in range(rows.shape[0]):
+        _ntt_inplace(rows[r], twiddles, consts)
+
+
+@njit(cache=True)
+def _twiddle_rows(
+    out: np.ndarray,
+    matrix: np.ndarray,
+    omega: np.ndarray,
+    n: int,
+    row_offset: int,
+    consts: np.ndarray,
+) -> None:
+    """``out[i][j] = matrix[i][j] · ω^((row_offset + i)·j)``, ``ω`` (Montgomery) of order ``n``."""
+    p, pinv, _, one = unpack(consts)
+    w_root = load(omega, 0)
+    for i in range(matrix.shape[0]):
+        step = mont_pow_small(w_root, (row_offset + i) % n, p, pinv, one)
+        w = one
+        src = matrix[i]
+        dst = out[i]
+        for j in range(matrix.shape[1]):
+            store(dst, j, mont_mul(load(src, j), w, p, pinv))
+            w = mont_mul(w, step, p, pinv)
+
+
+# --- entry points ---------------------------------------------------------------------------
+
+
+def _field(field: str) -> FieldParams:
+    try:
+        return FIELDS[field]
+    except KeyError:
+        known = ", ".join(sorted(FIELDS))
+        raise UnknownFieldError(f"unknown field {field!r}; known: {known}") from None
+
+
+def _log2(n: int) -> int:
+    if n < 1 or n & (n - 1):
+        raise SizeNotPowerOfTwoError(f"NTT size {n} is not a power of two")
+    return n.bit_length() - 1
+
+
+def twiddles_for(field: str, n: int, inverse: bool = False) -> np.ndarray:
+    """The cached stage-ordered twiddle table of size ``n`` (powers of ``ω`` or ``ω⁻¹``)."""
+    key = (field, n, inverse)
+    table = TWIDDLES.get(key)
+    if table is None:
+        params = _field(field)
+        _log2(n)
+        p = params.modulus
+        omega = params.root_of_unity(n)
+        if inverse:
+            omega = pow(omega, -1, p)
+        table = _build_twiddles(to_montgomery_int(omega, p), n, montgomery_constants(p))
+        TWIDDLES[key] = table
+    return table
+
+
+def _scale_inplace(values: np.ndarray, factor: int, modulus: int) -> None:
+    flat = values.reshape(-1, 4)
+    constant = to_montgomery_int(factor % modulus, modulus)
+    mul_const_into(flat, flat, constant, montgomery_constants(modulus))
+
+
+def ntt_rows_limbs(field: str, matrix: np.ndarray, inverse: bool = False) -> np.ndarray:
+    """An independent NTT (or inverse NTT) of every row of a ``(m, size, 4)`` array."""
+    params = _field(field)
+    out = np.array(matrix, dtype=np.uint64, order="C", copy=True)
+    if out.ndim != 3 or out.shape[2] != 4:
+        raise ValueError(f"expected a (rows, size, 4) limb array, got shape {out.shape}")
+    size = out.shape[1]
+    _log2(size)
+    consts = montgomery_constants(params.modulus)
+    _ntt_rows_inplace(out, twiddles_for(field, size, inverse), consts)
+    if inverse and size > 1:
+        _scale_inplace(out, pow(size, -1, params.modulus), params.modulus)
+    return out
+
+
+def ntt_limbs(field: str, values: np.ndarray, inverse: bool = False) -> np.ndarray:
+    """The NTT (or inverse NTT) of a ``(n, 4)`` array of canonical limbs, ``n`` a power of two."""
+    values = np.asarray(values, dtype=np.uint64)
+    if values.ndim != 2 or values.shape[1] != 4:
+        raise ValueError(f"expected a (n, 4) limb array, got shape {values.shape}")
+    return ntt_rows_limbs(field, values[np.newaxis], inverse)[0]
+
+
+def twiddle_limbs(field: str, matrix: np.ndarray, n: int, row_offset: int) -> np.ndarray:
+    """``out[i][j] = matrix[i][j] · ω_n^((row_offset + i)·j)`` for a ``(rows, cols, 4)`` array.
+
+    ``ω_n = g^((p−1)/n)``: the four-step twiddle factors of rows
+    ``row_offset, row_offset + 1, …`` of an NTT of size ``n``.
+    """
+    params = _field(field)
+    _log2(n)
+    matrix = np.require(matrix, dtype=np.uint64, requirements=["C", "W"])  # see cpu_msm
+    if matrix.ndim != 3 or matrix.shape[2] != 4:
+        raise ValueError(f"expected a (rows, cols, 4) limb array, got shape {matrix.shape}")
+    p = params.modulus
+    out = np.empty_like(matrix)
+    omega = to_montgomery_int(params.root_of_unity(n), p)
+    _twiddle_rows(out, matrix, omega, n, row_offset, montgomery_constants(p))
+    return out
+
+
+def scale_limbs(field: str, values: np.ndarray, factor: int) -> np.ndarray:
+    """Every element of a ``(…, 4)`` array times ``factor`` (mod p)."""
+    params = _field(field)
+    out = np.array(values, dtype=np.uint64, order="C", copy=True)
+    if out.ndim < 1 or out.shape[-1] != 4:
+        raise ValueError(f"expected a (..., 4) limb array, got shape {out.shape}")
+    _scale_inplace(out, factor, params.modulus)
+    return out
