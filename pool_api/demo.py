@@ -95,6 +95,7 @@ def run_demo(config: DemoConfig | None = None, console: Console | None = None) -
         )
         worker_nodes = [cluster.add_node(num_cpus=1) for _ in config.contributors]
         cluster.wait_for_nodes()
+    ray.init(address=cluster.address, log_to_driver=False, configure_logging=False)
     console.print(f"Ray cluster at {cluster.address} with {len(worker_nodes)} worker nodes")
     operator_token = secrets.token_urlsafe(24)
     settings = Settings(
