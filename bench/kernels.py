@@ -43,6 +43,7 @@ from py_ecc import optimized_bn128  # noqa: E402
 from workers import api, arith, cpu_msm, cpu_ntt  # noqa: E402
 from workers.encoding import ints_to_limbs, points_to_limbs  # noqa: E402
 from workers.params import BN254_P, BN254_R  # noqa: E402
+from workers.reference import random_points  # noqa: E402
 
 DEFAULT_JSON = ROOT / "bench" / "results" / "kernels.json"
 COLD_COMPILE = """
@@ -63,18 +64,6 @@ def best_of(repeat: int, fn: Callable[[], object]) -> float:
         fn()
         times.append(time.perf_counter() - start)
     return min(times)
-
-
-def random_points(n: int, rng: random.Random) -> list[tuple[int, int]]:
-    """Uniform points of BN254 G1 (cofactor 1) by square roots, ``p ≡ 3 (mod 4)``."""
-    points = []
-    while len(points) < n:
-        x = rng.randrange(BN254_P)
-        rhs = (x * x * x + 3) % BN254_P
-        y = pow(rhs, (BN254_P + 1) // 4, BN254_P)
-        if y * y % BN254_P == rhs:
-            points.append((x, y))
-    return points
 
 
 def py_ecc_msm(points: list[tuple[int, int]], scalars: list[int]) -> object:
@@ -140,7 +129,7 @@ def run(repeat: int) -> dict[str, object]:
 
     # MSM 2^16.
     n = 1 << 16
-    points = random_points(n, rng)
+    points = random_points("bn254_g1", n, rng)
     scalars = [rng.randrange(BN254_R) for _ in range(n)]
     bases, scalar_limbs = points_to_limbs(points), ints_to_limbs(scalars)
     timings["msm_2^16_window_c"] = cpu_msm.window_size(n)

@@ -26,7 +26,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from workers.params import CURVES, FIELDS
-from workers.reference import Point, point_add, scalar_mul
+from workers.reference import random_points
 
 
 @dataclass(frozen=True)
@@ -42,18 +42,6 @@ class DemoConfig:
 
 class DemoError(RuntimeError):
     """The demo found a wrong result or a service that did not come up."""
-
-
-def random_points(count: int, rng: random.Random, curve_name: str = "bn254_g1") -> list[Point]:
-    """``count`` distinct-looking curve points: ``P0 = a·G``, ``P(i+1) = P(i) + Q``."""
-    curve = CURVES[curve_name]
-    step = scalar_mul(curve, curve.generator, rng.randrange(1, curve.order))
-    point = scalar_mul(curve, curve.generator, rng.randrange(1, curve.order))
-    points = []
-    for _ in range(count):
-        points.append(point)
-        point = point_add(curve, point, step)
-    return points
 
 
 def _free_port() -> int:
@@ -163,7 +151,7 @@ def _drive(
         )
 
     rng = random.Random(config.seed)
-    points = random_points(config.msm_points, rng)
+    points = random_points("bn254_g1", config.msm_points, rng)
     scalars = [rng.randrange(CURVES["bn254_g1"].order) for _ in points]
     values = [rng.randrange(FIELDS["bn254_fr"].modulus) for _ in range(config.ntt_size)]
     jobs = {

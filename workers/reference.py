@@ -9,6 +9,7 @@ e.g. Hankerson, Menezes, Vanstone, *Guide to Elliptic Curve Cryptography*,
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterable
 
 from workers.params import CURVES, INFINITY, CurveParams
@@ -79,3 +80,24 @@ def naive_msm(curve_name: str, points: Iterable[Point], scalars: Iterable[int]) 
     return sum_points(
         curve_name, (scalar_mul(curve, p, k) for p, k in zip(points, scalars, strict=True))
     )
+
+
+def random_points(curve_name: str, count: int, rng: random.Random) -> list[Point]:
+    """``count`` independent uniform points: random ``x`` until ``x³ + ax + b`` is a square.
+
+    The square root is ``rhs^((p + 1) / 4)``, valid because ``p ≡ 3 (mod 4)`` on
+    the supported curves.  Only for curves with cofactor 1 (every point is in
+    the prime-order group).
+    """
+    curve = CURVES[curve_name]
+    p = curve.base_modulus
+    if p % 4 != 3 or curve.cofactor != 1:
+        raise ValueError(f"random_points supports p ≡ 3 (mod 4), cofactor 1; not {curve_name}")
+    points: list[Point] = []
+    while len(points) < count:
+        x = rng.randrange(p)
+        rhs = (x * x * x + curve.a * x + curve.b) % p
+        y = pow(rhs, (p + 1) // 4, p)
+        if y * y % p == rhs:
+            points.append((x, y if rng.getrandbits(1) else (-y) % p))
+    return points

@@ -9,21 +9,10 @@ from sqlmodel import Session, select
 from pool_api.models import ChunkRecord, Job
 from workers import msm, ntt
 from workers.params import CURVES, FIELDS
-from workers.reference import point_add, scalar_mul
+from workers.reference import random_points
 
 R = FIELDS["bn254_fr"].modulus
 CURVE = CURVES["bn254_g1"]
-
-
-def make_points(count: int, seed: int = 1) -> list[tuple[int, int]]:
-    rng = random.Random(seed)
-    step = scalar_mul(CURVE, CURVE.generator, rng.randrange(1, R))
-    point = scalar_mul(CURVE, CURVE.generator, rng.randrange(1, R))
-    points = []
-    for _ in range(count):
-        points.append(point)
-        point = point_add(CURVE, point, step)
-    return points
 
 
 def msm_body(points, scalars) -> dict:
@@ -38,7 +27,7 @@ def msm_body(points, scalars) -> dict:
 def test_msm_job_end_to_end_credits_both_nodes(pool, ray_cluster):
     alice = pool.add_contributor("alice", ray_cluster.worker_node_ids[0])
     bob = pool.add_contributor("bob", ray_cluster.worker_node_ids[1])
-    points = make_points(64)
+    points = random_points("bn254_g1", 64, random.Random(1))
     scalars = [random.Random(2).randrange(R) for _ in points]
     created = pool.client.post("/v1/jobs", json=msm_body(points, scalars))
     assert created.status_code == 201, created.text

@@ -12,26 +12,16 @@ from workers.dispatch import run_msm, run_ntt
 from workers.encoding import ints_to_limbs, limbs_to_ints, points_to_limbs
 from workers.params import CURVES, FIELDS
 from workers.plan import plan_msm, plan_ntt
-from workers.reference import INFINITY, point_add, scalar_mul
+from workers.reference import INFINITY, random_points
 
 R = FIELDS["bn254_fr"].modulus
 CURVE = CURVES["bn254_g1"]
 
 
-def _points(count: int, rng: random.Random) -> list[tuple[int, int]]:
-    step = scalar_mul(CURVE, CURVE.generator, rng.randrange(1, R))
-    point = scalar_mul(CURVE, CURVE.generator, rng.randrange(1, R))
-    out = []
-    for _ in range(count):
-        out.append(point)
-        point = point_add(CURVE, point, step)
-    return out
-
-
 @pytest.mark.parametrize("n_chunks", [1, 3, 8, 37])
 def test_distributed_msm_equals_single_process(ray_cluster, n_chunks):
     rng = random.Random(n_chunks)
-    points = _points(37, rng)
+    points = random_points("bn254_g1", 37, rng)
     points[5] = INFINITY
     points[6] = points[7]
     scalars = [rng.randrange(R) for _ in points]
