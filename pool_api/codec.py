@@ -7,8 +7,8 @@ import re
 from collections.abc import Sequence
 
 import numpy as np
-from workers.encoding import ints_to_limbs, limbs_to_ints, points_to_limbs
 
+from workers.encoding import ints_to_limbs, limbs_to_ints, points_to_limbs
 from workers.errors import KernelInputError
 
 _DECIMAL = re.compile(r"[0-9]{1,100}")

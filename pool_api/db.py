@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import accounting.models  # noqa: F401  (registers the ledger tables)
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel, create_engine
 
+import accounting.models  # noqa: F401  (registers the ledger tables)
 import pool_api.models  # noqa: F401  (registers the application tables)
 
 

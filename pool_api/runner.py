@@ -18,7 +18,6 @@ import numpy as np
 import ray
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
-from workers.encoding import ints_to_limbs
 
 import accounting
 from pool_api.blobs import BlobStore
@@ -28,6 +27,7 @@ from pool_api.metrics import Metrics
 from pool_api.models import ChunkRecord, Job, JobStatus, Node, utcnow
 from pool_api.settings import Settings
 from workers import dispatch
+from workers.encoding import ints_to_limbs
 from workers.plan import Chunk, four_step_shape, plan_msm, plan_ntt
 from workers.tasks import ChunkOutput
 

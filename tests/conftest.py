@@ -18,10 +18,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from ray_cluster import RayCluster, ray_cluster  # noqa: F401  (session-wide Ray cluster)
 from sqlalchemy import URL, Engine, create_engine, event, make_url, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, SQLModel
+
+from ray_cluster import RayCluster, ray_cluster  # noqa: F401  (session-wide Ray cluster)
 
 # Make the repository's packages importable without installing the project.
 _REPO_ROOT = str(Path(__file__).resolve().parents[1])

@@ -5,8 +5,6 @@ from __future__ import annotations
 import uuid
 
 from fastapi import APIRouter, status
-from workers.api import validate_msm_input, validate_ntt_input
-from workers.encoding import limbs_to_ints
 
 import accounting
 from pool_api.codec import (
@@ -29,6 +27,8 @@ from pool_api.schemas import (
     RewardPublic,
     Share,
 )
+from workers.api import validate_msm_input, validate_ntt_input
+from workers.encoding import limbs_to_ints
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 
