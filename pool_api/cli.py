@@ -17,12 +17,15 @@ app = typer.Typer(
 def demo(
     msm_points: Annotated[int, typer.Option(help="Points in the demo MSM.")] = 1 << 12,
     ntt_size: Annotated[int, typer.Option(help="Size of the demo NTT (a power of two).")] = 1 << 14,
+    keep_data: Annotated[
+        bool, typer.Option(help="Keep the demo's data directory (SQLite ledger, blobs).")
+    ] = False,
 ) -> None:
     """Run a whole pool on this machine: Ray with two contributor nodes, API, jobs, rewards."""
     from pool_api.demo import DemoConfig, DemoError, run_demo
 
     try:
-        code = run_demo(DemoConfig(msm_points=msm_points, ntt_size=ntt_size))
+        code = run_demo(DemoConfig(msm_points=msm_points, ntt_size=ntt_size, keep_data=keep_data))
     except DemoError as exc:
         typer.secho(f"demo failed: {exc}", fg=typer.colors.RED, err=True)
         raise typer.Exit(1) from exc

@@ -5,7 +5,8 @@ each belonging to a simulated contributor), serves the pool's HTTP API on a
 free port, registers the contributors and their nodes through the API,
 submits an MSM and an NTT, follows them with progress bars, checks both
 results against the single-process kernels, reports a reward per job and
-prints the ledger.  Everything lives in a temporary data directory.
+prints the ledger.  Everything lives in a temporary data directory, removed
+at the end unless ``keep_data`` is set.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import os
 import random
 import secrets
+import shutil
 import socket
 import tempfile
 import threading
@@ -38,6 +40,8 @@ class DemoConfig:
     contributors: tuple[str, ...] = ("alice", "bob")
     seed: int = 2026
     timeout_seconds: float = 300.0
+    keep_data: bool = False
+    """Keep the temporary data directory (database, blobs) after the demo."""
 
 
 class DemoError(RuntimeError):
@@ -115,6 +119,8 @@ def run_demo(config: DemoConfig | None = None, console: Console | None = None) -
         thread.join(30)
         ray.shutdown()
         cluster.shutdown()
+        if not config.keep_data:
+            shutil.rmtree(data_dir, ignore_errors=True)
 
 
 def _yes_no(ok: bool) -> str:
