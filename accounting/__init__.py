@@ -12,36 +12,55 @@ This package imports nothing of the project's other packages: only
 ``sqlmodel``/``sqlalchemy`` and the standard library.
 """
 
+from accounting.adjustments import post_penalty, release_held
+from accounting.auditing import audit
 from accounting.errors import (
     AccountingError,
     ConflictError,
     ImmutableRecordError,
+    InsufficientFundsError,
     InvalidAmountError,
     InvalidFeeError,
     InvalidIdError,
     InvalidInputError,
+    InvalidStateError,
     InvalidWeightsError,
 )
 from accounting.ledger import (
     PostStatus,
     RewardPosting,
     account_balance,
-    audit,
     balances,
     credit_work,
     post_reward,
+    pplns_weights,
     work_units_by_contributor,
 )
 from accounting.models import (
     Account,
     AccountKind,
+    HeldRelease,
+    PayoutBatch,
+    Penalty,
     Reward,
     RewardScheme,
     Transfer,
     TransferCode,
+    Withdrawal,
+    WithdrawalStatus,
     WorkCredit,
 )
+from accounting.payouts import (
+    PayoutBatchInfo,
+    create_payout_batch,
+    export_payout_batch,
+    mark_payout,
+    payout_rows_csv,
+    payout_rows_json,
+    request_withdrawal,
+)
 from accounting.split import fee_units, split_largest_remainder
+from accounting.statements import StatementLine, statement, statement_csv, statement_json
 from accounting.types import MAX_UNITS, Units, as_units
 
 __all__ = [
@@ -50,27 +69,48 @@ __all__ = [
     "AccountKind",
     "AccountingError",
     "ConflictError",
+    "HeldRelease",
     "ImmutableRecordError",
+    "InsufficientFundsError",
     "InvalidAmountError",
     "InvalidFeeError",
     "InvalidIdError",
     "InvalidInputError",
+    "InvalidStateError",
     "InvalidWeightsError",
+    "PayoutBatch",
+    "PayoutBatchInfo",
+    "Penalty",
     "PostStatus",
     "Reward",
     "RewardPosting",
     "RewardScheme",
+    "StatementLine",
     "Transfer",
     "TransferCode",
     "Units",
+    "Withdrawal",
+    "WithdrawalStatus",
     "WorkCredit",
     "account_balance",
     "as_units",
     "audit",
     "balances",
+    "create_payout_batch",
     "credit_work",
+    "export_payout_batch",
     "fee_units",
+    "mark_payout",
+    "payout_rows_csv",
+    "payout_rows_json",
+    "post_penalty",
     "post_reward",
+    "pplns_weights",
+    "release_held",
+    "request_withdrawal",
     "split_largest_remainder",
+    "statement",
+    "statement_csv",
+    "statement_json",
     "work_units_by_contributor",
 ]

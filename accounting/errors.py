@@ -81,3 +81,17 @@ class ConflictError(AccountingError):
 
 class ImmutableRecordError(AccountingError):
     """Something tried to update or delete an immutable ledger record through the ORM."""
+
+
+class InsufficientFundsError(AccountingError):
+    """The account would go negative (a withdrawal or penalty above its balance, ...)."""
+
+    field = "amount_units"
+
+
+class InvalidStateError(AccountingError):
+    """The operation does not apply to the record's current state.
+
+    E.g. releasing a reward that holds nothing, marking a withdrawal that is not
+    in the batch, a second release of the same reward.
+    """

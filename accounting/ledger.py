@@ -28,20 +28,30 @@ second.
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal, NamedTuple
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from accounting.errors import ConflictError, InvalidAmountError, InvalidIdError
+from accounting._core import (
+    _INT64_MAX,
+    PostStatus,
+    _account_key,
+    _accounts_where,
+    _apply_transfers,
+    _check_contributor_id,
+    _check_positive_units,
+    _check_ref,
+    _check_work_units,
+    _Leg,
+    _require_same,
+)
+from accounting.auditing import audit
+from accounting.errors import InvalidAmountError, InvalidInputError
 from accounting.models import (
-    MAX_ID_LENGTH,
-    PER_CONTRIBUTOR_KINDS,
+    WORK_CREDIT_SEQ,
     Account,
     AccountKind,
     Reward,
@@ -51,18 +61,18 @@ from accounting.models import (
     WorkCredit,
 )
 from accounting.split import fee_bps_checked, fee_units, split_largest_remainder
-from accounting.types import as_units
 
-PostStatus = Literal["created", "exists"]
-
-#: Largest value of a signed 64-bit column (work units, contributor ids).
-_INT64_MAX = 2**63 - 1
-
-#: Account kinds whose balance must never go below zero (``pool_income`` is
-#: debited by every reward and is the one account that is negative by design).
-NON_NEGATIVE_KINDS: frozenset[AccountKind] = frozenset(
-    {AccountKind.CONTRIBUTOR, AccountKind.OPERATOR_FEE, AccountKind.HELD}
-)
+__all__ = [
+    "PostStatus",
+    "RewardPosting",
+    "account_balance",
+    "audit",
+    "balances",
+    "credit_work",
+    "post_reward",
+    "pplns_weights",
+    "work_units_by_contributor",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,184 +94,8 @@ class RewardPosting:
     shares: dict[int, int] = field(default_factory=dict)
     held_units: int = 0
     scheme: RewardScheme = RewardScheme.PROP
-
-
-# --------------------------------------------------------------------------- validation
-
-
-def _check_ref(value: object, name: str) -> str:
-    if not isinstance(value, str):
-        raise InvalidIdError(f"{name} must be a string, got {type(value).__name__}", field=name)
-    if not value or len(value) > MAX_ID_LENGTH:
-        raise InvalidIdError(f"{name} must have 1 to {MAX_ID_LENGTH} characters", field=name)
-    return value
-
-
-def _check_contributor_id(value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidIdError(
-            f"contributor_id must be an integer, got {type(value).__name__}",
-            field="contributor_id",
-        )
-    if not 0 <= value <= _INT64_MAX:
-        raise InvalidIdError(
-            f"contributor_id must be in [0, 2^63), got {value}", field="contributor_id"
-        )
-    return int(value)
-
-
-def _check_work_units(value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidAmountError(
-            f"work_units must be an integer, got {type(value).__name__}", field="work_units"
-        )
-    if not 0 < value <= _INT64_MAX:
-        raise InvalidAmountError(
-            f"work_units must be in [1, 2^63), got {value}", field="work_units"
-        )
-    return int(value)
-
-
-def _check_positive_units(value: object, name: str = "amount_units") -> int:
-    units = as_units(value, field=name)
-    if units <= 0:
-        raise InvalidAmountError(f"{name} must be > 0, got {units}", field=name)
-    return units
-
-
-def _account_key(kind: object, contributor_id: object) -> tuple[AccountKind, int | None]:
-    try:
-        account_kind = AccountKind(kind)
-    except ValueError:
-        raise InvalidIdError(f"unknown account kind {kind!r}", field="kind") from None
-    if account_kind in PER_CONTRIBUTOR_KINDS:
-        if contributor_id is None:
-            raise InvalidIdError(
-                f"a {account_kind.value} account needs a contributor_id", field="contributor_id"
-            )
-        return account_kind, _check_contributor_id(contributor_id)
-    if contributor_id is not None:
-        raise InvalidIdError(
-            f"a {account_kind.value} account has no contributor_id", field="contributor_id"
-        )
-    return account_kind, None
-
-
-def _require_same(
-    entity: str, record_id: str, stored: Mapping[str, object], wanted: Mapping[str, object]
-) -> None:
-    differences = {
-        name: (stored[name], wanted[name]) for name in wanted if stored[name] != wanted[name]
-    }
-    if differences:
-        raise ConflictError(entity=entity, record_id=record_id, differences=differences)
-
-
-# --------------------------------------------------------------------------- accounts
-
-_AccountKey = tuple[AccountKind, int | None]
-
-
-def _key_order(key: _AccountKey) -> tuple[str, bool, int]:
-    kind, contributor_id = key
-    # Same order as ORDER BY kind, contributor_id (NULLS LAST) on PostgreSQL.
-    return (kind.value, contributor_id is None, contributor_id or 0)
-
-
-def _accounts_where(keys: Iterable[_AccountKey]) -> ColumnElement[bool]:
-    by_kind: dict[AccountKind, set[int | None]] = defaultdict(set)
-    for kind, contributor_id in keys:
-        by_kind[kind].add(contributor_id)
-    clauses = []
-    for kind, ids in by_kind.items():
-        if None in ids:
-            clauses.append(and_(Account.kind == kind, Account.contributor_id.is_(None)))
-        numbered = sorted(i for i in ids if i is not None)
-        if numbered:
-            clauses.append(and_(Account.kind == kind, Account.contributor_id.in_(numbered)))
-    return or_(*clauses)
-
-
-def _lock_accounts(session: Session, keys: Iterable[_AccountKey]) -> dict[_AccountKey, Account]:
-    """Create the missing accounts among ``keys`` and lock all of them ``FOR UPDATE``.
-
-    Deadlock-free by ordering: missing accounts are inserted in key order, then all
-    rows are locked in key order, and nothing is locked before the inserts.
-    """
-    ordered = sorted(set(keys), key=_key_order)
-    if not ordered:
-        return {}
-    present = {
-        (AccountKind(kind), contributor_id)
-        for kind, contributor_id in session.execute(
-            select(Account.kind, Account.contributor_id).where(_accounts_where(ordered))
-        )
-    }
-    missing = [key for key in ordered if key not in present]
-    if missing:
-        _insert_accounts(session, missing)
-    rows = session.scalars(
-        select(Account)
-        .where(_accounts_where(ordered))
-        .order_by(Account.kind, Account.contributor_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).all()
-    accounts = {(AccountKind(a.kind), a.contributor_id): a for a in rows}
-    lost = [key for key in ordered if key not in accounts]
-    if lost:  # pragma: no cover - would mean the insert above silently failed
-        raise RuntimeError(f"accounts {lost} could not be created")
-    return accounts
-
-
-def _insert_accounts(session: Session, keys: list[_AccountKey]) -> None:
-    rows = [{"kind": kind, "contributor_id": cid, "balance_units": 0} for kind, cid in keys]
-    table = Account.__table__
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        session.execute(postgresql.insert(table).values(rows).on_conflict_do_nothing())
-    elif dialect == "sqlite":
-        session.execute(sqlite.insert(table).values(rows).on_conflict_do_nothing())
-    else:  # pragma: no cover - other dialects: one savepoint per account
-        for row in rows:
-            try:
-                with session.begin_nested():
-                    session.add(Account(**row))
-            except IntegrityError:
-                pass
-
-
-class _Leg(NamedTuple):
-    transfer_id: str
-    debit: _AccountKey
-    credit: _AccountKey
-    amount_units: int
-    code: TransferCode
-
-
-def _apply_transfers(
-    session: Session, legs: list[_Leg], *, job_ref: str, reward_id: str | None
-) -> None:
-    """Insert the transfers and move the materialised balances, under row locks."""
-    accounts = _lock_accounts(session, [k for leg in legs for k in (leg.debit, leg.credit)])
-    for leg in legs:
-        if leg.amount_units <= 0 or leg.debit == leg.credit:  # pragma: no cover - internal bug
-            raise AssertionError(f"invalid transfer leg {leg}")
-        debit, credit = accounts[leg.debit], accounts[leg.credit]
-        session.add(
-            Transfer(
-                id=leg.transfer_id,
-                debit_account_id=debit.id,
-                credit_account_id=credit.id,
-                amount_units=leg.amount_units,
-                code=leg.code,
-                job_ref=job_ref,
-                reward_id=reward_id,
-            )
-        )
-        debit.balance_units -= leg.amount_units
-        credit.balance_units += leg.amount_units
-    session.flush()
+    #: PPLNS only: the window N in work units.
+    window_units: int | None = None
 
 
 # --------------------------------------------------------------------------- work credits
@@ -274,7 +108,8 @@ def credit_work(
 
     Returns ``"created"``, or ``"exists"`` when the same credit was recorded
     before (nothing changes). Raises :class:`ConflictError` when ``credit_id``
-    exists with other contents.
+    exists with other contents. Each new credit gets the next ``seq`` (the
+    order PPLNS windows count back in).
     """
     credit_id = _check_ref(credit_id, "credit_id")
     wanted = {
@@ -285,7 +120,7 @@ def credit_work(
     try:
         stored = session.get(WorkCredit, credit_id)
         if stored is None:
-            session.add(WorkCredit(id=credit_id, **wanted))
+            session.add(WorkCredit(id=credit_id, seq=_next_seq(session), **wanted))
             try:
                 session.flush()
             except IntegrityError:
@@ -304,6 +139,17 @@ def credit_work(
         raise
 
 
+def _next_seq(session: Session) -> ColumnElement[int]:
+    """The SQL that numbers a new credit: a sequence on PostgreSQL, ``max + 1`` elsewhere.
+
+    ``max + 1`` is evaluated inside the INSERT, under SQLite's write lock, so it
+    cannot hand one number to two credits.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        return WORK_CREDIT_SEQ.next_value()
+    return select(func.coalesce(func.max(WorkCredit.seq), 0) + 1).scalar_subquery()
+
+
 def _credit_contents(credit: WorkCredit) -> dict[str, object]:
     return {
         "contributor_id": credit.contributor_id,
@@ -316,34 +162,50 @@ def _credit_contents(credit: WorkCredit) -> dict[str, object]:
 
 
 def post_reward(
-    session: Session, *, reward_id: str, job_ref: str, amount_units: int, fee_bps: int
+    session: Session,
+    *,
+    reward_id: str,
+    job_ref: str,
+    amount_units: int,
+    fee_bps: int,
+    scheme: RewardScheme | str = RewardScheme.PROP,
+    pplns_window_units: int | None = None,
 ) -> RewardPosting:
-    """Post a reward for a job and split it (PROP: by the job's own work credits).
+    """Post a reward for a job and split it by PROP or PPLNS.
 
     Transfers, all debiting ``pool_income``: the fee ⌊R·f/10000⌋ to
     ``operator_fee`` (id ``"<reward_id>:fee"``, skipped when 0); each nonzero
-    share of the rest, split by the job's work units with the largest remainder
-    method, to the contributor's account (``"<reward_id>:share:<contributor_id>"``);
-    when the job has no work credits, the rest to ``held`` (``"<reward_id>:held"``).
+    share of the rest, split with the largest remainder method, to the
+    contributor's account (``"<reward_id>:share:<contributor_id>"``); when there
+    is no work to split by, the rest to ``held`` (``"<reward_id>:held"``).
+
+    The weights: PROP (``scheme="prop"``, the default) — the job's own work
+    credits; PPLNS (``scheme="pplns"``) — the last ``pplns_window_units`` work
+    units credited before the reward (any job, newest ``seq`` first; the oldest
+    credit in the window counts only in part, so exactly N units are counted, or
+    all of them if fewer exist).
 
     Same ``reward_id`` with the same contents → ``status="exists"``, nothing
     changes, and the figures are read back from the ledger. Different contents →
-    :class:`ConflictError`. ``amount_units`` must be a positive integer and
-    ``fee_bps`` an integer in ``[0, 10000]``.
+    :class:`ConflictError`. ``amount_units`` must be a positive integer,
+    ``fee_bps`` an integer in ``[0, 10000]``, ``pplns_window_units`` a positive
+    integer for PPLNS and ``None`` for PROP.
     """
     reward_id = _check_ref(reward_id, "reward_id")
     job_ref = _check_ref(job_ref, "job_ref")
     amount = _check_positive_units(amount_units)
     bps = fee_bps_checked(fee_bps)
+    kind, window = _check_scheme(scheme, pplns_window_units)
     wanted: dict[str, object] = {
         "job_ref": job_ref,
         "amount_units": amount,
         "fee_bps": bps,
-        "scheme": RewardScheme.PROP,
+        "scheme": kind,
+        "window_units": window,
     }
     try:
         try:
-            posting = _post_reward(session, reward_id, job_ref, amount, bps, wanted)
+            posting = _post_reward(session, reward_id, wanted)
             session.commit()
             return posting
         except IntegrityError:
@@ -361,46 +223,88 @@ def post_reward(
         raise
 
 
+def _check_scheme(scheme: object, window: object) -> tuple[RewardScheme, int | None]:
+    try:
+        kind = RewardScheme(scheme)
+    except ValueError:
+        raise InvalidInputError(f"unknown reward scheme {scheme!r}", field="scheme") from None
+    if kind == RewardScheme.PROP:
+        if window is not None:
+            raise InvalidInputError(
+                "pplns_window_units applies to the pplns scheme only", field="pplns_window_units"
+            )
+        return kind, None
+    if isinstance(window, bool) or not isinstance(window, int) or not 0 < window <= _INT64_MAX:
+        raise InvalidAmountError(
+            f"pplns_window_units must be an integer in [1, 2^63), got {window!r}",
+            field="pplns_window_units",
+        )
+    return kind, int(window)
+
+
 def _reward_contents(reward: Reward) -> dict[str, object]:
     return {
         "job_ref": reward.job_ref,
         "amount_units": reward.amount_units,
         "fee_bps": reward.fee_bps,
         "scheme": RewardScheme(reward.scheme),
+        "window_units": reward.window_units,
     }
 
 
-def _post_reward(
-    session: Session,
-    reward_id: str,
-    job_ref: str,
-    amount: int,
-    bps: int,
-    wanted: Mapping[str, object],
-) -> RewardPosting:
+def pplns_weights(
+    session: Session, window_units: int, *, up_to_seq: int | None = None
+) -> dict[int, int]:
+    """The last ``window_units`` work units credited (up to ``seq`` ``up_to_seq``), per contributor.
+
+    Credits are taken newest first (by ``seq``); the one that crosses the window's
+    edge counts only the units still inside it, so the weights sum to
+    ``window_units`` exactly (or to all credited units, if fewer exist).
+    """
+    remaining = window_units
+    weights: dict[int, int] = {}
+    stmt = select(WorkCredit.contributor_id, WorkCredit.work_units).order_by(WorkCredit.seq.desc())
+    if up_to_seq is not None:
+        stmt = stmt.where(WorkCredit.seq <= up_to_seq)
+    result = session.execute(stmt.execution_options(yield_per=1000))
+    try:
+        for contributor_id, units in result:
+            take = min(remaining, int(units))
+            weights[int(contributor_id)] = weights.get(int(contributor_id), 0) + take
+            remaining -= take
+            if not remaining:
+                break
+    finally:
+        result.close()
+    return dict(sorted(weights.items()))
+
+
+def _post_reward(session: Session, reward_id: str, wanted: Mapping[str, object]) -> RewardPosting:
     stored = session.get(Reward, reward_id)
     if stored is not None:
         _require_same("reward", reward_id, _reward_contents(stored), wanted)
         return _posting_from_ledger(session, stored)
+    job_ref, amount, bps = str(wanted["job_ref"]), int(wanted["amount_units"]), wanted["fee_bps"]
+    scheme, window = RewardScheme(wanted["scheme"]), wanted["window_units"]
 
-    weights = work_units_by_contributor(session, job_ref)
+    # Claim the idempotency key first: a concurrent post of the same id blocks
+    # here until this transaction ends, then fails with IntegrityError (and on
+    # SQLite this takes the write lock, so the credits read below are current).
+    # PPLNS counts back from the newest credit at this moment; the bound is
+    # stored with the reward, so the window can be re-derived by anyone.
+    last_seq = (
+        session.scalar(select(func.max(WorkCredit.seq))) if scheme == RewardScheme.PPLNS else None
+    )
+    session.add(Reward(id=reward_id, last_credit_seq=last_seq, **wanted))
+    session.flush()
+    if scheme == RewardScheme.PPLNS:
+        weights = pplns_weights(session, int(window), up_to_seq=last_seq)
+    else:
+        weights = work_units_by_contributor(session, job_ref)
     fee = fee_units(amount, bps)
     rest = amount - fee
     shares = split_largest_remainder(rest, weights) if weights else {}
     held = 0 if weights else rest
-
-    # Claim the idempotency key first: a concurrent post of the same id blocks
-    # here until this transaction ends, then fails with IntegrityError.
-    session.add(
-        Reward(
-            id=reward_id,
-            job_ref=job_ref,
-            amount_units=amount,
-            fee_bps=bps,
-            scheme=RewardScheme.PROP,
-        )
-    )
-    session.flush()
 
     pool = (AccountKind.POOL_INCOME, None)
     legs: list[_Leg] = []
@@ -441,6 +345,8 @@ def _post_reward(
         fee_units=fee,
         shares={cid: units for cid, units in shares.items() if units},
         held_units=held,
+        scheme=scheme,
+        window_units=window,
     )
 
 
@@ -469,6 +375,7 @@ def _posting_from_ledger(session: Session, reward: Reward) -> RewardPosting:
         shares=dict(sorted(shares.items())),
         held_units=held,
         scheme=RewardScheme(reward.scheme),
+        window_units=reward.window_units,
     )
 
 
@@ -508,76 +415,3 @@ def account_balance(
         select(Account.balance_units).where(_accounts_where([(account_kind, cid)]))
     )
     return 0 if units is None else int(units)
-
-
-def audit(session: Session) -> list[str]:
-    """Check the ledger's invariants; return one line per violation (``[]`` = healthy).
-
-    * the balances of all accounts sum to zero;
-    * each account's materialised balance equals Σ credits − Σ debits of its transfers;
-    * no contributor, operator-fee or held account is negative;
-    * every transfer is positive, between two distinct existing accounts;
-    * every reward's transfers sum exactly to its amount (and none points at a missing reward).
-
-    Sums are taken over Python ints (exact on every dialect).
-    """
-    problems: list[str] = []
-    accounts = {
-        account_id: (AccountKind(kind), cid, int(units))
-        for account_id, kind, cid, units in session.execute(
-            select(Account.id, Account.kind, Account.contributor_id, Account.balance_units)
-        )
-    }
-    derived: dict[int, int] = defaultdict(int)
-    allocated: dict[str, int] = defaultdict(int)
-    for transfer_id, debit_id, credit_id, amount, reward_id in session.execute(
-        select(
-            Transfer.id,
-            Transfer.debit_account_id,
-            Transfer.credit_account_id,
-            Transfer.amount_units,
-            Transfer.reward_id,
-        ).order_by(Transfer.id)
-    ):
-        if amount <= 0:
-            problems.append(f"transfer {transfer_id!r}: amount_units {amount} is not positive")
-        if debit_id == credit_id:
-            problems.append(f"transfer {transfer_id!r}: debits and credits account {debit_id}")
-        for account_id in (debit_id, credit_id):
-            if account_id not in accounts:
-                problems.append(f"transfer {transfer_id!r}: account {account_id} does not exist")
-        derived[debit_id] -= amount
-        derived[credit_id] += amount
-        if reward_id is not None:
-            allocated[reward_id] += amount
-
-    total = sum(units for _, _, units in accounts.values())
-    if total != 0:
-        problems.append(f"account balances sum to {total}, not 0")
-    for account_id in sorted(accounts):
-        kind, cid, units = accounts[account_id]
-        label = f"account {account_id} ({kind.value}" + (
-            f", contributor {cid})" if cid is not None else ")"
-        )
-        if units != derived.get(account_id, 0):
-            problems.append(
-                f"{label}: balance_units {units} != {derived.get(account_id, 0)} from its transfers"
-            )
-        if kind in NON_NEGATIVE_KINDS and units < 0:
-            problems.append(f"{label}: negative balance {units}")
-
-    rewards = {
-        reward_id: int(amount)
-        for reward_id, amount in session.execute(
-            select(Reward.id, Reward.amount_units).order_by(Reward.id)
-        )
-    }
-    for reward_id, amount in rewards.items():
-        if allocated.get(reward_id, 0) != amount:
-            problems.append(
-                f"reward {reward_id!r}: transfers sum to {allocated.get(reward_id, 0)}, "
-                f"not its amount {amount}"
-            )
-    for reward_id in sorted(set(allocated) - set(rewards)):
-        problems.append(f"transfers reference missing reward {reward_id!r}")
-    return problems

@@ -31,6 +31,7 @@ from sqlalchemy import (
     DateTime,
     Enum,
     Index,
+    Sequence,
     UniqueConstraint,
     event,
     text,
@@ -62,7 +63,12 @@ class AccountKind(StrEnum):
     CONTRIBUTOR = "contributor"
     #: Rewards nobody earned (a job without verified work), kept for the operator to decide.
     HELD = "held"
-    # Reserved for a later issue: PAYOUT = "payout" (funds sent out of the pool).
+    #: Penalties taken from contributors (verification strikes); the pool keeps them.
+    PENALTIES = "penalties"
+    #: Withdrawals requested and not yet paid or failed (two-phase: pending → paid/failed).
+    PAYOUT_PENDING = "payout_pending"
+    #: Everything ever paid out of the pool (the outside world; only grows).
+    PAYOUTS = "payouts"
 
 
 #: Kinds that exist once per contributor; every other kind exists once in the ledger.
@@ -75,6 +81,16 @@ class TransferCode(StrEnum):
     REWARD_FEE = "reward_fee"
     REWARD_SHARE = "reward_share"
     REWARD_HELD = "reward_held"
+    #: contributor → penalties.
+    PENALTY = "penalty"
+    #: held → operator_fee or a contributor, by the operator's decision.
+    HELD_RELEASE = "held_release"
+    #: contributor → payout_pending.
+    WITHDRAWAL = "withdrawal"
+    #: payout_pending → payouts.
+    PAYOUT_PAID = "payout_paid"
+    #: payout_pending → contributor (the amount comes back).
+    PAYOUT_FAILED = "payout_failed"
 
 
 class RewardScheme(StrEnum):
@@ -82,6 +98,17 @@ class RewardScheme(StrEnum):
 
     #: Proportional to the job's own verified work units.
     PROP = "prop"
+    #: Pay Per Last N Shares: the last N work units credited before the reward, any job.
+    PPLNS = "pplns"
+
+
+class WithdrawalStatus(StrEnum):
+    """Where a withdrawal stands; the transfers are the truth, the audit checks they agree."""
+
+    PENDING = "pending"
+    BATCHED = "batched"
+    PAID = "paid"
+    FAILED = "failed"
 
 
 def _str_enum(enum_cls: type[StrEnum]) -> Enum:
@@ -142,6 +169,10 @@ class Reward(SQLModel, table=True):
     amount_units: int = Field(sa_type=Units(), nullable=False)
     fee_bps: int = Field(nullable=False)
     scheme: RewardScheme = Field(sa_type=_str_enum(RewardScheme), nullable=False)
+    #: PPLNS only: the window N in work units.
+    window_units: int | None = Field(default=None, sa_type=BigInteger, nullable=True)
+    #: PPLNS only: the ``WorkCredit.seq`` of the newest credit the window counted.
+    last_credit_seq: int | None = Field(default=None, sa_type=BigInteger, nullable=True)
     created_at: datetime = Field(
         default_factory=utcnow, sa_type=DateTime(timezone=True), nullable=False
     )
@@ -194,6 +225,87 @@ class WorkCredit(SQLModel, table=True):
     contributor_id: int = Field(sa_type=BigInteger, index=True, nullable=False)
     job_ref: str = Field(max_length=ID_COLUMN_LENGTH, nullable=False)
     work_units: int = Field(sa_type=BigInteger, nullable=False)
+    #: Monotonic order of credits (PPLNS windows): ``nextval`` of
+    #: :data:`WORK_CREDIT_SEQ` on PostgreSQL, ``max(seq) + 1`` inside the INSERT elsewhere.
+    seq: int = Field(sa_type=BigInteger, unique=True, nullable=False)
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_type=DateTime(timezone=True), nullable=False
+    )
+
+
+#: PostgreSQL sequence behind ``WorkCredit.seq`` (ignored by dialects without sequences).
+WORK_CREDIT_SEQ = Sequence("work_credit_seq", metadata=SQLModel.metadata)
+
+
+class Penalty(SQLModel, table=True):
+    """A penalty taken from a contributor; its one transfer is ``"<id>:penalty"``."""
+
+    __tablename__: ClassVar[Any] = "penalty"
+    __table_args__ = (_units_positive("penalty", "amount_units"),)
+
+    id: str = Field(primary_key=True, max_length=ID_COLUMN_LENGTH)
+    contributor_id: int = Field(sa_type=BigInteger, index=True, nullable=False)
+    job_ref: str = Field(max_length=ID_COLUMN_LENGTH, nullable=False)
+    amount_units: int = Field(sa_type=Units(), nullable=False)
+    reason: str = Field(max_length=1000, nullable=False)
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_type=DateTime(timezone=True), nullable=False
+    )
+
+
+class HeldRelease(SQLModel, table=True):
+    """The operator's decision on one held reward; its transfer is ``"<id>:release"``.
+
+    ``to_contributor_id`` is ``NULL`` when the operator took it (``operator_fee``).
+    """
+
+    __tablename__: ClassVar[Any] = "held_release"
+
+    id: str = Field(primary_key=True, max_length=ID_COLUMN_LENGTH)
+    reward_id: str = Field(
+        foreign_key="reward.id", unique=True, nullable=False, max_length=ID_COLUMN_LENGTH
+    )
+    to_contributor_id: int | None = Field(default=None, sa_type=BigInteger, nullable=True)
+    amount_units: int = Field(sa_type=Units(), nullable=False)
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_type=DateTime(timezone=True), nullable=False
+    )
+
+
+class PayoutBatch(SQLModel, table=True):
+    """A batch of withdrawals the operator pays out together."""
+
+    __tablename__: ClassVar[Any] = "payout_batch"
+
+    id: str = Field(primary_key=True, max_length=ID_COLUMN_LENGTH)
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_type=DateTime(timezone=True), nullable=False
+    )
+
+
+class Withdrawal(SQLModel, table=True):
+    """A contributor's withdrawal: ``"<id>:withdrawal"``, then ``"<id>:paid"`` or ``"<id>:failed"``.
+
+    Only ``status`` and ``batch_id`` ever change, by guarded ``UPDATE … WHERE status = …``
+    statements; the amounts live in the immutable transfers.
+    """
+
+    __tablename__: ClassVar[Any] = "withdrawal"
+    __table_args__ = (_units_positive("withdrawal", "amount_units"),)
+
+    id: str = Field(primary_key=True, max_length=ID_COLUMN_LENGTH)
+    contributor_id: int = Field(sa_type=BigInteger, index=True, nullable=False)
+    amount_units: int = Field(sa_type=Units(), nullable=False)
+    status: WithdrawalStatus = Field(
+        sa_type=_str_enum(WithdrawalStatus), index=True, nullable=False
+    )
+    batch_id: str | None = Field(
+        default=None,
+        foreign_key="payout_batch.id",
+        index=True,
+        nullable=True,
+        max_length=ID_COLUMN_LENGTH,
+    )
     created_at: datetime = Field(
         default_factory=utcnow, sa_type=DateTime(timezone=True), nullable=False
     )
@@ -206,6 +318,6 @@ def _refuse_change(mapper: object, connection: object, target: object) -> None:
     )
 
 
-for _immutable in (Transfer, WorkCredit, Reward):
+for _immutable in (Transfer, WorkCredit, Reward, Penalty, HeldRelease, PayoutBatch):
     event.listen(_immutable, "before_update", _refuse_change)
     event.listen(_immutable, "before_delete", _refuse_change)
