@@ -1,4 +1,4 @@
-"""Benchmark of the CPU kernels on one core: MSM (BN254 G1) and NTT (BN254 Fr).
+"""Benchmark of the CPU kernels on one core: MSM (BN254 G1) and NTT (every field).
 
 Usage: ``python bench/kernels.py [--json PATH] [--repeat N]``
 
@@ -11,7 +11,10 @@ Measures, in one process pinned to one numba thread:
   conversion included) and the unchecked ``msm_limbs`` on ready limb arrays;
 * py_ecc's naive MSM (a sum of ``optimized_bn128.multiply``) at 2^8 points,
   scaled linearly to 2^16;
-* NTT of 2^16 and 2^20 elements on limb arrays (twiddles cached) and through ``ntt``.
+* NTT of 2^16 and 2^20 elements on limb arrays (twiddles cached) and through ``ntt``;
+* NTT ``bls12_381_fr`` at 2^16 and 2^20, ``goldilocks`` and ``babybear`` at 2^20
+  on ``(n, 4)`` limb arrays (the layout every caller uses) and, for the one-word
+  fields, on ``(n, 1)`` arrays (the kernel without the padding copies).
 
 Times are the best of ``--repeat`` runs after a warm-up.  Prints a table and
 writes JSON (default ``bench/results/kernels.json``).
@@ -42,7 +45,7 @@ from py_ecc import optimized_bn128  # noqa: E402
 
 from workers import api, arith, cpu_msm, cpu_ntt  # noqa: E402
 from workers.encoding import ints_to_limbs, points_to_limbs  # noqa: E402
-from workers.params import BN254_P, BN254_R  # noqa: E402
+from workers.params import BN254_P, BN254_R, FIELDS  # noqa: E402
 from workers.reference import random_points  # noqa: E402
 
 DEFAULT_JSON = ROOT / "bench" / "results" / "kernels.json"
@@ -52,6 +55,10 @@ t = time.perf_counter()
 from workers import msm, ntt
 msm("bn254_g1", [(1, 2), (1, 2)], [3, 4])
 ntt("bn254_fr", [1, 2, 3, 4])
+print(time.perf_counter() - t)
+t = time.perf_counter()
+for field in ("goldilocks", "babybear"):
+    ntt(field, [1, 2, 3, 4], coset=3)
 print(time.perf_counter() - t)
 """
 
@@ -74,8 +81,8 @@ def py_ecc_msm(points: list[tuple[int, int]], scalars: list[int]) -> object:
     return total
 
 
-def cold_compile_seconds() -> float:
-    """First ``msm`` + ``ntt`` call in a child process whose numba cache is empty."""
+def cold_compile_seconds() -> tuple[float, float]:
+    """First ``msm`` + ``ntt`` call, then first small-field ``ntt`` calls, with an empty cache."""
     with tempfile.TemporaryDirectory() as cache_dir:
         env = dict(os.environ, NUMBA_CACHE_DIR=cache_dir, NUMBA_NUM_THREADS="1")
         out = subprocess.run(
@@ -86,7 +93,8 @@ def cold_compile_seconds() -> float:
             capture_output=True,
             text=True,
         )
-    return float(out.stdout.strip().splitlines()[-1])
+    lines = out.stdout.strip().splitlines()
+    return float(lines[-2]), float(lines[-1])
 
 
 def cpu_name() -> str:
@@ -111,7 +119,7 @@ def run(repeat: int) -> dict[str, object]:
         }
     }
     timings: dict[str, float] = {}
-    timings["compile_cold_s"] = cold_compile_seconds()
+    timings["compile_cold_s"], timings["compile_cold_small_fields_s"] = cold_compile_seconds()
 
     start = time.perf_counter()
     api.msm("bn254_g1", [(1, 2), (1, 2)], [3, 4])
@@ -165,12 +173,36 @@ def run(repeat: int) -> dict[str, object]:
         timings[f"ntt_2^{log_n}_api_s"] = best_of(
             repeat, lambda values=values: api.ntt("bn254_fr", values)
         )
+
+    # The other fields (ours only; the peers come later).
+    for field, log_n in (("bls12_381_fr", 16), ("bls12_381_fr", 20)):
+        size = 1 << log_n
+        p = FIELDS[field].modulus
+        limbs = ints_to_limbs([rng.randrange(p) for _ in range(size)])
+        cpu_ntt.ntt_limbs(field, limbs)
+        timings[f"ntt_{field}_2^{log_n}_limbs_s"] = best_of(
+            repeat, lambda limbs=limbs, field=field: cpu_ntt.ntt_limbs(field, limbs)
+        )
+    for field in ("goldilocks", "babybear"):
+        size = 1 << 20
+        p = FIELDS[field].modulus
+        words = ints_to_limbs([rng.randrange(p) for _ in range(size)], 1)
+        limbs = np.zeros((size, 4), dtype=np.uint64)
+        limbs[:, :1] = words
+        cpu_ntt.ntt_limbs(field, limbs)
+        timings[f"ntt_{field}_2^20_limbs_s"] = best_of(
+            repeat, lambda limbs=limbs, field=field: cpu_ntt.ntt_limbs(field, limbs)
+        )
+        timings[f"ntt_{field}_2^20_words_s"] = best_of(
+            repeat, lambda words=words, field=field: cpu_ntt.ntt_limbs(field, words)
+        )
     results["timings"] = timings
     return results
 
 
 ROWS = [
     ("compile_cold_s", "numba compile, cold cache (msm + ntt first call)", "s"),
+    ("compile_cold_small_fields_s", "  then goldilocks + babybear coset ntt, cold", "s"),
     ("first_call_this_process_s", "first msm + ntt call in this process", "s"),
     ("mulmod_ns", "Montgomery multiplication (BN254 Fp, per element)", "ns"),
     ("msm_2^16_window_c", "MSM 2^16: window c from the cost model", ""),
@@ -187,6 +219,12 @@ ROWS = [
     ("ntt_2^20_inverse_limbs_s", "inverse NTT 2^20, ntt_limbs", "s"),
     ("ntt_2^20_api_s", "NTT 2^20, ntt (validation + ints)", "s"),
     ("ntt_2^20_first_s", "NTT 2^20 first call (builds twiddles)", "s"),
+    ("ntt_bls12_381_fr_2^16_limbs_s", "NTT 2^16 bls12_381_fr, ntt_limbs", "s"),
+    ("ntt_bls12_381_fr_2^20_limbs_s", "NTT 2^20 bls12_381_fr, ntt_limbs", "s"),
+    ("ntt_goldilocks_2^20_limbs_s", "NTT 2^20 goldilocks, ntt_limbs (n, 4)", "s"),
+    ("ntt_goldilocks_2^20_words_s", "NTT 2^20 goldilocks, ntt_limbs (n, 1)", "s"),
+    ("ntt_babybear_2^20_limbs_s", "NTT 2^20 babybear, ntt_limbs (n, 4)", "s"),
+    ("ntt_babybear_2^20_words_s", "NTT 2^20 babybear, ntt_limbs (n, 1)", "s"),
 ]
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from sqlmodel import SQLModel, create_engine
+from sqlmodel import create_engine
 
 import accounting.models  # noqa: F401  (registers the ledger tables)
 import pool_api.models  # noqa: F401  (registers the application tables)
@@ -24,8 +24,3 @@ def make_engine(url: str) -> Engine:
 
         return engine
     return create_engine(url, pool_pre_ping=True)
-
-
-def create_schema(engine: Engine) -> None:
-    """Create every table that does not exist yet (migrations arrive with Alembic)."""
-    SQLModel.metadata.create_all(engine)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -10,9 +11,12 @@ from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from pool_api.errors import install_error_handlers
+from pool_api.migrate import SchemaNotMigratedError
 from pool_api.routes import contributors, jobs, system
 from pool_api.settings import Settings
 from pool_api.state import PoolState
+
+log = logging.getLogger(__name__)
 
 
 class BodyLimit:
@@ -40,7 +44,11 @@ def create_app(settings: Settings | None = None, *, start_runner: bool = True) -
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        pool = PoolState.open(settings)
+        try:
+            pool = PoolState.open(settings)
+        except SchemaNotMigratedError as exc:
+            log.error("proverpool refuses to start: %s", exc)
+            raise
         app.state.pool = pool
         if start_runner:
             pool.runner.start()

@@ -6,8 +6,9 @@ from dataclasses import dataclass
 
 from sqlalchemy.engine import Engine
 
+from pool_api import migrate
 from pool_api.blobs import BlobStore
-from pool_api.db import create_schema, make_engine
+from pool_api.db import make_engine
 from pool_api.events import EventBus, connect_redis
 from pool_api.metrics import Metrics
 from pool_api.runner import JobRunner
@@ -25,8 +26,16 @@ class PoolState:
 
     @classmethod
     def open(cls, settings: Settings) -> PoolState:
+        """Connect everything; an external database must already be migrated."""
         engine = make_engine(settings.resolved_database_url)
-        create_schema(engine)
+        if settings.database_url is None:
+            migrate.upgrade(engine)  # the embedded database is ours to migrate
+        else:
+            try:
+                migrate.require_current(engine)
+            except migrate.SchemaNotMigratedError:
+                engine.dispose()
+                raise
         events = EventBus(connect_redis(settings))
         blobs = BlobStore(settings.blob_dir)
         metrics = Metrics()

@@ -1,4 +1,4 @@
-"""The public, single-process kernel API: checked :func:`msm` and :func:`ntt`.
+"""The public, single-process kernel API: checked :func:`msm`, :func:`ntt`, :func:`ntt_batch`.
 
 Inputs follow DESIGN §4: canonical Python integers, points as affine
 ``(x, y)`` pairs with ``(0, 0)`` for the point at infinity.  Everything is
@@ -18,7 +18,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from workers.cpu_msm import first_point_off_curve, msm_limbs
-from workers.cpu_ntt import ntt_limbs
+from workers.cpu_ntt import ntt_limbs, ntt_rows_limbs
 from workers.encoding import ints_to_limbs, limbs_to_ints, points_to_limbs
 from workers.errors import (
     KernelInputError,
@@ -34,32 +34,45 @@ from workers.errors import (
 from workers.params import CURVES, FIELDS, INFINITY, CurveParams, FieldParams
 from workers.reference import point_add
 
-__all__ = ["msm", "ntt", "validate_msm_input", "validate_ntt_input"]
+__all__ = [
+    "msm",
+    "ntt",
+    "ntt_batch",
+    "validate_msm_input",
+    "validate_ntt_batch_input",
+    "validate_ntt_input",
+]
 
 
 def _is_int(value: object) -> bool:
     return type(value) is int or (isinstance(value, int) and not isinstance(value, bool))
 
 
-def _check_sequence(name: str, value: object, what: str) -> Sequence:
+def _check_sequence(name: str, value: object, what: str, field: str | None = None) -> Sequence:
     if isinstance(value, (str, bytes, bytearray)) or not isinstance(value, Sequence):
         raise KernelInputError(
-            f"{name} must be a sequence of {what}, not {type(value).__name__}", field=name
+            f"{name} must be a sequence of {what}, not {type(value).__name__}", field=field or name
         )
     return value
 
 
 def _check_ints(
-    name: str, values: Sequence, bound: int, symbol: str, error: type[KernelInputError]
+    name: str,
+    values: Sequence,
+    bound: int,
+    symbol: str,
+    error: type[KernelInputError],
+    field: str | None = None,
 ) -> None:
     """Every element an ``int`` (not ``bool``) in ``[0, bound)``, named ``symbol`` in messages."""
+    field = field or name
     for i, value in enumerate(values):
         if type(value) is not int and not _is_int(value):
             raise KernelInputError(
-                f"{name}[{i}] is not an integer (got {type(value).__name__})", field=name
+                f"{name}[{i}] is not an integer (got {type(value).__name__})", field=field
             )
         if not 0 <= value < bound:
-            raise error(f"{name}[{i}] is out of range [0, {symbol})", field=name)
+            raise error(f"{name}[{i}] is out of range [0, {symbol})", field=field)
 
 
 def _curve(curve: object) -> CurveParams:
@@ -122,20 +135,76 @@ def _prepare_msm(curve: object, points: object, scalars: object) -> tuple[np.nda
     return bases, ints_to_limbs(scalars)
 
 
-def _prepare_ntt(field: object, values: object) -> tuple[FieldParams, np.ndarray]:
-    """Validate an NTT input and return the field and the ``(n, 4)`` limbs."""
-    params = _field(field)
-    values = _check_sequence("values", values, "integers")
-    n = len(values)
+def _limbs_per_element(params: FieldParams) -> int:
+    """Words per element in the arrays handed to the kernels: one for one-word fields."""
+    return 1 if params.modulus < 1 << 64 else 4
+
+
+def _check_ntt_size(params: FieldParams, name: str, n: int, field: str) -> None:
     if n == 0 or n & (n - 1):
-        raise SizeNotPowerOfTwoError(f"values has length {n}, not a power of two")
+        raise SizeNotPowerOfTwoError(f"{name} has length {n}, not a power of two", field=field)
     if n > 1 << params.two_adicity:
         raise SizeTooLargeError(
-            f"values has length {n}, above the largest NTT size 2^{params.two_adicity} "
-            f"of {params.name}"
+            f"{name} has length {n}, above the largest NTT size 2^{params.two_adicity} "
+            f"of {params.name}",
+            field=field,
         )
+
+
+def _check_flags(inverse: object, coset: object, params: FieldParams) -> None:
+    """``inverse`` a bool; ``coset`` ``None`` or an ``int`` in ``[1, p)``."""
+    if not isinstance(inverse, bool):
+        raise KernelInputError(
+            f"inverse must be a bool, not {type(inverse).__name__}", field="inverse"
+        )
+    if coset is None:
+        return
+    if not _is_int(coset):
+        raise KernelInputError(
+            f"coset must be an integer shift, not {type(coset).__name__}", field="coset"
+        )
+    if not 0 < coset < params.modulus:  # type: ignore[operator]
+        raise ValueOutOfRangeError("coset is out of range [1, p)", field="coset")
+
+
+def _prepare_ntt(
+    field: object, values: object, coset: object = None
+) -> tuple[FieldParams, np.ndarray]:
+    """Validate an NTT input and return the field and the ``(n, 4)`` (or ``(n, 1)``) limbs."""
+    params = _field(field)
+    _check_flags(False, coset, params)
+    values = _check_sequence("values", values, "integers")
+    _check_ntt_size(params, "values", len(values), "values")
     _check_ints("values", values, params.modulus, "p", ValueOutOfRangeError)
-    return params, ints_to_limbs(values)
+    return params, ints_to_limbs(values, _limbs_per_element(params))
+
+
+def _prepare_ntt_batch(
+    field: object, batch: object, coset: object = None
+) -> tuple[FieldParams, np.ndarray]:
+    """Validate a batch of NTT inputs and return the field and ``(m, n, limbs)`` limbs."""
+    params = _field(field)
+    _check_flags(False, coset, params)
+    batch = _check_sequence("batch", batch, "sequences of integers")
+    width = _limbs_per_element(params)
+    size = None
+    for i, row in enumerate(batch):
+        name = f"batch[{i}]"
+        _check_sequence(name, row, "integers", "batch")
+        if size is None:
+            size = len(row)
+            _check_ntt_size(params, name, size, "batch")
+        elif len(row) != size:
+            raise LengthMismatchError(
+                f"{name} has length {len(row)}, batch[0] has {size}: "
+                "every NTT of a batch has the same size",
+                field="batch",
+            )
+        _check_ints(name, row, params.modulus, "p", ValueOutOfRangeError, "batch")
+    if size is None:
+        return params, np.zeros((0, 1, width), dtype=np.uint64)
+    flat = ints_to_limbs([v for row in batch for v in row], width)
+    return params, flat.reshape(len(batch), size, width)
 
 
 def validate_msm_input(
@@ -145,9 +214,16 @@ def validate_msm_input(
     _prepare_msm(curve, points, scalars)
 
 
-def validate_ntt_input(field: str, values: Sequence[int]) -> None:
+def validate_ntt_input(field: str, values: Sequence[int], coset: int | None = None) -> None:
     """Raise a :class:`KernelInputError` subclass if :func:`ntt` would reject this input."""
-    _prepare_ntt(field, values)
+    _prepare_ntt(field, values, coset)
+
+
+def validate_ntt_batch_input(
+    field: str, batch: Sequence[Sequence[int]], coset: int | None = None
+) -> None:
+    """Raise a :class:`KernelInputError` subclass if :func:`ntt_batch` would reject this input."""
+    _prepare_ntt_batch(field, batch, coset)
 
 
 def msm(curve: str, points: Sequence[tuple[int, int]], scalars: Sequence[int]) -> tuple[int, int]:
@@ -160,15 +236,41 @@ def msm(curve: str, points: Sequence[tuple[int, int]], scalars: Sequence[int]) -
     return msm_limbs(curve, bases, scalar_limbs)
 
 
-def ntt(field: str, values: Sequence[int], inverse: bool = False) -> list[int]:
+def ntt(
+    field: str, values: Sequence[int], inverse: bool = False, coset: int | None = None
+) -> list[int]:
     """The NTT of ``values`` (size a power of two), or the inverse NTT if ``inverse``.
 
     ``out[k] = Σ_j values[j]·ω^(j·k)`` with ``ω = g^((p−1)/n)``; the inverse
-    is ``n⁻¹ Σ_k values[k]·ω^(−j·k)`` (DESIGN §4).
+    is ``n⁻¹ Σ_k values[k]·ω^(−j·k)`` (DESIGN §4).  With ``coset = s`` (an
+    integer in ``[1, p)``) the coset NTT ``out[k] = Σ_j values[j]·(s·ω^k)^j``,
+    i.e. the evaluations of the polynomial on ``s·⟨ω⟩``; with ``inverse`` too,
+    its inverse (coefficients from evaluations on the coset).
+    Fields: ``bn254_fr``, ``bls12_381_fr``, ``goldilocks``, ``babybear``.
     """
-    if not isinstance(inverse, bool):
-        raise KernelInputError(
-            f"inverse must be a bool, not {type(inverse).__name__}", field="inverse"
-        )
-    params, limbs = _prepare_ntt(field, values)
-    return limbs_to_ints(ntt_limbs(params.name, limbs, inverse))
+    params = _field(field)
+    _check_flags(inverse, coset, params)
+    params, limbs = _prepare_ntt(field, values, coset)
+    return limbs_to_ints(ntt_limbs(params.name, limbs, inverse, coset))
+
+
+def ntt_batch(
+    field: str,
+    batch: Sequence[Sequence[int]],
+    inverse: bool = False,
+    coset: int | None = None,
+) -> list[list[int]]:
+    """:func:`ntt` of every row of ``batch``; all rows have the same power-of-two length.
+
+    Equal to ``[ntt(field, row, inverse, coset) for row in batch]``, with the
+    twiddles shared and one conversion for the whole batch.  An empty batch
+    gives ``[]``.
+    """
+    params = _field(field)
+    _check_flags(inverse, coset, params)
+    params, limbs = _prepare_ntt_batch(field, batch, coset)
+    if limbs.shape[0] == 0:
+        return []
+    m, n, width = limbs.shape
+    flat = limbs_to_ints(ntt_rows_limbs(params.name, limbs, inverse, coset).reshape(m * n, width))
+    return [flat[i * n : (i + 1) * n] for i in range(m)]

@@ -1,4 +1,4 @@
-"""Number-theoretic transforms over 254/255-bit prime fields, in numba.
+"""Number-theoretic transforms over every field of DESIGN §4, in numba.
 
 The transform (DESIGN §4) of ``a`` of size ``n = 2^k`` is
 ``out[k] = Σ_j a[j]·ω^(j·k)`` with ``ω = g^((p−1)/n)``, natural order in and
@@ -20,9 +20,20 @@ Twiddles are cached per ``(field, n, inverse)`` in :data:`TWIDDLES`, one
 run (``twiddles[0]`` is unused).  The largest stage's run is built by
 repeated multiplication, the others are subsamples of it.
 
+A coset NTT with shift ``s`` (``out[k] = Σ_j a[j]·(s·ω^k)^j``) multiplies
+``a[j]`` by ``s^j`` and transforms; its inverse divides by ``s^j`` after the
+inverse transform.
+
 The ``*_limbs`` functions are the unchecked entry points on ``(…, 4)``
 ``uint64`` arrays of canonical limbs; they return new arrays and leave their
-inputs alone.  :func:`ntt_rows_limbs` and :func:`twiddle_limbs` are the two
+inputs alone.  The one-word fields (Goldilocks, BabyBear; kernels in
+:mod:`workers.small_fields`) use the same ``(…, 4)`` layout — the value in
+limb 0, limbs 1–3 zero — so that every caller (the four-step dispatch, the
+codec's 4-limb storage) handles every field alike; they also accept
+``(…, 1)`` arrays (one word per element), which skip the padding, and return
+the layout they were given.  Internally the words are gathered into a
+contiguous ``uint64`` array (one pass each way, a few per cent of a 2^20
+transform).  :func:`ntt_rows_limbs` and :func:`twiddle_limbs` are the two
 halves of a step of the four-step algorithm used to split an NTT across
 machines (:mod:`workers.plan`).
 """
@@ -32,6 +43,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from workers import small_fields
 from workers.arith import (
     add,
     load,
@@ -125,6 +137,19 @@ def _ntt_rows_inplace(rows: np.ndarray, twiddles: np.ndarray, consts: np.ndarray
 
 
 @njit(cache=True)
+def _mul_powers_rows(rows: np.ndarray, base: np.ndarray, consts: np.ndarray) -> None:
+    """``rows[i][j] ← rows[i][j]·x^j`` in place for ``(m, n, 4)`` rows, ``base`` = ``x̄``."""
+    p, pinv, _, one = unpack(consts)
+    x = load(base, 0)
+    for i in range(rows.shape[0]):
+        row = rows[i]
+        w = one
+        for j in range(row.shape[0]):
+            store(row, j, mont_mul(load(row, j), w, p, pinv))
+            w = mont_mul(w, x, p, pinv)
+
+
+@njit(cache=True)
 def _twiddle_rows(
     out: np.ndarray,
     matrix: np.ndarray,
@@ -163,8 +188,34 @@ def _log2(n: int) -> int:
     return n.bit_length() - 1
 
 
+def _small_id(field: str) -> int | None:
+    """The :mod:`workers.small_fields` kernel id of a one-word field, else ``None``."""
+    return small_fields.SMALL_FIELDS.get(field)
+
+
+def _words(values: np.ndarray) -> tuple[np.ndarray, int]:
+    """Limb 0 of a ``(…, 4)`` or ``(…, 1)`` array as a new contiguous array, and the width."""
+    width = values.shape[-1] if values.ndim else 0
+    if width not in (1, 4):
+        raise ValueError(f"expected a (..., 4) or (..., 1) limb array, got shape {values.shape}")
+    return np.array(values[..., 0], dtype=np.uint64, order="C", copy=True), width
+
+
+def _unwords(words: np.ndarray, width: int) -> np.ndarray:
+    """Inverse of :func:`_words`: ``(…, width)`` limbs with the words in limb 0."""
+    if width == 1:
+        return words[..., np.newaxis]
+    out = np.zeros((*words.shape, width), dtype=np.uint64)
+    out[..., 0] = words
+    return out
+
+
 def twiddles_for(field: str, n: int, inverse: bool = False) -> np.ndarray:
-    """The cached stage-ordered twiddle table of size ``n`` (powers of ``ω`` or ``ω⁻¹``)."""
+    """The cached stage-ordered twiddle table of size ``n`` (powers of ``ω`` or ``ω⁻¹``).
+
+    ``(n, 4)`` limbs in Montgomery form for the 254/255-bit fields; ``(n,)``
+    words in multiplier form (:mod:`workers.small_fields`) for the others.
+    """
     key = (field, n, inverse)
     table = TWIDDLES.get(key)
     if table is None:
@@ -174,7 +225,13 @@ def twiddles_for(field: str, n: int, inverse: bool = False) -> np.ndarray:
         omega = params.root_of_unity(n)
         if inverse:
             omega = pow(omega, -1, p)
-        table = _build_twiddles(to_montgomery_int(omega, p), n, montgomery_constants(p))
+        fid = _small_id(field)
+        if fid is None:
+            table = _build_twiddles(to_montgomery_int(omega, p), n, montgomery_constants(p))
+        else:
+            table = small_fields.build_twiddles(
+                small_fields.to_multiplier(fid, omega), n, small_fields.to_multiplier(fid, 1), fid
+            )
         TWIDDLES[key] = table
     return table
 
@@ -185,27 +242,76 @@ def _scale_inplace(values: np.ndarray, factor: int, modulus: int) -> None:
     mul_const_into(flat, flat, constant, montgomery_constants(modulus))
 
 
-def ntt_rows_limbs(field: str, matrix: np.ndarray, inverse: bool = False) -> np.ndarray:
-    """An independent NTT (or inverse NTT) of every row of a ``(m, size, 4)`` array."""
+def _check_coset(params: FieldParams, coset: int | None) -> None:
+    if coset is not None and coset % params.modulus == 0:
+        raise ValueError("a coset shift must be nonzero mod p")
+
+
+def _ntt_words_inplace(
+    field: str, fid: int, rows: np.ndarray, inverse: bool, coset: int | None
+) -> None:
+    """The small-field NTT of every row of a 2-D word array, in place."""
+    p = small_fields.modulus_of(fid)
+    one = small_fields.to_multiplier(fid, 1)
+    size = rows.shape[1]
+    if coset is not None and not inverse:
+        base = small_fields.to_multiplier(fid, coset)
+        small_fields.mul_powers_rows(rows, base, one, fid)
+    small_fields.ntt_rows_inplace(rows, twiddles_for(field, size, inverse), fid)
+    if inverse and size > 1:
+        n_inv = small_fields.to_multiplier(fid, pow(size, -1, p))
+        small_fields.mul_const_inplace(rows.reshape(-1), n_inv, fid)
+    if coset is not None and inverse:
+        base = small_fields.to_multiplier(fid, pow(coset, -1, p))
+        small_fields.mul_powers_rows(rows, base, one, fid)
+
+
+def ntt_rows_limbs(
+    field: str, matrix: np.ndarray, inverse: bool = False, coset: int | None = None
+) -> np.ndarray:
+    """An independent NTT (or inverse NTT) of every row of a ``(m, size, 4)`` array.
+
+    With ``coset = s`` each row gets the coset NTT ``out[k] = Σ_j a[j]·(s·ω^k)^j``
+    (or its inverse).  One-word fields also take ``(m, size, 1)``.
+    """
     params = _field(field)
-    out = np.array(matrix, dtype=np.uint64, order="C", copy=True)
-    if out.ndim != 3 or out.shape[2] != 4:
-        raise ValueError(f"expected a (rows, size, 4) limb array, got shape {out.shape}")
-    size = out.shape[1]
+    _check_coset(params, coset)
+    matrix = np.asarray(matrix)
+    if matrix.ndim != 3:
+        raise ValueError(f"expected a (rows, size, 4) limb array, got shape {matrix.shape}")
+    size = matrix.shape[1]
     _log2(size)
-    consts = montgomery_constants(params.modulus)
+    fid = _small_id(field)
+    if fid is not None:
+        words, width = _words(matrix)
+        _ntt_words_inplace(field, fid, words, inverse, coset)
+        return _unwords(words, width)
+    out = np.array(matrix, dtype=np.uint64, order="C", copy=True)
+    if out.shape[2] != 4:
+        raise ValueError(f"expected a (rows, size, 4) limb array, got shape {out.shape}")
+    p = params.modulus
+    consts = montgomery_constants(p)
+    if coset is not None and not inverse:
+        _mul_powers_rows(out, to_montgomery_int(coset, p), consts)
     _ntt_rows_inplace(out, twiddles_for(field, size, inverse), consts)
     if inverse and size > 1:
-        _scale_inplace(out, pow(size, -1, params.modulus), params.modulus)
+        _scale_inplace(out, pow(size, -1, p), p)
+    if coset is not None and inverse:
+        _mul_powers_rows(out, to_montgomery_int(pow(coset, -1, p), p), consts)
     return out
 
 
-def ntt_limbs(field: str, values: np.ndarray, inverse: bool = False) -> np.ndarray:
-    """The NTT (or inverse NTT) of a ``(n, 4)`` array of canonical limbs, ``n`` a power of two."""
+def ntt_limbs(
+    field: str, values: np.ndarray, inverse: bool = False, coset: int | None = None
+) -> np.ndarray:
+    """The NTT (or inverse NTT) of a ``(n, 4)`` array of canonical limbs, ``n`` a power of two.
+
+    ``coset = s`` gives the coset NTT (see :func:`ntt_rows_limbs`).
+    """
     values = np.asarray(values, dtype=np.uint64)
-    if values.ndim != 2 or values.shape[1] != 4:
+    if values.ndim != 2 or values.shape[1] not in (1, 4):
         raise ValueError(f"expected a (n, 4) limb array, got shape {values.shape}")
-    return ntt_rows_limbs(field, values[np.newaxis], inverse)[0]
+    return ntt_rows_limbs(field, values[np.newaxis], inverse, coset)[0]
 
 
 def twiddle_limbs(field: str, matrix: np.ndarray, n: int, row_offset: int) -> np.ndarray:
@@ -216,10 +322,20 @@ def twiddle_limbs(field: str, matrix: np.ndarray, n: int, row_offset: int) -> np
     """
     params = _field(field)
     _log2(n)
+    p = params.modulus
+    fid = _small_id(field)
+    if fid is not None:
+        matrix = np.asarray(matrix)
+        if matrix.ndim != 3:
+            raise ValueError(f"expected a (rows, cols, 4) limb array, got shape {matrix.shape}")
+        words, width = _words(matrix)
+        omega = small_fields.to_multiplier(fid, params.root_of_unity(n))
+        one = small_fields.to_multiplier(fid, 1)
+        small_fields.twiddle_rows(words, words, omega, n, row_offset, one, fid)
+        return _unwords(words, width)
     matrix = np.require(matrix, dtype=np.uint64, requirements=["C", "W"])  # see cpu_msm
     if matrix.ndim != 3 or matrix.shape[2] != 4:
         raise ValueError(f"expected a (rows, cols, 4) limb array, got shape {matrix.shape}")
-    p = params.modulus
     out = np.empty_like(matrix)
     omega = to_montgomery_int(params.root_of_unity(n), p)
     _twiddle_rows(out, matrix, omega, n, row_offset, montgomery_constants(p))
@@ -229,6 +345,12 @@ def twiddle_limbs(field: str, matrix: np.ndarray, n: int, row_offset: int) -> np
 def scale_limbs(field: str, values: np.ndarray, factor: int) -> np.ndarray:
     """Every element of a ``(…, 4)`` array times ``factor`` (mod p)."""
     params = _field(field)
+    fid = _small_id(field)
+    if fid is not None:
+        words, width = _words(np.asarray(values))
+        k = small_fields.to_multiplier(fid, factor)
+        small_fields.mul_const_inplace(words.reshape(-1), k, fid)
+        return _unwords(words, width)
     out = np.array(values, dtype=np.uint64, order="C", copy=True)
     if out.ndim < 1 or out.shape[-1] != 4:
         raise ValueError(f"expected a (..., 4) limb array, got shape {out.shape}")

@@ -44,9 +44,18 @@ class CurveParams:
 
 BN254_P = 21888242871839275222246405745257275088696311157297823662689037894645226208583
 BN254_R = 21888242871839275222246405745257275088548364400416034343698204186575808495617
+BLS12_381_R = 0x73EDA753299D7D483339D80809A1D80553BDA402FFFE5BFEFFFFFFFF00000001
+"""Order of the BLS12-381 prime subgroup (its scalar field), 255 bits."""
+GOLDILOCKS_P = (1 << 64) - (1 << 32) + 1
+"""The Goldilocks prime of Polygon's Plonky2."""
+BABYBEAR_P = 15 * (1 << 27) + 1
+"""The BabyBear prime of RISC Zero."""
 
 FIELDS: dict[str, FieldParams] = {
     "bn254_fr": FieldParams("bn254_fr", BN254_R, 5, 28),
+    "bls12_381_fr": FieldParams("bls12_381_fr", BLS12_381_R, 7, 32),
+    "goldilocks": FieldParams("goldilocks", GOLDILOCKS_P, 7, 32),
+    "babybear": FieldParams("babybear", BABYBEAR_P, 31, 27),
 }
 
 CURVES: dict[str, CurveParams] = {

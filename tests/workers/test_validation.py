@@ -143,7 +143,7 @@ def test_points_and_scalars_must_be_sequences(container: object) -> None:
 
 @pytest.mark.parametrize("field", ["foo", "bn254_fp", None, 1])
 def test_unknown_field(field: object) -> None:
-    with raises(UnknownFieldError, r"unknown field .*; known: bn254_fr"):
+    with raises(UnknownFieldError, r"unknown field .*; known: .*bn254_fr"):
         check_ntt(field, [1, 2])
 
 

@@ -1,0 +1,1 @@
+"""Alembic migrations of the pool's database (``proverpool db upgrade``)."""
