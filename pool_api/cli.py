@@ -6,11 +6,16 @@ from typing import Annotated
 
 import typer
 
+from pool_api.cli_db import db_app
+from pool_api.cli_ledger import ledger_app
+
 app = typer.Typer(
     help="proverpool: pool small machines for ZK proving work and share the rewards exactly.",
     no_args_is_help=True,
     add_completion=False,
 )
+app.add_typer(ledger_app, name="ledger")
+app.add_typer(db_app, name="db")
 
 
 @app.command()

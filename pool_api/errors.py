@@ -9,7 +9,12 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
 
-from accounting.errors import AccountingError, ConflictError
+from accounting.errors import (
+    AccountingError,
+    ConflictError,
+    InsufficientFundsError,
+    InvalidStateError,
+)
 from workers.errors import KernelInputError
 
 log = logging.getLogger(__name__)
@@ -47,6 +52,14 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ConflictError)
     async def _conflict(_request: Request, exc: ConflictError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=409)
+
+    @app.exception_handler(InsufficientFundsError)
+    async def _insufficient(_request: Request, exc: InsufficientFundsError) -> JSONResponse:
+        return JSONResponse({"detail": f"insufficient funds: {exc}"}, status_code=409)
+
+    @app.exception_handler(InvalidStateError)
+    async def _invalid_state(_request: Request, exc: InvalidStateError) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=409)
 
     @app.exception_handler(AccountingError)

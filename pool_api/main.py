@@ -12,7 +12,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from pool_api.errors import install_error_handlers
 from pool_api.migrate import SchemaNotMigratedError
-from pool_api.routes import contributors, jobs, system
+from pool_api.routes import contributors, jobs, ledger, system
 from pool_api.settings import Settings
 from pool_api.state import PoolState
 
@@ -67,6 +67,7 @@ def create_app(settings: Settings | None = None, *, start_runner: bool = True) -
     install_error_handlers(app)
     app.include_router(jobs.router)
     app.include_router(contributors.router)
+    app.include_router(ledger.router)
     app.include_router(system.router)
 
     @app.get("/", include_in_schema=False)

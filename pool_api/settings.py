@@ -33,6 +33,9 @@ class Settings(BaseSettings):
         default=None, description="Bearer token of the operator; default: generated once."
     )
     fee_bps: int = Field(default=500, ge=0, le=10_000, description="Operator fee, basis points.")
+    withdrawal_min_units: int = Field(
+        default=1000, ge=1, description="Smallest withdrawal a contributor may request, base units."
+    )
     ray_address: str | None = Field(
         default=None, description="Ray cluster to join; default: start a local Ray."
     )
