@@ -61,5 +61,19 @@ class SizeTooLargeError(KernelInputError):
     field = "values"
 
 
+class MalformedEncodingError(KernelInputError):
+    """A binary body (DESIGN §4) is malformed: bad length, non-canonical value, off-curve point."""
+
+    field = "body"
+
+
+class NonCanonicalEncodingError(MalformedEncodingError, ValueOutOfRangeError):
+    """An encoded integer is not below its modulus (also a :class:`ValueOutOfRangeError`)."""
+
+
+class EncodedPointNotOnCurveError(MalformedEncodingError, PointNotOnCurveError):
+    """An encoded point is not on its curve (also a :class:`PointNotOnCurveError`)."""
+
+
 class DispatchError(WorkersError):
     """A distributed job could not be completed (a chunk failed for good)."""
