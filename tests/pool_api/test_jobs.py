@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 
+import pytest
 from sqlmodel import Session, select
 
 from pool_api.models import ChunkRecord, Job
@@ -114,3 +115,13 @@ def test_reward_needs_a_finished_job(pool):
     answer = pool.client.post("/v1/jobs/queued1/reward", json=body, headers=pool.operator)
     assert answer.status_code == 409
     assert pool.client.get("/v1/jobs/nope").status_code == 404
+
+
+@pytest.mark.parametrize("field", ["bls12_381_fr", "goldilocks", "babybear"])
+def test_ntt_job_on_every_field(pool, field):
+    rng = random.Random(field)
+    values = [rng.randrange(FIELDS[field].modulus) for _ in range(64)]
+    body = {"kind": "ntt", "field": field, "values": [str(v) for v in values], "inverse": True}
+    job = pool.wait(pool.client.post("/v1/jobs", json=body).json()["id"])
+    assert job["status"] == "done", job
+    assert [int(v) for v in job["result"]] == ntt(field, values, inverse=True)
