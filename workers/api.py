@@ -17,10 +17,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from workers import gpu, gpu_plan
 from workers.cpu_msm import first_point_off_curve, msm_limbs
 from workers.cpu_ntt import ntt_limbs, ntt_rows_limbs
 from workers.encoding import ints_to_limbs, limbs_to_ints, points_to_limbs
 from workers.errors import (
+    BackendUnavailableError,
     KernelInputError,
     LengthMismatchError,
     PointNotOnCurveError,
@@ -207,6 +209,36 @@ def _prepare_ntt_batch(
     return params, flat.reshape(len(batch), size, width)
 
 
+BACKENDS = ("auto", "cpu", "gpu")
+"""Values of the ``backend`` argument: ``auto`` takes the GPU when CuPy sees a device."""
+
+
+def _use_gpu(backend: object, kind: str, name: str) -> bool:
+    """Whether a call on curve/field ``name`` runs on the GPU under ``backend`` (DESIGN §5).
+
+    ``"cpu"``: never.  ``"gpu"``: always, or :class:`BackendUnavailableError`
+    when there is no CUDA device or no GPU kernel for ``name``.  ``"auto"``:
+    when there is both (so a CPU-only machine behaves as ``"cpu"``).
+    """
+    if backend not in BACKENDS:
+        raise KernelInputError(
+            f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}", field="backend"
+        )
+    if backend == "cpu":
+        return False
+    has_kernel = gpu_plan.supported(kind, name)
+    if backend == "auto":
+        return has_kernel and gpu.gpu_available()
+    if not has_kernel:
+        what = "MSM on" if kind == "msm" else "NTT over"
+        raise BackendUnavailableError(f"the GPU backend has no {what} {name}; use backend='cpu'")
+    if not gpu.gpu_available():
+        raise BackendUnavailableError(
+            "backend='gpu' but no CUDA device is visible (CuPy missing or no GPU)"
+        )
+    return True
+
+
 def validate_msm_input(
     curve: str, points: Sequence[tuple[int, int]], scalars: Sequence[int]
 ) -> None:
@@ -226,18 +258,30 @@ def validate_ntt_batch_input(
     _prepare_ntt_batch(field, batch, coset)
 
 
-def msm(curve: str, points: Sequence[tuple[int, int]], scalars: Sequence[int]) -> tuple[int, int]:
+def msm(
+    curve: str,
+    points: Sequence[tuple[int, int]],
+    scalars: Sequence[int],
+    backend: str = "auto",
+) -> tuple[int, int]:
     """``Σ scalars[i]·points[i]`` on ``curve`` as an affine point; ``(0, 0)`` is infinity.
 
     Points must be on the curve (or ``(0, 0)``), scalars in ``[0, r)``; an
-    empty input gives ``(0, 0)``.
+    empty input gives ``(0, 0)``.  ``backend``: ``"cpu"``, ``"gpu"`` or
+    ``"auto"`` (the GPU when CuPy sees a device and has kernels for ``curve``).
     """
     bases, scalar_limbs = _prepare_msm(curve, points, scalars)
+    if _use_gpu(backend, "msm", curve):
+        return gpu.msm_gpu(curve, bases, scalar_limbs)
     return msm_limbs(curve, bases, scalar_limbs)
 
 
 def ntt(
-    field: str, values: Sequence[int], inverse: bool = False, coset: int | None = None
+    field: str,
+    values: Sequence[int],
+    inverse: bool = False,
+    coset: int | None = None,
+    backend: str = "auto",
 ) -> list[int]:
     """The NTT of ``values`` (size a power of two), or the inverse NTT if ``inverse``.
 
@@ -247,10 +291,13 @@ def ntt(
     i.e. the evaluations of the polynomial on ``s·⟨ω⟩``; with ``inverse`` too,
     its inverse (coefficients from evaluations on the coset).
     Fields: ``bn254_fr``, ``bls12_381_fr``, ``goldilocks``, ``babybear``.
+    ``backend`` as in :func:`msm` (GPU kernels: ``bn254_fr``, ``bls12_381_fr``).
     """
     params = _field(field)
     _check_flags(inverse, coset, params)
     params, limbs = _prepare_ntt(field, values, coset)
+    if _use_gpu(backend, "ntt", params.name):
+        return limbs_to_ints(gpu.ntt_gpu(params.name, limbs, inverse, coset))
     return limbs_to_ints(ntt_limbs(params.name, limbs, inverse, coset))
 
 
@@ -259,18 +306,21 @@ def ntt_batch(
     batch: Sequence[Sequence[int]],
     inverse: bool = False,
     coset: int | None = None,
+    backend: str = "auto",
 ) -> list[list[int]]:
     """:func:`ntt` of every row of ``batch``; all rows have the same power-of-two length.
 
     Equal to ``[ntt(field, row, inverse, coset) for row in batch]``, with the
     twiddles shared and one conversion for the whole batch.  An empty batch
-    gives ``[]``.
+    gives ``[]``.  ``backend`` as in :func:`ntt`.
     """
     params = _field(field)
     _check_flags(inverse, coset, params)
     params, limbs = _prepare_ntt_batch(field, batch, coset)
+    use_gpu = _use_gpu(backend, "ntt", params.name)
     if limbs.shape[0] == 0:
         return []
     m, n, width = limbs.shape
-    flat = limbs_to_ints(ntt_rows_limbs(params.name, limbs, inverse, coset).reshape(m * n, width))
+    rows = (gpu.ntt_rows_gpu if use_gpu else ntt_rows_limbs)(params.name, limbs, inverse, coset)
+    flat = limbs_to_ints(rows.reshape(m * n, width))
     return [flat[i * n : (i + 1) * n] for i in range(m)]

@@ -77,3 +77,9 @@ class EncodedPointNotOnCurveError(MalformedEncodingError, PointNotOnCurveError):
 
 class DispatchError(WorkersError):
     """A distributed job could not be completed (a chunk failed for good)."""
+
+
+class BackendUnavailableError(KernelInputError):
+    """The requested backend cannot run this call (no CUDA device, or no GPU kernel for it)."""
+
+    field = "backend"

@@ -1,0 +1,118 @@
+"""GPU kernel timings: MSM bn254_g1 at 2^16/2^18/2^20 and NTT bn254_fr at 2^20/2^22.
+
+Run ``python bench/gpu.py``; prints a table and writes ``bench/results/gpu.json``.
+Times are wall-clock per call of the unchecked entry points
+(:func:`workers.gpu.msm_gpu`, :func:`workers.gpu.ntt_gpu`), host↔device copies
+included, median of ``REPEATS`` after one warm-up call (which also compiles the
+kernels; its time is reported as ``first_s``).  MSM bases are drawn from a pool
+of 1024 random points (the bucket method's cost does not depend on repeats).
+Without a CUDA device it says so and exits 0.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from workers import gpu
+from workers.encoding import points_to_limbs
+from workers.params import BN254_P
+
+REPEATS = 3
+MSM_LOG_SIZES = (16, 18, 20)
+NTT_LOG_SIZES = (20, 22)
+OUT = Path(__file__).resolve().parent / "results" / "gpu.json"
+
+
+def random_point(rng: random.Random) -> tuple[int, int]:
+    while True:
+        x = rng.randrange(BN254_P)
+        rhs = (x * x * x + 3) % BN254_P
+        y = pow(rhs, (BN254_P + 1) // 4, BN254_P)
+        if y * y % BN254_P == rhs:
+            return (x, y)
+
+
+def random_canonical(rng: np.random.Generator, n: int) -> np.ndarray:
+    """``n`` random 254-bit-field elements below 2^253 (< r and < p of BN254)."""
+    limbs = rng.integers(0, 2**64, size=(n, 4), dtype=np.uint64, endpoint=False)
+    limbs[:, 3] &= np.uint64((1 << 61) - 1)
+    return limbs
+
+
+def timed(fn) -> tuple[float, float]:
+    start = time.perf_counter()
+    fn()
+    first = time.perf_counter() - start
+    runs = []
+    for _ in range(REPEATS):
+        start = time.perf_counter()
+        fn()
+        runs.append(time.perf_counter() - start)
+    return first, statistics.median(runs)
+
+
+def main() -> int:
+    if not gpu.gpu_available():
+        print("no CUDA device visible to CuPy: nothing to benchmark")
+        return 0
+    import cupy
+
+    device = cupy.cuda.runtime.getDeviceProperties(0)["name"].decode()
+    rng = np.random.default_rng(1)
+    pool = points_to_limbs([random_point(random.Random(i)) for i in range(1024)])
+    rows = []
+    for log_n in MSM_LOG_SIZES:
+        n = 1 << log_n
+        bases = pool[rng.integers(0, len(pool), size=n)]
+        scalars = random_canonical(rng, n)
+        first, best = timed(lambda b=bases, s=scalars: gpu.msm_gpu("bn254_g1", b, s))
+        rows.append(
+            {
+                "kernel": "msm",
+                "target": "bn254_g1",
+                "log_n": log_n,
+                "first_s": first,
+                "median_s": best,
+            }
+        )
+    for log_n in NTT_LOG_SIZES:
+        values = random_canonical(rng, 1 << log_n)
+        first, best = timed(lambda v=values: gpu.ntt_gpu("bn254_fr", v))
+        rows.append(
+            {
+                "kernel": "ntt",
+                "target": "bn254_fr",
+                "log_n": log_n,
+                "first_s": first,
+                "median_s": best,
+            }
+        )
+    print(f"device: {device}")
+    print(f"{'kernel':<6} {'target':<10} {'size':>6} {'first (s)':>10} {'median (s)':>11}")
+    for row in rows:
+        print(
+            f"{row['kernel']:<6} {row['target']:<10} 2^{row['log_n']:<4} "
+            f"{row['first_s']:>10.3f} {row['median_s']:>11.4f}"
+        )
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    OUT.write_text(
+        json.dumps(
+            {"device": device, "python": platform.python_version(), "results": rows}, indent=2
+        )
+        + "\n"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,282 @@
+"""Benchmark of the ledger: one PROP reward split among many contributors.
+
+Usage: ``python bench/ledger.py [--contributors N] [--postgres-url URL] [--no-postgres]
+[--json PATH]``
+
+For each database — SQLite (a temp file, the app's engine settings: WAL,
+foreign keys) and PostgreSQL (a fresh database created on the server of
+``--postgres-url``, default ``postgresql+psycopg://postgres@127.0.0.1:5432/test``,
+dropped afterwards) — migrated to the app's schema with Alembic:
+
+* setup, not timed: ``N`` contributors' work credits for one job, bulk-inserted
+  (contributor ``i`` gets ``1 + i % 97`` work units), and as many for a second job;
+* ``post_reward``: the timed PROP split of one reward (fee 100 bps, an amount
+  far beyond 2^64) — the transfers, ``N`` new contributor accounts and the balances;
+* ``post_reward (exists)``: the same reward posted again (read back from the ledger);
+* ``post_reward (accounts exist)``: a second job's reward to the same contributors
+  (every account is locked, checked and updated rather than created);
+* ``audit``, ``balances``, ``work_units_by_contributor``: the reads over it all.
+
+Each run checks that the shares are exact (they and the fee sum to the amount,
+each is ⌊exact⌋ or ⌊exact⌋+1, the balances equal them) and that ``audit()``
+is clean. Prints a table and writes JSON (default ``bench/results/ledger.json``).
+The acceptance target is ``post_reward`` under 2 s at 100,000 contributors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import Engine, create_engine, insert, make_url, text  # noqa: E402
+from sqlmodel import Session  # noqa: E402
+
+import accounting  # noqa: E402
+from accounting.models import WorkCredit  # noqa: E402
+from pool_api import migrate  # noqa: E402
+from pool_api.db import make_engine  # noqa: E402
+
+DEFAULT_JSON = ROOT / "bench" / "results" / "ledger.json"
+DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+TARGET_SECONDS = 2.0
+JOB_REF = "bench-job"
+REWARD_ID = "bench-reward"
+#: A second job by the same contributors: its reward finds every account in place.
+JOB_REF_2 = "bench-job-2"
+REWARD_ID_2 = "bench-reward-2"
+#: 12,345.678… tokens of 18 decimals: beyond 2^64 on purpose.
+AMOUNT_UNITS = 12_345_678_901_234_567_890_123
+FEE_BPS = 100
+
+
+def machine() -> dict[str, Any]:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
+
+
+def _seed_credits(engine: Engine, contributors: int) -> None:
+    rows = [
+        {
+            "id": f"{job}:{i}",
+            "contributor_id": i,
+            "job_ref": job,
+            "work_units": 1 + (i + n) % 97,
+            "seq": n * contributors + i + 1,
+            "created_at": accounting.models.utcnow(),
+        }
+        for n, job in enumerate((JOB_REF, JOB_REF_2))
+        for i in range(contributors)
+    ]
+    with engine.begin() as conn:
+        for start in range(0, len(rows), 10_000):
+            conn.execute(insert(WorkCredit.__table__), rows[start : start + 10_000])
+        if engine.dialect.name == "postgresql":
+            conn.execute(text("SELECT setval('work_credit_seq', :n)"), {"n": len(rows)})
+            conn.execute(text("ANALYZE"))
+
+
+def _timed(fn: Callable[[], Any]) -> tuple[float, Any]:
+    start = time.perf_counter()
+    result = fn()
+    return time.perf_counter() - start, result
+
+
+def bench_database(url: str, contributors: int) -> dict[str, Any]:
+    """Migrate the empty database at ``url``, seed it, time the reward path, verify it."""
+    engine = make_engine(url)
+    try:
+        migrate.upgrade(engine)
+        _seed_credits(engine, contributors)
+        times: dict[str, float] = {}
+        with Session(engine) as session:
+            times["post_reward"], posting = _timed(
+                lambda: accounting.post_reward(
+                    session,
+                    reward_id=REWARD_ID,
+                    job_ref=JOB_REF,
+                    amount_units=AMOUNT_UNITS,
+                    fee_bps=FEE_BPS,
+                )
+            )
+        with Session(engine) as session:
+            times["post_reward (exists)"], again = _timed(
+                lambda: accounting.post_reward(
+                    session,
+                    reward_id=REWARD_ID,
+                    job_ref=JOB_REF,
+                    amount_units=AMOUNT_UNITS,
+                    fee_bps=FEE_BPS,
+                )
+            )
+        with Session(engine) as session:
+            times["post_reward (accounts exist)"], second = _timed(
+                lambda: accounting.post_reward(
+                    session,
+                    reward_id=REWARD_ID_2,
+                    job_ref=JOB_REF_2,
+                    amount_units=AMOUNT_UNITS,
+                    fee_bps=FEE_BPS,
+                )
+            )
+        with Session(engine) as session:
+            times["audit"], problems = _timed(lambda: accounting.audit(session))
+            times["balances"], balances = _timed(lambda: accounting.balances(session))
+            times["work_units_by_contributor"], weights = _timed(
+                lambda: accounting.work_units_by_contributor(session, JOB_REF)
+            )
+            weights_2 = accounting.work_units_by_contributor(session, JOB_REF_2)
+        _check_split(posting, weights, contributors)
+        _check_split(second, weights_2, contributors)
+        _verify(posting, again, problems)
+        both = {c: posting.shares.get(c, 0) + second.shares.get(c, 0) for c in weights}
+        if balances != {c: units for c, units in both.items() if units}:
+            raise AssertionError("the balances differ from the shares of the two rewards")
+        return {
+            "dialect": engine.dialect.name,
+            "contributors": contributors,
+            "transfers": len(posting.shares) + (1 if posting.fee_units else 0),
+            "seconds": {name: round(t, 4) for name, t in times.items()},
+            "target_seconds": TARGET_SECONDS,
+            "post_reward_within_target": times["post_reward"] < TARGET_SECONDS,
+            "audit_clean": not problems,
+            "exact": True,
+        }
+    finally:
+        engine.dispose()
+
+
+def _verify(
+    posting: accounting.RewardPosting, again: accounting.RewardPosting, problems: list[str]
+) -> None:
+    if posting.status != "created" or again.status != "exists":
+        raise AssertionError(f"statuses {posting.status!r}, {again.status!r}")
+    if problems:
+        raise AssertionError(f"audit found {len(problems)} problems, first: {problems[0]}")
+    if again.shares != posting.shares:
+        raise AssertionError("the re-read posting differs from the shares")
+
+
+def _check_split(
+    posting: accounting.RewardPosting, weights: dict[int, int], contributors: int
+) -> None:
+    """The parts sum to the reward and each share is ⌊exact⌋ or ⌊exact⌋ + 1."""
+    if posting.status != "created":
+        raise AssertionError(f"status {posting.status!r}")
+    if len(weights) != contributors:
+        raise AssertionError(f"{len(weights)} weights for {contributors} contributors")
+    if posting.fee_units != AMOUNT_UNITS * FEE_BPS // 10_000:
+        raise AssertionError(f"fee {posting.fee_units}")
+    rest = AMOUNT_UNITS - posting.fee_units
+    if sum(posting.shares.values()) + posting.fee_units + posting.held_units != AMOUNT_UNITS:
+        raise AssertionError("the parts do not sum to the reward")
+    if posting.held_units or sum(posting.shares.values()) != rest:
+        raise AssertionError("shares do not sum to the reward less the fee")
+    total = sum(weights.values())
+    for cid, weight in weights.items():
+        floor = rest * weight // total
+        if posting.shares.get(cid, 0) - floor not in (0, 1):
+            raise AssertionError(f"share of {cid} is {posting.shares.get(cid)}, floor {floor}")
+
+
+@contextmanager
+def fresh_postgres(server_url: str) -> Iterator[str]:
+    """A freshly created database on ``server_url``'s server, dropped afterwards."""
+    url = make_url(server_url)
+    if url.drivername in ("postgresql", "postgres"):
+        url = url.set(drivername="postgresql+psycopg")
+    admin = create_engine(url, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
+    name = f"proverpool_bench_{uuid.uuid4().hex[:12]}"
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        try:
+            yield url.set(database=name).render_as_string(hide_password=False)
+        finally:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
+
+
+def run(contributors: int, *, postgres_url: str | None = DEFAULT_POSTGRES_URL) -> dict[str, Any]:
+    """The whole benchmark: SQLite, then PostgreSQL unless ``postgres_url`` is ``None``."""
+    results: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        results.append(bench_database(f"sqlite:///{Path(tmp) / 'ledger.sqlite3'}", contributors))
+    if postgres_url is not None:
+        with fresh_postgres(postgres_url) as url:
+            results.append(bench_database(url, contributors))
+    return {"machine": machine(), "contributors": contributors, "results": results}
+
+
+def table(report: dict[str, Any]) -> str:
+    m = report["machine"]
+    lines = [
+        f"machine: {m['cpu']}, {m['cores']} cores, Python {m['python']}",
+        f"one PROP reward split among {report['contributors']:,} contributors "
+        f"(target: post_reward < {TARGET_SECONDS:g} s)",
+        "",
+    ]
+    names = list(report["results"][0]["seconds"])
+    header = f"{'operation':<28}" + "".join(f"{r['dialect']:>14}" for r in report["results"])
+    lines += [header, "-" * len(header)]
+    for name in names:
+        cells = "".join(f"{r['seconds'][name]:>13.3f}s" for r in report["results"])
+        lines.append(f"{name:<28}{cells}")
+    lines.append(
+        f"{'exact split, audit clean':<28}"
+        + "".join(
+            f"{'yes' if r['exact'] and r['audit_clean'] else 'NO':>14}" for r in report["results"]
+        )
+    )
+    lines.append(
+        f"{'post_reward < target':<28}"
+        + "".join(
+            f"{'yes' if r['post_reward_within_target'] else 'NO':>14}" for r in report["results"]
+        )
+    )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--contributors", type=int, default=100_000)
+    parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES_URL)
+    parser.add_argument("--no-postgres", action="store_true", help="SQLite only")
+    parser.add_argument("--json", type=Path, default=DEFAULT_JSON)
+    args = parser.parse_args(argv)
+    report = run(args.contributors, postgres_url=None if args.no_postgres else args.postgres_url)
+    print(table(report))
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"\nwrote {args.json}")
+    return 0 if all(r["post_reward_within_target"] for r in report["results"]) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
