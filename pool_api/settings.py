@@ -11,6 +11,7 @@ from __future__ import annotations
 import secrets
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -33,6 +34,14 @@ class Settings(BaseSettings):
         default=None, description="Bearer token of the operator; default: generated once."
     )
     fee_bps: int = Field(default=500, ge=0, le=10_000, description="Operator fee, basis points.")
+    reward_scheme: Literal["prop", "pplns"] = Field(
+        default="prop",
+        description="prop: a job's reward follows that job's verified work; "
+        "pplns: the last pplns_window_units work units credited before the reward.",
+    )
+    pplns_window_units: int = Field(
+        default=10_000_000, ge=1, description="PPLNS window N, in work units."
+    )
     withdrawal_min_units: int = Field(
         default=1000, ge=1, description="Smallest withdrawal a contributor may request, base units."
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Response, status
 
 import accounting
 from pool_api.codec import (
@@ -86,12 +86,16 @@ def get_job(job_id: str, pool: Pool, session: SessionDep) -> JobPublic:
 
 @router.post(
     "/{job_id}/reward",
+    status_code=status.HTTP_201_CREATED,
     response_model=RewardPublic,
     dependencies=[OperatorAuth],
-    responses={200: {"description": "already posted"}, 201: {"description": "posted"}},
+    responses={200: {"description": "already posted under this idempotency key"}},
 )
-def report_reward(job_id: str, body: RewardCreate, pool: Pool, session: SessionDep) -> RewardPublic:
-    """Split a job's reward (PROP, operator fee ``PROVERPOOL_FEE_BPS``); idempotent by key."""
+def report_reward(
+    job_id: str, body: RewardCreate, pool: Pool, session: SessionDep, response: Response
+) -> RewardPublic:
+    """Split a job's reward by the pool's scheme (``PROVERPOOL_REWARD_SCHEME``: PROP or PPLNS)
+    with the operator fee ``PROVERPOOL_FEE_BPS``; idempotent by key."""
     job = session.get(Job, job_id)
     if job is None:
         raise NotFoundError(f"no job {job_id!r}")
@@ -103,7 +107,13 @@ def report_reward(job_id: str, body: RewardCreate, pool: Pool, session: SessionD
         job_ref=job_id,
         amount_units=body.amount_units,
         fee_bps=pool.settings.fee_bps,
+        scheme=pool.settings.reward_scheme,
+        pplns_window_units=(
+            pool.settings.pplns_window_units if pool.settings.reward_scheme == "pplns" else None
+        ),
     )
+    if posting.status == "exists":
+        response.status_code = status.HTTP_200_OK
     if posting.status == "created":
         pool.metrics.reward_units.inc(body.amount_units)
         pool.events.publish("reward.posted", job_id=job_id, amount_units=str(body.amount_units))

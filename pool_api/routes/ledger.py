@@ -369,3 +369,41 @@ def audit_ledger(session: SessionDep) -> AuditReport:
     finally:
         session.rollback()
     return AuditReport(ok=not violations, violations=violations)
+
+
+class HeldReleaseCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    release_id: StrictStr = Field(min_length=1, max_length=128, description="Idempotency key.")
+    to: Literal["operator"] | StrictInt = Field(
+        description="Who gets the held amount: 'operator' or a contributor id."
+    )
+
+
+class HeldReleasePublic(BaseModel):
+    status: Literal["created", "exists"]
+    release_id: str
+    reward_id: str
+    to: Literal["operator"] | int
+
+
+@router.post(
+    "/v1/rewards/{reward_id}/release",
+    status_code=status.HTTP_201_CREATED,
+    response_model=HeldReleasePublic,
+    dependencies=[OperatorAuth],
+    responses={200: {"description": "released already under this release_id"}},
+)
+def release_held_reward(
+    reward_id: str, body: HeldReleaseCreate, session: SessionDep, response: Response
+) -> HeldReleasePublic:
+    """The operator's decision on a reward held for lack of verified work (a posting)."""
+    if not isinstance(body.to, str) and session.get(Contributor, body.to) is None:
+        raise NotFoundError(f"no contributor {body.to}")
+    posted = accounting.release_held(
+        session, release_id=body.release_id, reward_id=reward_id, to=body.to
+    )
+    if posted == "exists":
+        response.status_code = status.HTTP_200_OK
+    return HeldReleasePublic(
+        status=posted, release_id=body.release_id, reward_id=reward_id, to=body.to
+    )

@@ -50,7 +50,7 @@ def test_msm_job_end_to_end_credits_both_nodes(pool, ray_cluster):
     # A reward is split exactly (PROP, 5% fee by default) and is idempotent.
     body = {"amount_units": 1_000_001, "idempotency_key": "reward-1"}
     reward = pool.client.post(f"/v1/jobs/{job['id']}/reward", json=body, headers=pool.operator)
-    assert reward.status_code == 200, reward.text
+    assert reward.status_code == 201, reward.text
     posted = reward.json()
     assert posted["status"] == "created"
     assert posted["fee_units"] == 1_000_001 * 500 // 10_000
