@@ -49,6 +49,18 @@ def head(
     from pool_api.settings import Settings
 
     settings = Settings()
+    if settings.database_url:
+        from pool_api import migrate
+        from pool_api.db import make_engine
+
+        engine = make_engine(settings.database_url)
+        try:
+            migrate.require_current(engine)
+        except migrate.SchemaNotMigratedError as exc:
+            typer.secho(f"proverpool refuses to start: {exc}", fg=typer.colors.RED, err=True)
+            raise typer.Exit(1) from exc
+        finally:
+            engine.dispose()
     token_source = "PROVERPOOL_OPERATOR_TOKEN"
     if not settings.operator_token:
         settings.resolved_operator_token  # noqa: B018  (create it now)

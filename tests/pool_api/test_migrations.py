@@ -40,3 +40,15 @@ def test_app_refuses_an_unmigrated_external_database(db_url, tmp_path, caplog):
     ):
         pass
     assert "refuses to start" in caplog.text
+
+
+def test_head_command_refuses_an_unmigrated_database(db_url, tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from pool_api.cli import app
+
+    monkeypatch.setenv("PROVERPOOL_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("PROVERPOOL_DATABASE_URL", db_url)
+    result = CliRunner().invoke(app, ["head", "--port", "1"])
+    assert result.exit_code == 1
+    assert "proverpool db upgrade" in result.output
