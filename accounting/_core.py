@@ -132,6 +132,8 @@ _AccountKey = tuple[AccountKind, int | None]
 
 #: Most ids bound in one SQLite ``IN (...)`` (SQLite allows 32,766 variables).
 _CHUNK = 10_000
+#: Most rows in one SQLite multi-row ``INSERT`` (three variables a row).
+_SQLITE_ROWS = 5_000
 #: Most rows per PostgreSQL array statement (each array is one parameter, so this
 #: only bounds the size of one message; psycopg allows 65,535 parameters).
 _PG_ARRAY_CHUNK = 50_000
@@ -213,16 +215,30 @@ def _lock_accounts(
     chunk = _PG_ARRAY_CHUNK if postgres else _CHUNK
     run = _pg_run if postgres else _sqlite_run
     missing: list[tuple[AccountKind, list[int | None]]] = []
+    accounts: dict[_AccountKey, _Locked] = {}
     for kind, ids in _key_groups(delta, chunk):
         where, params = _group_sql(kind, ids, postgres)
-        present = {
-            row[0]
-            for row in run(session, f"SELECT contributor_id FROM account WHERE {where}", params)
-        }
+        if postgres:
+            present = {
+                row[0]
+                for row in _pg_run(
+                    session, f"SELECT contributor_id FROM account WHERE {where}", params
+                )
+            }
+        else:
+            # SQLite: this transaction already holds the database's write lock, so
+            # what it reads now is what it holds; one pass reads the balances too.
+            present = set()
+            for account_id, contributor_id, units in _sqlite_run(
+                session,
+                f"SELECT id, contributor_id, balance_units FROM account WHERE {where}",
+                params,
+            ):
+                accounts[(kind, contributor_id)] = _Locked(int(account_id), int(units))
+                present.add(contributor_id)
         absent = [cid for cid in ids if cid not in present]
         if absent:
             missing.append((kind, absent))
-    accounts: dict[_AccountKey, _Locked] = {}
     for kind, absent in missing:
         for cid in absent:
             if kind in NON_NEGATIVE_KINDS and delta[(kind, cid)] < 0:
@@ -247,19 +263,20 @@ def _lock_accounts(
                 accounts[(kind, contributor_id)] = _Locked(int(account_id), int(units), True)
         else:
             # This transaction holds SQLite's write lock (its record went in first):
-            # nobody else can have created them.
-            _sqlite_run(
-                session,
-                "INSERT INTO account (kind, contributor_id, balance_units) VALUES (?, ?, ?)",
-                [(kind.value, cid, str(delta[(kind, cid)])) for cid in absent],
-                many=True,
-            )
-            fresh = {cid for cid in absent}
-            where, params = _group_sql(kind, absent, postgres)
-            for account_id, contributor_id in _sqlite_run(
-                session, f"SELECT id, contributor_id FROM account WHERE {where}", params
-            ):
-                if contributor_id in fresh:
+            # nobody else can have created them. Multi-row INSERT … RETURNING (SQLite
+            # 3.35+) hands back the new ids; at most 3 · _SQLITE_ROWS variables each.
+            for start in range(0, len(absent), _SQLITE_ROWS):
+                part = absent[start : start + _SQLITE_ROWS]
+                values = ",".join(["(?, ?, ?)"] * len(part))
+                row_params: list[object] = []
+                for cid in part:
+                    row_params += (kind.value, cid, str(delta[(kind, cid)]))
+                for account_id, contributor_id in _sqlite_run(
+                    session,
+                    "INSERT INTO account (kind, contributor_id, balance_units)"
+                    f" VALUES {values} RETURNING id, contributor_id",
+                    row_params,
+                ):
                     accounts[(kind, contributor_id)] = _Locked(
                         int(account_id), delta[(kind, contributor_id)], True
                     )
@@ -268,7 +285,8 @@ def _lock_accounts(
         sql = f"SELECT id, contributor_id, balance_units FROM account WHERE {where}"
         if postgres:
             sql += " ORDER BY contributor_id FOR UPDATE"
-        # (SQLite: the transaction already holds the database's write lock.)
+        # (SQLite: the transaction already holds the database's write lock; every
+        # account was read or created above, so this loop finds nothing to do.)
         for account_id, contributor_id, units in run(session, sql, params):
             accounts[(kind, contributor_id)] = _Locked(int(account_id), int(units))
     lost = [key for key in delta if key not in accounts]
@@ -309,9 +327,47 @@ def _pg_run(session: Session, sql: str, params: Any) -> list[tuple[Any, ...]]:
 def _sqlite_run(
     session: Session, sql: str, params: Any, *, many: bool = False
 ) -> list[tuple[Any, ...]]:
-    """Run ``sql`` on the session's sqlite3 connection (``executemany`` if ``many``)."""
-    result = session.connection().exec_driver_sql(sql, params)
-    return [] if many or not result.returns_rows else [tuple(row) for row in result]
+    """Run ``sql`` on the session's sqlite3 connection (``executemany`` if ``many``).
+
+    Straight on the DBAPI cursor, inside the session's transaction: SQLAlchemy's
+    per-row result machinery costs more than the statement for 100,000 rows.
+    """
+    driver = session.connection().connection.driver_connection
+    cursor = driver.cursor()  # type: ignore[union-attr]
+    try:
+        if many:
+            cursor.executemany(sql, params)
+            return []
+        cursor.execute(sql, params)
+        return cursor.fetchall() if cursor.description is not None else []
+    finally:
+        cursor.close()
+
+
+def _fetch_rows(
+    session: Session, sql: str, params: tuple[Any, ...]
+) -> list[tuple[Any, ...]] | None:
+    """Rows of a read written with ``?`` placeholders, straight from the DBAPI cursor.
+
+    For reads of up to one row per contributor, where SQLAlchemy's result
+    processing would dominate. Values come back as the driver gives them
+    (``Units`` as ``Decimal`` on PostgreSQL, as text on SQLite: use ``int()``).
+    Returns ``None`` on other dialects (the caller falls back to the ORM).
+    """
+    dialect = session.get_bind().dialect.name
+    if dialect == "sqlite":
+        return _sqlite_run(session, sql, params)
+    if dialect == "postgresql":
+        return _pg_run(session, sql.replace("?", "%s"), params)
+    return None  # pragma: no cover - untested dialects
+
+
+def _pg_copy(session: Session, sql: str, rows: Iterable[tuple[Any, ...]]) -> None:
+    """``COPY … FROM STDIN`` ``rows`` on the session's psycopg connection (text format)."""
+    driver = session.connection().connection.driver_connection
+    with driver.cursor() as cursor, cursor.copy(sql) as copy:  # type: ignore[union-attr]
+        for row in rows:
+            copy.write_row(row)
 
 
 def _lock_accounts_orm(  # pragma: no cover - dialects other than PostgreSQL and SQLite
@@ -370,10 +426,17 @@ def _apply_transfers(
         delta[leg.debit] -= amount
         delta[leg.credit] += amount
     accounts = _lock_accounts(session, delta)
-    for key in sorted(delta, key=_key_order):
-        held = accounts[key]
-        if not held.fresh and key[0] in NON_NEGATIVE_KINDS and held.balance_units + delta[key] < 0:
-            raise _insufficient(key, held.balance_units, delta[key])
+    short = [
+        key
+        for key, change in delta.items()
+        if change < 0
+        and key[0] in NON_NEGATIVE_KINDS
+        and not accounts[key].fresh
+        and accounts[key].balance_units + change < 0
+    ]
+    if short:
+        key = min(short, key=_key_order)
+        raise _insufficient(key, accounts[key].balance_units, delta[key])
     _insert_transfers(session, legs, accounts, job_ref=job_ref, reward_id=reward_id)
     _set_balances(
         session,
@@ -394,33 +457,33 @@ def _insert_transfers(
     job_ref: str,
     reward_id: str | None,
 ) -> None:
+    """One bulk insert of the transfers: ``COPY`` on PostgreSQL, ``executemany`` on SQLite."""
     now = utcnow()
     codes = {code: TransferCode(code).value for code in TransferCode}
-    if session.get_bind().dialect.name == "postgresql":
-        for start in range(0, len(legs), _PG_ARRAY_CHUNK):
-            part = legs[start : start + _PG_ARRAY_CHUNK]
-            _pg_run(
-                session,
-                "INSERT INTO transfer (id, debit_account_id, credit_account_id, amount_units,"
-                " code, job_ref, reward_id, created_at)"
-                " SELECT t.id, t.debit, t.credit, t.amount, t.code, %(job_ref)s, %(reward_id)s,"
-                " %(created_at)s FROM unnest(CAST(%(ids)s AS VARCHAR[]),"
-                " CAST(%(debits)s AS BIGINT[]), CAST(%(credits)s AS BIGINT[]),"
-                " CAST(CAST(%(amounts)s AS TEXT[]) AS NUMERIC(78, 0)[]),"
-                " CAST(%(codes)s AS VARCHAR[])) AS t(id, debit, credit, amount, code)",
-                {
-                    "ids": [leg.transfer_id for leg in part],
-                    "debits": [accounts[leg.debit].id for leg in part],
-                    "credits": [accounts[leg.credit].id for leg in part],
-                    "amounts": [str(leg.amount_units) for leg in part],
-                    "codes": [codes[leg.code] for leg in part],
-                    "job_ref": job_ref,
-                    "reward_id": reward_id,
-                    "created_at": now,
-                },
-            )
+    ids = {key: held.id for key, held in accounts.items()}
+    dialect = session.get_bind().dialect
+    if dialect.name == "postgresql":
+        _pg_copy(
+            session,
+            "COPY transfer (id, debit_account_id, credit_account_id, amount_units, code,"
+            " job_ref, reward_id, created_at) FROM STDIN",
+            (
+                (
+                    leg.transfer_id,
+                    ids[leg.debit],
+                    ids[leg.credit],
+                    leg.amount_units,
+                    codes[leg.code],
+                    job_ref,
+                    reward_id,
+                    now,
+                )
+                for leg in legs
+            ),
+        )
         return
-    created_at = Transfer.__table__.c.created_at.type.bind_processor(session.get_bind().dialect)
+    # The column's own bind processor (SQLite: the text SQLAlchemy stores), applied once.
+    created_at = Transfer.__table__.c.created_at.type.dialect_impl(dialect).bind_processor(dialect)
     stamp = created_at(now) if created_at is not None else now
     _sqlite_run(
         session,
@@ -429,8 +492,8 @@ def _insert_transfers(
         [
             (
                 leg.transfer_id,
-                accounts[leg.debit].id,
-                accounts[leg.credit].id,
+                ids[leg.debit],
+                ids[leg.credit],
                 str(leg.amount_units),
                 codes[leg.code],
                 job_ref,
@@ -443,6 +506,10 @@ def _insert_transfers(
     )
 
 
+#: Above this many rows, PostgreSQL balances go through a temporary table filled by ``COPY``.
+_PG_COPY_MIN_ROWS = 1_000
+
+
 def _set_balances(session: Session, new_balances: list[tuple[int, int]]) -> None:
     """Write ``(account_id, balance_units)`` pairs (rows already locked by this transaction)."""
     if not new_balances:
@@ -450,18 +517,34 @@ def _set_balances(session: Session, new_balances: list[tuple[int, int]]) -> None
     for _, units in new_balances:
         as_units(units, field="balance_units")  # in range of the column
     if session.get_bind().dialect.name == "postgresql":
-        for start in range(0, len(new_balances), _PG_ARRAY_CHUNK):
-            part = new_balances[start : start + _PG_ARRAY_CHUNK]
+        if len(new_balances) >= _PG_COPY_MIN_ROWS:
             _pg_run(
                 session,
-                "UPDATE account SET balance_units = v.units FROM unnest("
-                "CAST(%(ids)s AS BIGINT[]), CAST(CAST(%(units)s AS TEXT[]) AS NUMERIC(78, 0)[]))"
-                " AS v(id, units) WHERE account.id = v.id",
-                {
-                    "ids": [account_id for account_id, _ in part],
-                    "units": [str(units) for _, units in part],
-                },
+                "CREATE TEMPORARY TABLE IF NOT EXISTS _ledger_balance"
+                " (id BIGINT NOT NULL, units NUMERIC(78, 0) NOT NULL) ON COMMIT DELETE ROWS",
+                None,
             )
+            _pg_copy(session, "COPY _ledger_balance (id, units) FROM STDIN", new_balances)
+            # One join of the locked rows; no JIT for a statement this simple.
+            _pg_run(session, "SET LOCAL jit = off", None)
+            _pg_run(
+                session,
+                "UPDATE account SET balance_units = v.units FROM _ledger_balance AS v"
+                " WHERE account.id = v.id",
+                None,
+            )
+            _pg_run(session, "TRUNCATE _ledger_balance", None)
+            return
+        _pg_run(
+            session,
+            "UPDATE account SET balance_units = v.units FROM unnest("
+            "CAST(%(ids)s AS BIGINT[]), CAST(CAST(%(units)s AS TEXT[]) AS NUMERIC(78, 0)[]))"
+            " AS v(id, units) WHERE account.id = v.id",
+            {
+                "ids": [account_id for account_id, _ in new_balances],
+                "units": [str(units) for _, units in new_balances],
+            },
+        )
         return
     _sqlite_run(
         session,

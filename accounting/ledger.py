@@ -45,6 +45,7 @@ from accounting._core import (
     _check_positive_units,
     _check_ref,
     _check_work_units,
+    _fetch_rows,
     _Leg,
     _require_same,
 )
@@ -353,12 +354,23 @@ def _post_reward(session: Session, reward_id: str, wanted: Mapping[str, object])
 def _posting_from_ledger(session: Session, reward: Reward) -> RewardPosting:
     fee = held = 0
     shares: dict[int, int] = {}
-    rows = session.execute(
-        select(Transfer.code, Transfer.amount_units, Account.contributor_id)
-        .join(Account, Account.id == Transfer.credit_account_id)
-        .where(Transfer.reward_id == reward.id)
+    rows = _fetch_rows(
+        session,
+        "SELECT transfer.code, transfer.amount_units, account.contributor_id FROM transfer"
+        " JOIN account ON account.id = transfer.credit_account_id"
+        " WHERE transfer.reward_id = ?",
+        (reward.id,),
     )
-    for code, amount, contributor_id in rows:
+    if rows is None:  # pragma: no cover - dialects other than PostgreSQL and SQLite
+        rows = list(
+            session.execute(
+                select(Transfer.code, Transfer.amount_units, Account.contributor_id)
+                .join(Account, Account.id == Transfer.credit_account_id)
+                .where(Transfer.reward_id == reward.id)
+            )
+        )
+    for code, stored_amount, contributor_id in rows:
+        amount = int(stored_amount)
         if code == TransferCode.REWARD_FEE:
             fee += amount
         elif code == TransferCode.REWARD_HELD:
@@ -394,16 +406,24 @@ def balances(session: Session) -> dict[int, int]:
 
 def work_units_by_contributor(session: Session, job_ref: str | None = None) -> dict[int, int]:
     """Work units summed per contributor, for one job or (``job_ref=None``) all jobs."""
-    stmt = select(WorkCredit.contributor_id, func.sum(WorkCredit.work_units)).group_by(
-        WorkCredit.contributor_id
-    )
     if job_ref is not None:
-        stmt = stmt.where(WorkCredit.job_ref == _check_ref(job_ref, "job_ref"))
+        job_ref = _check_ref(job_ref, "job_ref")
+    where, params = ("WHERE job_ref = ?", (job_ref,)) if job_ref is not None else ("", ())
+    rows = _fetch_rows(
+        session,
+        f"SELECT contributor_id, SUM(work_units) FROM work_credit {where}"
+        " GROUP BY contributor_id ORDER BY contributor_id",
+        params,
+    )
+    if rows is None:  # pragma: no cover - dialects other than PostgreSQL and SQLite
+        stmt = select(WorkCredit.contributor_id, func.sum(WorkCredit.work_units)).group_by(
+            WorkCredit.contributor_id
+        )
+        if job_ref is not None:
+            stmt = stmt.where(WorkCredit.job_ref == job_ref)
+        rows = list(session.execute(stmt.order_by(WorkCredit.contributor_id)))
     # SUM(BIGINT) is NUMERIC on PostgreSQL: int() of that Decimal is exact.
-    return {
-        int(cid): int(total)
-        for cid, total in session.execute(stmt.order_by(WorkCredit.contributor_id))
-    }
+    return {int(cid): int(total) for cid, total in rows}
 
 
 def account_balance(

@@ -199,7 +199,9 @@ class Transfer(SQLModel, table=True):
     credit_account_id: int = Field(foreign_key="account.id", index=True, nullable=False)
     amount_units: int = Field(sa_type=Units(), nullable=False)
     code: TransferCode = Field(sa_type=_str_enum(TransferCode), nullable=False)
-    job_ref: str = Field(index=True, max_length=ID_COLUMN_LENGTH)
+    #: Not indexed: nothing looks transfers up by job (rewards are found by ``reward_id``),
+    #: and a 100,000-contributor reward would maintain a 100,000-entry index for it.
+    job_ref: str = Field(max_length=ID_COLUMN_LENGTH)
     reward_id: str | None = Field(
         default=None,
         foreign_key="reward.id",

@@ -274,7 +274,6 @@ def upgrade() -> None:
         batch_op.create_index(
             batch_op.f("ix_transfer_debit_account_id"), ["debit_account_id"], unique=False
         )
-        batch_op.create_index(batch_op.f("ix_transfer_job_ref"), ["job_ref"], unique=False)
         batch_op.create_index(batch_op.f("ix_transfer_reward_id"), ["reward_id"], unique=False)
 
     op.create_table(
@@ -321,7 +320,6 @@ def downgrade() -> None:
     op.drop_table("withdrawal")
     with op.batch_alter_table("transfer", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_transfer_reward_id"))
-        batch_op.drop_index(batch_op.f("ix_transfer_job_ref"))
         batch_op.drop_index(batch_op.f("ix_transfer_debit_account_id"))
         batch_op.drop_index(batch_op.f("ix_transfer_credit_account_id"))
 
