@@ -1,6 +1,6 @@
 """Benchmark of the CPU kernels on one core: MSM (BN254 G1) and NTT (every field).
 
-Usage: ``python bench/kernels.py [--json PATH] [--repeat N]``
+Usage: ``python bench/kernels.py [--json PATH] [--repeat N] [--quick]``
 
 Measures, in one process pinned to one numba thread:
 
@@ -15,6 +15,27 @@ Measures, in one process pinned to one numba thread:
 * NTT ``bls12_381_fr`` at 2^16 and 2^20, ``goldilocks`` and ``babybear`` at 2^20
   on ``(n, 4)`` limb arrays (the layout every caller uses) and, for the one-word
   fields, on ``(n, 1)`` arrays (the kernel without the padding copies).
+
+Then, side by side with the peers of issue 3 (helpers in ``bench/peers.py``):
+
+* MSM ``bn254_g1`` at 2^12, 2^16, 2^18 (ours: ``msm_limbs`` on ready limb arrays, and the
+  public ``msm``) against ffjavascript's ``G1.multiExpAffine`` (the MSM inside snarkjs;
+  installed from npm into ``bench/peers/node_modules`` on first run, driven by
+  ``bench/peers/ffjs_bench.mjs``), bases in its affine Montgomery "LEM" layout and scalars
+  as 32-byte little-endian standard-form ``Fr`` elements; its sum is checked against ours;
+* NTT ``bn254_fr`` at 2^16 and 2^20 against ffjavascript's ``Fr.fft`` (outputs compared);
+* both again with both cores each: ffjavascript's default worker threads against ours
+  in a child process with ``NUMBA_NUM_THREADS=2``;
+* NTT ``babybear`` and ``goldilocks`` at 2^20 against ``galois.ntt`` (``pip install
+  'proverpool[bench]'``; outputs compared), a galois run predicted (n log n, from 2^18)
+  to exceed 60 s being extrapolated instead;
+* py_ecc's naive MSM (above) as the floor.
+
+The table gives ratio = peer time / our time and the issue's targets (MSM 2^16 and NTT
+bn254 2^20 at least 2× faster than ffjavascript, one core each; small-field NTT 2^20 at
+least 3× faster than galois).  ``--quick`` skips MSM 2^18 and the bn254 NTT 2^20, and
+compares the small fields at 2^16.  A peer that cannot be installed or run leaves its
+row's peer column empty with the reason, and the script still exits 0.
 
 Times are the best of ``--repeat`` runs after a warm-up.  Prints a table and
 writes JSON (default ``bench/results/kernels.json``).
@@ -43,10 +64,11 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 from py_ecc import optimized_bn128  # noqa: E402
 
+from bench import peers  # noqa: E402
 from workers import api, arith, cpu_msm, cpu_ntt  # noqa: E402
-from workers.encoding import ints_to_limbs, points_to_limbs  # noqa: E402
-from workers.params import BN254_P, BN254_R, FIELDS  # noqa: E402
-from workers.reference import random_points  # noqa: E402
+from workers.encoding import ints_to_limbs, limbs_to_ints, points_to_limbs  # noqa: E402
+from workers.params import BN254_P, BN254_R, CURVES, FIELDS, INFINITY  # noqa: E402
+from workers.reference import point_add, random_points  # noqa: E402
 
 DEFAULT_JSON = ROOT / "bench" / "results" / "kernels.json"
 COLD_COMPILE = """
@@ -107,7 +129,7 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
-def run(repeat: int) -> dict[str, object]:
+def run(repeat: int, quick: bool = False) -> dict[str, object]:
     rng = random.Random(2024)
     results: dict[str, object] = {
         "machine": {
@@ -135,9 +157,10 @@ def run(repeat: int) -> dict[str, object]:
     arith.mul_into(out, a, b, consts)
     timings["mulmod_ns"] = best_of(repeat, lambda: arith.mul_into(out, a, b, consts)) / n * 1e9
 
-    # MSM 2^16.
+    # MSM 2^16 (the first 2^16 of the points the peer comparison uses).
     n = 1 << 16
-    points = random_points("bn254_g1", n, rng)
+    all_points = bench_points(1 << (16 if quick else 18), rng)
+    points = all_points[:n]
     scalars = [rng.randrange(BN254_R) for _ in range(n)]
     bases, scalar_limbs = points_to_limbs(points), ints_to_limbs(scalars)
     timings["msm_2^16_window_c"] = cpu_msm.window_size(n)
@@ -197,7 +220,381 @@ def run(repeat: int) -> dict[str, object]:
             repeat, lambda words=words, field=field: cpu_ntt.ntt_limbs(field, words)
         )
     results["timings"] = timings
+    results["peers"] = compare_with_peers(
+        all_points, [rng.randrange(BN254_R) for _ in all_points], rng, repeat, quick, timings
+    )
     return results
+
+
+# --- side by side with the peers (issue 3, item 5) ------------------------------------------
+
+MSM_TARGET = 2.0
+"""MSM bn254_g1 2^16: at least 2× faster than ffjavascript (one core each)."""
+NTT_BN254_TARGET = 2.0
+"""NTT bn254_fr 2^20: at least 2× faster than ffjavascript's ``Fr.fft``."""
+NTT_SMALL_TARGET = 3.0
+"""NTT babybear / goldilocks 2^20: at least 3× faster than ``galois.ntt``."""
+GALOIS_LIMIT_S = 60.0
+"""A galois NTT expected to take longer than this is extrapolated (n log n), not run."""
+
+
+def bench_points(n: int, rng: random.Random) -> list[tuple[int, int]]:
+    """``n`` distinct points of bn254_g1: pairwise sums ``Aᵢ + Bⱼ`` of two random sets.
+
+    :func:`random_points` costs ~0.3 ms a point (a square root each); sums of
+    ``√n`` random points with ``√n`` others cost one inversion each (~20 µs).
+    """
+    side = 1 << ((n.bit_length() - 1 + 1) // 2)
+    base = random_points("bn254_g1", 2 * side, rng)
+    curve = CURVES["bn254_g1"]
+    points = [point_add(curve, a, b) for a in base[:side] for b in base[side:]][:n]
+    assert len(points) == n and INFINITY not in points
+    return points
+
+
+def _row(
+    label: str,
+    ours: float | None,
+    peer: str,
+    peer_s: float | None,
+    target: float | None = None,
+    verified: str = "",
+    note: str = "",
+) -> dict[str, object]:
+    ratio = peer_s / ours if ours and peer_s else None
+    met = None if target is None or ratio is None else ratio >= target
+    return {
+        "label": label,
+        "ours_s": ours,
+        "peer": peer,
+        "peer_s": peer_s,
+        "ratio": ratio,
+        "target": target,
+        "met": met,
+        "verified": verified,
+        "note": note,
+    }
+
+
+def _ffjs_rows(
+    points: list[tuple[int, int]],
+    scalars: list[int],
+    ntt_values: dict[int, list[int]],
+    msm_logs: list[int],
+    repeat: int,
+    work: Path,
+    timings: dict[str, float],
+) -> tuple[list[dict[str, object]], dict[str, object]]:
+    """MSM and NTT against ffjavascript, one thread each, then both cores each."""
+    info: dict[str, object] = {}
+    error = peers.ensure_ffjavascript()
+    tasks: list[dict] = []
+    ours_msm: dict[int, tuple[int, int]] = {}
+    ours_ntt: dict[int, list[int]] = {}
+    bases = points_to_limbs(points)
+    scalar_limbs = ints_to_limbs(scalars)
+    for log_n in msm_logs:
+        n = 1 << log_n
+        b, s = bases[:n], scalar_limbs[:n]
+        ours_msm[log_n] = cpu_msm.msm_limbs("bn254_g1", b, s)
+        timings[f"msm_2^{log_n}_limbs_s"] = best_of(
+            repeat, lambda b=b, s=s: cpu_msm.msm_limbs("bn254_g1", b, s)
+        )
+        api_points, api_scalars = points[:n], scalars[:n]
+        assert api.msm("bn254_g1", api_points, api_scalars, backend="cpu") == ours_msm[log_n]
+        timings[f"msm_2^{log_n}_api_s"] = best_of(
+            repeat, lambda p=api_points, k=api_scalars: api.msm("bn254_g1", p, k, backend="cpu")
+        )
+        np.save(work / f"bases_{log_n}.npy", b)
+        np.save(work / f"scalars_{log_n}.npy", s)
+        if error is None:
+            coords = [c for point in points[:n] for c in point]
+            (work / f"bases_{log_n}.bin").write_bytes(peers.montgomery_bytes(coords, BN254_P))
+            (work / f"scalars_{log_n}.bin").write_bytes(peers.le_bytes(s))
+            tasks.append(
+                {
+                    "kind": "msm",
+                    "name": f"msm_{log_n}",
+                    "bases": str(work / f"bases_{log_n}.bin"),
+                    "scalars": str(work / f"scalars_{log_n}.bin"),
+                }
+            )
+    for log_n, values in ntt_values.items():
+        limbs = ints_to_limbs(values)
+        ours_ntt[log_n] = limbs_to_ints(cpu_ntt.ntt_limbs("bn254_fr", limbs))
+        if f"ntt_2^{log_n}_limbs_s" not in timings:
+            timings[f"ntt_2^{log_n}_limbs_s"] = best_of(
+                repeat, lambda limbs=limbs: cpu_ntt.ntt_limbs("bn254_fr", limbs)
+            )
+        np.save(work / f"ntt_{log_n}.npy", limbs)
+        if error is None:
+            (work / f"ntt_{log_n}.bin").write_bytes(peers.montgomery_bytes(values, BN254_R))
+            tasks.append(
+                {
+                    "kind": "fft",
+                    "name": f"fft_{log_n}",
+                    "values": str(work / f"ntt_{log_n}.bin"),
+                    "out": str(work / f"fft_{log_n}.out"),
+                }
+            )
+
+    # Ours with two numba threads (a child process: numba reads NUMBA_NUM_THREADS at import).
+    jobs: list[dict] = [
+        {
+            "name": f"msm_{k}",
+            "kind": "msm",
+            "bases": f"bases_{k}.npy",
+            "scalars": f"scalars_{k}.npy",
+        }
+        for k in msm_logs[1:]
+    ]
+    jobs += [
+        {"name": f"ntt_{k}", "kind": "ntt", "field": "bn254_fr", "values": f"ntt_{k}.npy"}
+        for k in list(ntt_values)[-1:]
+    ]
+    two = peers.ours_threads(2, work, jobs, repeat)
+    info["ours_2_threads"] = two
+    parallel = peers.ours_parallel()
+    info["ours_parallel_kernels"] = parallel
+    for job in jobs:
+        if job["name"] in two:
+            timings[f"{job['kind']}_2^{job['name'].split('_')[1]}_limbs_2threads_s"] = two[
+                job["name"]
+            ]
+
+    runs: dict[bool, dict] = {}
+    if error is None:
+        for single in (True, False):
+            runs[single] = peers.run_ffjs(tasks, single, repeat)
+        info["ffjavascript"] = {
+            "version": runs[True].get("version"),
+            "concurrency_default": runs[False].get("concurrency"),
+            "single_thread": runs[True],
+            "default": runs[False],
+        }
+    else:
+        info["ffjavascript"] = {"error": error}
+
+    def peer(single: bool, name: str) -> tuple[float | None, str, dict]:
+        if error is not None:
+            return None, f"not run: {error}", {}
+        run_info = runs[single]
+        if "error" in run_info:
+            return None, f"not run: {run_info['error']}", {}
+        got = run_info["results"][name]
+        return got["best_s"], "", got
+
+    rows: list[dict[str, object]] = []
+    r_inv = pow(1 << 256, -1, BN254_R)
+    for single, label in ((True, "1 thread each"), (False, "both cores each")):
+        tag = "1t" if single else "mt"
+        peer_name = "ffjavascript " + ("buildBn128(true)" if single else "buildBn128() workers")
+        for log_n in msm_logs:
+            peer_s, note, got = peer(single, f"msm_{log_n}")
+            verified = ""
+            if got:
+                same = (int(got["x"]), int(got["y"])) == ours_msm[log_n]
+                verified = "same sum" if same else "DIFFERENT sum"
+                timings[f"ffjs_msm_2^{log_n}_{tag}_s"] = peer_s
+            if single:
+                ours = timings[f"msm_2^{log_n}_limbs_s"]
+            else:
+                ours = two.get(f"msm_{log_n}")
+                if ours is None:
+                    continue
+                note = note or (
+                    "ours: NUMBA_NUM_THREADS=2"
+                    + ("" if parallel else " (our MSM does not parallelise: one core)")
+                )
+            target = MSM_TARGET if log_n == 16 and single else None
+            rows.append(
+                _row(
+                    f"MSM 2^{log_n} bn254_g1, msm_limbs, {label}",
+                    ours,
+                    peer_name + " G1.multiExpAffine",
+                    peer_s,
+                    target,
+                    verified,
+                    note,
+                )
+            )
+            if single:
+                rows.append(
+                    _row(
+                        f"MSM 2^{log_n} bn254_g1, public msm (ints), {label}",
+                        timings[f"msm_2^{log_n}_api_s"],
+                        peer_name + " G1.multiExpAffine",
+                        peer_s,
+                        verified=verified,
+                        note="ours includes validation and int conversion",
+                    )
+                )
+        for log_n in ntt_values:
+            peer_s, note, got = peer(single, f"fft_{log_n}")
+            verified = ""
+            if got:
+                data = (work / f"fft_{log_n}.out").read_bytes()
+                theirs = [v * r_inv % BN254_R for v in peers.from_le_bytes(data)]
+                verified = _ntt_relation(theirs, ours_ntt[log_n], ntt_values[log_n])
+                timings[f"ffjs_fft_2^{log_n}_{tag}_s"] = peer_s
+            if single:
+                ours = timings[f"ntt_2^{log_n}_limbs_s"]
+            else:
+                ours = two.get(f"ntt_{log_n}")
+                if ours is None:
+                    continue
+                note = note or (
+                    "ours: NUMBA_NUM_THREADS=2"
+                    + ("" if parallel else " (our NTT does not parallelise: one core)")
+                )
+            target = NTT_BN254_TARGET if log_n == 20 and single else None
+            rows.append(
+                _row(
+                    f"NTT 2^{log_n} bn254_fr, ntt_limbs, {label}",
+                    ours,
+                    peer_name + " Fr.fft",
+                    peer_s,
+                    target,
+                    verified,
+                    note,
+                )
+            )
+    return rows, info
+
+
+def _ntt_relation(theirs: list[int], ours: list[int], values: list[int]) -> str:
+    """How the peer's transform relates to ours on the same input."""
+    if theirs == ours:
+        return "same output"
+    n = len(ours)
+    if theirs == [ours[0], *ours[:0:-1]]:
+        return "peer = ours with ω⁻¹ (out[k] ↔ out[n−k])"
+    bits = n.bit_length() - 1
+    reverse = [int(format(i, f"0{bits}b")[::-1], 2) for i in range(n)]
+    if theirs == [ours[reverse[i]] for i in range(n)]:
+        return "peer = ours in bit-reversed order"
+    return "DIFFERENT output"
+
+
+def _galois_rows(
+    rng: random.Random, repeat: int, quick: bool, timings: dict[str, float]
+) -> tuple[list[dict[str, object]], dict[str, object]]:
+    version = peers.galois_version()
+    info: dict[str, object] = {"version": version}
+    rows: list[dict[str, object]] = []
+    log_n = 16 if quick else 20
+    for field in ("babybear", "goldilocks"):
+        p = FIELDS[field].modulus
+        size = 1 << log_n
+        values = [rng.randrange(p) for _ in range(size)]
+        words = ints_to_limbs(values, 1)
+        limbs = np.zeros((size, 4), dtype=np.uint64)
+        limbs[:, :1] = words
+        ours_out = limbs_to_ints(cpu_ntt.ntt_limbs(field, words))
+        key = f"ntt_{field}_2^{log_n}_limbs_s"
+        if key not in timings:
+            timings[key] = best_of(repeat, lambda limbs=limbs, f=field: cpu_ntt.ntt_limbs(f, limbs))
+            timings[f"ntt_{field}_2^{log_n}_words_s"] = best_of(
+                repeat, lambda words=words, f=field: cpu_ntt.ntt_limbs(f, words)
+            )
+        ours = timings[key]
+        words_s = timings[f"ntt_{field}_2^{log_n}_words_s"]
+        label = f"NTT 2^{log_n} {field}, ntt_limbs (n, 4), 1 thread"
+        target = NTT_SMALL_TARGET if log_n == 20 else None
+        if version is None:
+            rows.append(_row(label, ours, "galois.ntt", None, target, "", "not run: no galois"))
+            continue
+        # Warm up (galois JIT-compiles its kernels per field), then smaller sizes to predict.
+        peers.galois_ntt(values[:1024], p, 0)
+        measured: dict[int, float] = {}
+        verified, note = "", ""
+        for k in sorted({min(16, log_n), min(18, log_n), log_n}):
+            if k == log_n and k > 16:
+                prev = max(measured)
+                predicted = measured[prev] * (1 << (k - prev)) * k / prev
+                if predicted > GALOIS_LIMIT_S:
+                    measured[k] = predicted
+                    note = (
+                        f"galois 2^{k} extrapolated (n log n) from 2^{prev} = "
+                        f"{measured[prev]:.3g} s (predicted > {GALOIS_LIMIT_S:.0f} s)"
+                    )
+                    break
+            sub = values[: 1 << k]
+            # galois on goldilocks works on Python ints (object arrays): one call past 2^16.
+            reps = repeat if field == "babybear" or k <= 16 else 0
+            _, best, out = peers.galois_ntt(sub, p, reps)
+            measured[k] = best
+            timings[f"galois_ntt_{field}_2^{k}_s"] = best
+            if k == log_n:
+                verified = "same output" if out == ours_out else "DIFFERENT output"
+            else:
+                ours_k = limbs_to_ints(cpu_ntt.ntt_limbs(field, ints_to_limbs(sub, 1)))
+                verified = f"same output at 2^{k}" if out == ours_k else f"DIFFERENT at 2^{k}"
+        peer_s = measured[log_n]
+        timings[f"galois_ntt_{field}_2^{log_n}_s"] = peer_s
+        info[field] = {f"2^{k}_s": v for k, v in measured.items()}
+        note = "; ".join(x for x in (note, f"ours on (n, 1) words: {words_s:.3g} s") if x)
+        rows.append(_row(label, ours, "galois.ntt", peer_s, target, verified, note))
+    return rows, info
+
+
+def compare_with_peers(
+    points: list[tuple[int, int]],
+    scalars: list[int],
+    rng: random.Random,
+    repeat: int,
+    quick: bool,
+    timings: dict[str, float],
+) -> dict[str, object]:
+    """Every peer row of issue 3 (item 5); figures also go into ``timings``."""
+    msm_logs = [12, 16] if quick else [12, 16, 18]
+    ntt_logs = [16] if quick else [16, 20]
+    ntt_values = {k: [rng.randrange(BN254_R) for _ in range(1 << k)] for k in ntt_logs}
+    with tempfile.TemporaryDirectory() as tmp:
+        ffjs_rows, ffjs_info = _ffjs_rows(
+            points, scalars, ntt_values, msm_logs, repeat, Path(tmp), timings
+        )
+    galois_rows, galois_info = _galois_rows(rng, repeat, quick, timings)
+    floor = _row(
+        "MSM 2^16 bn254_g1, public msm vs py_ecc naive (2^8 scaled)",
+        timings["msm_2^16_api_s"],
+        "py_ecc optimized_bn128",
+        timings["py_ecc_2^16_scaled_s"],
+        note="the floor",
+    )
+    return {
+        "quick": quick,
+        "rows": [*ffjs_rows, *galois_rows, floor],
+        **ffjs_info,
+        "galois": galois_info,
+    }
+
+
+def _fmt(value: object, unit: str = "s") -> str:
+    if value is None:
+        return "-"
+    assert isinstance(value, float)
+    return f"{value:.3g} {unit}" if unit else f"{value:.2f}x"
+
+
+def print_peers(peer_results: dict[str, object]) -> None:
+    rows = peer_results["rows"]
+    assert isinstance(rows, list)
+    width = max(len(str(row["label"])) for row in rows)
+    print()
+    print("side by side with the peers (ratio = peer time / our time; > 1: ours faster)")
+    head = f"{'comparison':<{width}}  {'ours':>10}  {'peer':>10}  {'ratio':>8}  target  met"
+    print(head)
+    print("-" * len(head))
+    for row in rows:
+        target = f">= {row['target']:.0f}x" if row["target"] else ""
+        met = {True: "yes", False: "NO", None: ""}[row["met"]]
+        print(
+            f"{row['label']:<{width}}  {_fmt(row['ours_s']):>10}  {_fmt(row['peer_s']):>10}  "
+            f"{_fmt(row['ratio'], ''):>8}  {target:>6}  {met}"
+        )
+        details = "; ".join(str(x) for x in (row["peer"], row["verified"], row["note"]) if x)
+        print(f"    {details}")
 
 
 ROWS = [
@@ -250,9 +647,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", type=Path, default=DEFAULT_JSON, help="where to write JSON")
     parser.add_argument("--repeat", type=int, default=3, help="runs per timing (best kept)")
+    parser.add_argument(
+        "--quick", action="store_true", help="peers: skip MSM 2^18 and the 2^20 NTTs (2^16 instead)"
+    )
     args = parser.parse_args()
-    results = run(max(1, args.repeat))
+    results = run(max(1, args.repeat), args.quick)
     print_table(results)
+    print_peers(results["peers"])
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(results, indent=2) + "\n")
     print(f"wrote {args.json}")
