@@ -48,6 +48,8 @@ class Job(SQLModel, table=True):
     field: str | None = Field(default=None, max_length=32)
     inverse: bool = False
     size: int = Field(sa_column=Column(BigInteger, nullable=False))
+    idempotency_key: str | None = Field(default=None, unique=True, index=True, max_length=128)
+    """The client's ``Idempotency-Key``: a retried submission returns this job."""
     input_sha256: str = Field(max_length=64)
     """Name of the input blob in the content-addressed blob directory."""
     status: JobStatus = Field(default=JobStatus.queued, index=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
@@ -33,6 +34,24 @@ JobCreate = Annotated[MsmJobCreate | NttJobCreate, Field(discriminator="kind")]
 
 class JobCreated(BaseModel):
     id: str
+
+
+class JobSummary(BaseModel):
+    id: str
+    kind: str
+    curve: str | None
+    field: str | None
+    size: int
+    status: JobStatus
+    progress: Progress
+    created_at: datetime
+
+
+class JobPage(BaseModel):
+    items: list[JobSummary]
+    total: int = Field(description="Jobs matching the filters.")
+    offset: int
+    limit: int
 
 
 class Progress(BaseModel):
@@ -99,3 +118,6 @@ class NodeCreate(BaseModel):
 class NodePublic(BaseModel):
     ray_node_id: str
     contributor_id: int
+
+
+JobSummary.model_rebuild()

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Header, Query, Response, status
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, func, select
 
 import accounting
 from pool_api.codec import (
@@ -20,7 +23,9 @@ from pool_api.models import Job, JobStatus
 from pool_api.schemas import (
     JobCreate,
     JobCreated,
+    JobPage,
     JobPublic,
+    JobSummary,
     MsmJobCreate,
     Progress,
     RewardCreate,
@@ -33,8 +38,38 @@ from workers.encoding import limbs_to_ints
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=JobCreated)
-def submit_job(body: JobCreate, pool: Pool, session: SessionDep) -> JobCreated:
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=128,
+        description="Retrying with the same key and body returns the first job (200).",
+    ),
+]
+
+
+def _same_request(stored: Job, job: Job) -> bool:
+    fields = ("kind", "curve", "field", "inverse", "size", "input_sha256")
+    return all(getattr(stored, name) == getattr(job, name) for name in fields)
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=JobCreated,
+    responses={
+        200: {"description": "a retry: the job first created with this Idempotency-Key"},
+        409: {"description": "the Idempotency-Key was used for a different request"},
+    },
+)
+def submit_job(
+    body: JobCreate,
+    pool: Pool,
+    session: SessionDep,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
+) -> JobCreated:
     """Validate the whole input, store it once (content-addressed), queue the job."""
     job_id = uuid.uuid4().hex
     if isinstance(body, MsmJobCreate):
@@ -56,12 +91,73 @@ def submit_job(body: JobCreate, pool: Pool, session: SessionDep) -> JobCreated:
             input_sha256="",
         )
     job.input_sha256 = pool.blobs.put(blob)
+    job.idempotency_key = idempotency_key
+    if idempotency_key is not None:
+        stored = _job_with_key(session, idempotency_key)
+        if stored is not None:
+            return _retry(stored, job, response)
     session.add(job)
-    session.commit()
+    try:
+        session.commit()
+    except IntegrityError:  # a concurrent retry with the same key won the race
+        session.rollback()
+        stored = _job_with_key(session, idempotency_key or "")
+        if stored is None:
+            raise
+        return _retry(stored, job, response)
     pool.metrics.jobs_submitted.labels(job.kind).inc()
     pool.events.publish("job.queued", job_id=job_id, kind=job.kind, size=job.size)
     pool.runner.wake()
     return JobCreated(id=job_id)
+
+
+def _job_with_key(session: Session, key: str) -> Job | None:
+    return session.exec(select(Job).where(Job.idempotency_key == key)).first()
+
+
+def _retry(stored: Job, job: Job, response: Response) -> JobCreated:
+    if not _same_request(stored, job):
+        raise StateConflictError("this Idempotency-Key was used for a different job request")
+    response.status_code = status.HTTP_200_OK
+    return JobCreated(id=stored.id)
+
+
+@router.get("", response_model=JobPage)
+def list_jobs(
+    session: SessionDep,
+    status_filter: Annotated[JobStatus | None, Query(alias="status")] = None,
+    kind: Annotated[Literal["msm", "ntt"] | None, Query()] = None,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> JobPage:
+    """Jobs, newest first, filtered by status and kind, a page at a time."""
+    conditions = []
+    if status_filter is not None:
+        conditions.append(Job.status == status_filter)
+    if kind is not None:
+        conditions.append(Job.kind == kind)
+    total = session.exec(select(func.count()).select_from(Job).where(*conditions)).one()
+    rows = session.exec(
+        select(Job)
+        .where(*conditions)
+        .order_by(Job.created_at.desc(), Job.id)
+        .offset(offset)
+        .limit(limit)
+    ).all()
+    items = [
+        JobSummary(
+            id=j.id,
+            kind=j.kind,
+            curve=j.curve,
+            field=j.field,
+            size=j.size,
+            status=j.status,
+            progress=Progress(chunks_done=j.chunks_done, chunks_total=j.chunks_total),
+            created_at=j.created_at,
+        )
+        for j in rows
+    ]
+    return JobPage(items=items, total=total, offset=offset, limit=limit)
 
 
 @router.get("/{job_id}", response_model=JobPublic)

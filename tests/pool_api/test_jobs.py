@@ -125,3 +125,38 @@ def test_ntt_job_on_every_field(pool, field):
     job = pool.wait(pool.client.post("/v1/jobs", json=body).json()["id"])
     assert job["status"] == "done", job
     assert [int(v) for v in job["result"]] == ntt(field, values, inverse=True)
+
+
+def test_idempotency_key_returns_the_first_job(pool):
+    body = {"kind": "ntt", "field": "bn254_fr", "values": ["1", "2", "3", "4"]}
+    key = {"Idempotency-Key": "submit-42"}
+    first = pool.client.post("/v1/jobs", json=body, headers=key)
+    assert first.status_code == 201, first.text
+    again = pool.client.post("/v1/jobs", json=body, headers=key)
+    assert again.status_code == 200 and again.json() == first.json()
+    other = dict(body, values=["1", "2", "3", "5"])
+    assert pool.client.post("/v1/jobs", json=other, headers=key).status_code == 409
+    assert pool.client.post("/v1/jobs", json=body).json()["id"] != first.json()["id"]
+    too_long = {"Idempotency-Key": "k" * 129}
+    assert pool.client.post("/v1/jobs", json=body, headers=too_long).status_code == 422
+    listed = pool.client.get("/v1/jobs").json()
+    assert listed["total"] == 2
+
+
+def test_list_jobs_filters_and_pages(pool):
+    ids = []
+    for n in (2, 4, 8):
+        body = {"kind": "ntt", "field": "bn254_fr", "values": [str(i) for i in range(n)]}
+        ids.append(pool.client.post("/v1/jobs", json=body).json()["id"])
+    for job_id in ids:
+        pool.wait(job_id)
+    page = pool.client.get("/v1/jobs", params={"limit": 2}).json()
+    assert page["total"] == 3 and len(page["items"]) == 2
+    rest = pool.client.get("/v1/jobs", params={"limit": 2, "offset": 2}).json()
+    assert {j["id"] for j in page["items"] + rest["items"]} == set(ids)
+    assert (
+        pool.client.get("/v1/jobs", params={"status": "done", "kind": "ntt"}).json()["total"] == 3
+    )
+    assert pool.client.get("/v1/jobs", params={"kind": "msm"}).json()["total"] == 0
+    assert pool.client.get("/v1/jobs", params={"status": "nonsense"}).status_code == 422
+    assert pool.client.get("/v1/jobs", params={"limit": 0}).status_code == 422
