@@ -26,10 +26,12 @@ from enum import StrEnum
 from typing import Any, ClassVar
 
 from sqlalchemy import (
+    DDL,
     BigInteger,
     CheckConstraint,
     DateTime,
     Enum,
+    ForeignKeyConstraint,
     Index,
     Sequence,
     UniqueConstraint,
@@ -132,6 +134,14 @@ def _units_positive(table: str, column: str) -> CheckConstraint:
     )
 
 
+def _sqlite_fk(column: str, target: str) -> ForeignKeyConstraint:
+    # A foreign key in the DDL on SQLite only. On PostgreSQL a 100,000-row ``COPY`` into
+    # ``transfer`` would fire one row-level FK check per row and per key (most of the time
+    # of a large reward); :data:`PG_TRANSFER_REFERENCES_DDL` checks the same thing once per
+    # statement instead. The constraint stays in the metadata either way (unit-of-work order).
+    return ForeignKeyConstraint([column], [target]).ddl_if(dialect="sqlite")
+
+
 class Account(SQLModel, table=True):
     """A ledger account: one per system kind, one per contributor for per-contributor kinds."""
 
@@ -192,25 +202,105 @@ class Transfer(SQLModel, table=True):
         CheckConstraint(
             "debit_account_id <> credit_account_id", name="ck_transfer_distinct_accounts"
         ),
+        _sqlite_fk("debit_account_id", "account.id"),
+        _sqlite_fk("credit_account_id", "account.id"),
+        _sqlite_fk("reward_id", "reward.id"),
     )
 
     id: str = Field(primary_key=True, max_length=ID_COLUMN_LENGTH)
-    debit_account_id: int = Field(foreign_key="account.id", index=True, nullable=False)
-    credit_account_id: int = Field(foreign_key="account.id", index=True, nullable=False)
+    debit_account_id: int = Field(index=True, nullable=False)
+    credit_account_id: int = Field(index=True, nullable=False)
     amount_units: int = Field(sa_type=Units(), nullable=False)
     code: TransferCode = Field(sa_type=_str_enum(TransferCode), nullable=False)
     #: Not indexed: nothing looks transfers up by job (rewards are found by ``reward_id``),
     #: and a 100,000-contributor reward would maintain a 100,000-entry index for it.
     job_ref: str = Field(max_length=ID_COLUMN_LENGTH)
     reward_id: str | None = Field(
-        default=None,
-        foreign_key="reward.id",
-        index=True,
-        nullable=True,
-        max_length=ID_COLUMN_LENGTH,
+        default=None, index=True, nullable=True, max_length=ID_COLUMN_LENGTH
     )
     created_at: datetime = Field(
         default_factory=utcnow, sa_type=DateTime(timezone=True), nullable=False
+    )
+
+
+#: PostgreSQL's replacement for the three ``transfer`` foreign keys, set-based: one
+#: anti-join per INSERT/UPDATE *statement* over its new rows (a transition table) raises
+#: ``foreign_key_violation`` if any row names a missing account or reward, so the whole
+#: statement (e.g. a 100,000-row ``COPY``) is undone. Referenced rows cannot go away:
+#: ``account`` and ``reward`` rows are never deleted or truncated and their ``id`` never
+#: changes (``restrict_violation``), which is what lets the check skip the FK's row locks.
+#: The Alembic migration ``0001`` creates the same objects; ``create_all`` gets them from
+#: the ``after_create`` listener below.
+PG_TRANSFER_REFERENCES_DDL: tuple[str, ...] = (
+    """
+CREATE OR REPLACE FUNCTION ledger_check_transfer_references() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    bad record;
+BEGIN
+    SELECT t.id, t.debit_account_id, t.credit_account_id, t.reward_id INTO bad
+    FROM (
+        (SELECT n.* FROM new_transfer n
+         WHERE NOT EXISTS (SELECT 1 FROM account a WHERE a.id = n.debit_account_id)
+         LIMIT 1)
+        UNION ALL
+        (SELECT n.* FROM new_transfer n
+         WHERE NOT EXISTS (SELECT 1 FROM account a WHERE a.id = n.credit_account_id)
+         LIMIT 1)
+        UNION ALL
+        (SELECT n.* FROM new_transfer n
+         WHERE n.reward_id IS NOT NULL
+           AND NOT EXISTS (SELECT 1 FROM reward r WHERE r.id = n.reward_id)
+         LIMIT 1)
+    ) AS t
+    LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION
+            'transfer % names a missing account or reward (debit %, credit %, reward %)',
+            bad.id, bad.debit_account_id, bad.credit_account_id, bad.reward_id
+            USING ERRCODE = 'foreign_key_violation', TABLE = 'transfer';
+    END IF;
+    RETURN NULL;
+END
+$$
+""",
+    """
+CREATE OR REPLACE FUNCTION ledger_refuse_removal() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION '% rows are never deleted and never change id (transfers refer to them)',
+        TG_TABLE_NAME
+        USING ERRCODE = 'restrict_violation', TABLE = TG_TABLE_NAME;
+END
+$$
+""",
+    "CREATE TRIGGER transfer_references_insert AFTER INSERT ON transfer"
+    " REFERENCING NEW TABLE AS new_transfer"
+    " FOR EACH STATEMENT EXECUTE FUNCTION ledger_check_transfer_references()",
+    "CREATE TRIGGER transfer_references_update AFTER UPDATE ON transfer"
+    " REFERENCING NEW TABLE AS new_transfer"
+    " FOR EACH STATEMENT EXECUTE FUNCTION ledger_check_transfer_references()",
+    *(
+        statement
+        for table in ("account", "reward")
+        for statement in (
+            f"CREATE TRIGGER {table}_no_delete BEFORE DELETE ON {table}"
+            " FOR EACH STATEMENT EXECUTE FUNCTION ledger_refuse_removal()",
+            f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table}"
+            " FOR EACH STATEMENT EXECUTE FUNCTION ledger_refuse_removal()",
+            f"CREATE TRIGGER {table}_id_fixed BEFORE UPDATE OF id ON {table} FOR EACH ROW"
+            " WHEN (OLD.id IS DISTINCT FROM NEW.id) EXECUTE FUNCTION ledger_refuse_removal()",
+        )
+    ),
+)
+
+# ``transfer`` is created after ``account`` and ``reward`` (the SQLite-only foreign keys
+# still order the tables), so every table the triggers name exists by then.
+for _statement in PG_TRANSFER_REFERENCES_DDL:
+    event.listen(
+        Transfer.__table__,
+        "after_create",
+        DDL(_statement.replace("%", "%%")).execute_if(dialect="postgresql"),
     )
 
 

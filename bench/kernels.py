@@ -404,7 +404,11 @@ def _ffjs_rows(
                     continue
                 note = note or (
                     "ours: NUMBA_NUM_THREADS=2"
-                    + ("" if parallel else " (our MSM does not parallelise: one core)")
+                    + (
+                        " (windows split between the threads)"
+                        if parallel
+                        else " (our MSM does not parallelise: one core)"
+                    )
                 )
             target = MSM_TARGET if log_n == 16 and single else None
             rows.append(
@@ -445,7 +449,11 @@ def _ffjs_rows(
                     continue
                 note = note or (
                     "ours: NUMBA_NUM_THREADS=2"
-                    + ("" if parallel else " (our NTT does not parallelise: one core)")
+                    + (
+                        " (butterfly stages split between the threads)"
+                        if parallel
+                        else " (our NTT does not parallelise: one core)"
+                    )
                 )
             target = NTT_BN254_TARGET if log_n == 20 and single else None
             rows.append(

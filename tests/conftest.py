@@ -18,6 +18,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import URL, Engine, create_engine, event, make_url, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, SQLModel
@@ -28,6 +30,13 @@ from ray_cluster import RayCluster, ray_cluster  # noqa: F401  (session-wide Ray
 _REPO_ROOT = str(Path(__file__).resolve().parents[1])
 if _REPO_ROOT not in sys.path:
     sys.path.insert(0, _REPO_ROOT)
+
+# Timing-based hypothesis checks fail on a loaded 2-core CI machine (numba compiles, Ray
+# workers): correctness is what the property tests are for, so no deadlines anywhere.
+hypothesis_settings.register_profile(
+    "proverpool", deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+hypothesis_settings.load_profile("proverpool")
 
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 POSTGRES_URL_ENV = "PROVERPOOL_TEST_POSTGRES_URL"

@@ -42,10 +42,12 @@ compiled code therefore serves the BN254 scalar field ``F_r`` and base field
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from functools import cache
 from typing import Any
 
+import numba
 import numpy as np
 from llvmlite import ir
 from numba import njit, types
@@ -461,3 +463,34 @@ def montgomery_constants(modulus: int) -> np.ndarray:
 def to_montgomery_int(value: int, modulus: int) -> np.ndarray:
     """``value·R mod p`` as a ``(1, 4)`` row: a constant ready for :func:`mul_const_into`."""
     return int_to_limbs(value * (1 << (LIMB_BITS * N_LIMBS)) % modulus)
+
+
+# --- thread policy (Python side) ----------------------------------------------------------
+
+KERNEL_THREADS_ENV = "PROVERPOOL_KERNEL_THREADS"
+"""Environment variable capping the threads one CPU kernel call uses (default: no cap)."""
+
+
+def kernel_threads() -> int:
+    """How many threads the next CPU kernel call on this thread may use (at least 1).
+
+    The policy: a call uses ``numba.get_num_threads()`` threads — all cores by
+    default (numba's ``NUMBA_NUM_THREADS``), and that count is per calling
+    thread, so ``numba.set_num_threads(1)`` (what the Ray tasks of
+    :mod:`workers.tasks` do: one CPU each) keeps that thread's calls serial —
+    capped by :data:`KERNEL_THREADS_ENV` when it is set to a positive integer.
+    One thread runs the serial kernels, never a numba parallel region.
+    """
+    threads = numba.get_num_threads()
+    cap = os.environ.get(KERNEL_THREADS_ENV, "").strip()
+    if cap:
+        try:
+            limit = int(cap)
+        except ValueError:
+            raise ValueError(
+                f"{KERNEL_THREADS_ENV} must be a positive integer, not {cap!r}"
+            ) from None
+        if limit < 1:
+            raise ValueError(f"{KERNEL_THREADS_ENV} must be a positive integer, not {cap!r}")
+        threads = min(threads, limit)
+    return max(1, threads)

@@ -45,12 +45,20 @@ for ``c`` = 12…16, and the model's choice was within 3 % of the best
 measured ``c``.  ``C_MAX = 16`` caps the bucket array at
 ``2^15 × 128`` bytes = 4 MiB, about a server core's L2 cache; wider windows
 would pay cache misses the model does not count.
+
+Threads (:func:`workers.arith.kernel_threads`): from
+:data:`PARALLEL_MIN_TERMS` terms on, the windows are split into contiguous
+ranges, one per thread, each with its own bucket array
+(:func:`_bucket_msm_parallel`; the carry into a range's first window is
+recomputed from the digits below it), and the window rule then counts
+``⌈W / threads⌉`` windows.  One thread runs :func:`_bucket_msm`, which has no
+parallel region at all.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from workers.arith import (
     Fe,
@@ -59,6 +67,7 @@ from workers.arith import (
     equal,
     from_mont,
     is_zero,
+    kernel_threads,
     load,
     mont_inv,
     mont_mul,
@@ -80,6 +89,8 @@ MADD_COST = 10
 """Field multiplications of a mixed XYZZ addition (8M + 2S)."""
 ADD_COST = 14
 """Field multiplications of a general XYZZ addition (12M + 2S)."""
+PARALLEL_MIN_TERMS = 1 << 12
+"""Below this many terms an MSM runs on one thread (a parallel region costs more than it saves)."""
 
 Xyzz = tuple[Fe, Fe, Fe, Fe]
 """A point in XYZZ coordinates ``(X, Y, ZZ, ZZZ)``, Montgomery form; ``ZZ = 0`` is infinity."""
@@ -102,9 +113,20 @@ def msm_cost(n: int, c: int, scalar_bits: int = SCALAR_BITS) -> int:
     return n_windows(c, scalar_bits) * (n * MADD_COST + 2 * (1 << (c - 1)) * ADD_COST)
 
 
-def window_size(n: int, scalar_bits: int = SCALAR_BITS) -> int:
-    """The window ``c`` minimising :func:`msm_cost` (the smaller one on ties)."""
-    return min(range(1, C_MAX + 1), key=lambda c: (msm_cost(n, c, scalar_bits), c))
+def window_size(n: int, scalar_bits: int = SCALAR_BITS, threads: int = 1) -> int:
+    """The window ``c`` minimising :func:`msm_cost` (the smaller one on ties).
+
+    With ``threads > 1`` the windows are shared out among the threads, so the
+    wall time follows the busiest thread: ``⌈W / threads⌉`` windows' worth of
+    the cost instead of ``W``'s (the same rule for one thread).
+    """
+
+    def cost(c: int) -> tuple[int, int]:
+        windows = n_windows(c, scalar_bits)
+        per_window = msm_cost(n, c, scalar_bits) // windows
+        return (-(-windows // threads) * per_window, c)
+
+    return min(range(1, C_MAX + 1), key=cost)
 
 
 # --- XYZZ point arithmetic (a = 0) ----------------------------------------------------------
@@ -239,21 +261,34 @@ def signed_digits(scalars: np.ndarray, c: int, windows: int) -> np.ndarray:
 
 
 @njit(cache=True)
-def _bucket_msm(
-    bases: np.ndarray, scalars: np.ndarray, c: int, windows: int, consts: np.ndarray
-) -> np.ndarray:
-    """``Σ scalars[i]·bases[i]`` as an affine ``(2, 4)`` canonical array (zeros = infinity).
+def _window_sums(
+    bases: np.ndarray,
+    scalars: np.ndarray,
+    c: int,
+    w0: int,
+    w1: int,
+    window_sums: np.ndarray,
+    consts: np.ndarray,
+) -> None:
+    """``S_w = Σ_j j·B_j`` of windows ``w0 ≤ w < w1`` into rows ``w`` of ``window_sums``.
 
     ``bases`` is ``(n, 8)``: ``x‖y`` in Montgomery form, all finite;
-    ``scalars`` is ``(n, 4)`` canonical limbs.
+    ``scalars`` is ``(n, 4)`` canonical limbs.  The carries into window ``w0``
+    are recomputed from the digits below it (integer work only), so disjoint
+    window ranges can run on different threads, each with its own buckets.
     """
     p, pinv, _, one = unpack(consts)
     n = bases.shape[0]
     n_buckets = 1 << (c - 1)
     buckets = np.empty((n_buckets, 16), dtype=np.uint64)
-    window_sums = np.zeros((windows, 16), dtype=np.uint64)
     carries = np.zeros(n, dtype=np.int64)
-    for w in range(windows):
+    if w0 > 0:
+        for i in range(n):
+            carry = 0
+            for w in range(w0):
+                _, carry = _next_digit(scalars, i, w, c, carry)
+            carries[i] = carry
+    for w in range(w0, w1):
         buckets[:, 8:12] = 0  # ZZ = 0: every bucket empty
         for i in range(n):
             digit, carries[i] = _next_digit(scalars, i, w, c, carries[i])
@@ -272,12 +307,61 @@ def _bucket_msm(
             running = _xyzz_add(running, _load_xyzz(buckets, j), p, pinv)
             total = _xyzz_add(total, running, p, pinv)
         _store_xyzz(window_sums, w, total)
+
+
+@njit(cache=True)
+def _combine_windows(window_sums: np.ndarray, c: int, consts: np.ndarray) -> np.ndarray:
+    """``Σ_w 2^(w·c)·S_w`` by Horner's rule, as an affine ``(2, 4)`` canonical array."""
+    p, pinv, _, _ = unpack(consts)
+    windows = window_sums.shape[0]
     acc = _load_xyzz(window_sums, windows - 1)
     for w in range(windows - 2, -1, -1):
         for _ in range(c):
             acc = _xyzz_dbl(acc, p, pinv)
         acc = _xyzz_add(acc, _load_xyzz(window_sums, w), p, pinv)
     return _xyzz_to_affine(acc, consts)
+
+
+@njit(cache=True)
+def _bucket_msm(
+    bases: np.ndarray, scalars: np.ndarray, c: int, windows: int, consts: np.ndarray
+) -> np.ndarray:
+    """``Σ scalars[i]·bases[i]`` as an affine ``(2, 4)`` canonical array (zeros = infinity).
+
+    One thread; inputs as in :func:`_window_sums`.
+    """
+    window_sums = np.zeros((windows, 16), dtype=np.uint64)
+    _window_sums(bases, scalars, c, 0, windows, window_sums, consts)
+    return _combine_windows(window_sums, c, consts)
+
+
+@njit(cache=True, parallel=True)
+def _bucket_msm_parallel(
+    bases: np.ndarray,
+    scalars: np.ndarray,
+    c: int,
+    windows: int,
+    threads: int,
+    consts: np.ndarray,
+) -> np.ndarray:
+    """:func:`_bucket_msm` with the windows split into ``threads`` contiguous ranges.
+
+    Every window's buckets are independent of the others', so each range runs
+    on its own thread with its own bucket array; the Horner combination of the
+    window sums stays serial (``≈ 256`` doublings).
+    """
+    window_sums = np.zeros((windows, 16), dtype=np.uint64)
+    for t in prange(threads):
+        _window_sums(
+            bases,
+            scalars,
+            c,
+            t * windows // threads,
+            (t + 1) * windows // threads,
+            window_sums,
+            consts,
+        )
+    return _combine_windows(window_sums, c, consts)
 
 
 @njit(cache=True)
@@ -367,6 +451,14 @@ def msm_limbs(curve: str, bases: np.ndarray, scalars: np.ndarray) -> tuple[int, 
     consts = montgomery_constants(params.base_modulus)
     bases_mont = np.empty_like(bases)
     to_mont_into(bases_mont.reshape(-1, 4), bases.reshape(-1, 4), consts)
-    c = window_size(bases.shape[0])
-    result = _bucket_msm(bases_mont, scalars, c, n_windows(c), consts)
+    n = bases.shape[0]
+    threads = kernel_threads() if n >= PARALLEL_MIN_TERMS else 1
+    c = window_size(n, threads=threads) if threads > 1 else window_size(n)
+    windows = n_windows(c)
+    if threads > 1:
+        result = _bucket_msm_parallel(
+            bases_mont, scalars, c, windows, min(threads, windows), consts
+        )
+    else:
+        result = _bucket_msm(bases_mont, scalars, c, windows, consts)
     return limbs_to_point(result)

@@ -36,16 +36,24 @@ contiguous ``uint64`` array (one pass each way, a few per cent of a 2^20
 transform).  :func:`ntt_rows_limbs` and :func:`twiddle_limbs` are the two
 halves of a step of the four-step algorithm used to split an NTT across
 machines (:mod:`workers.plan`).
+
+Threads (:func:`workers.arith.kernel_threads`): a 254/255-bit transform of at
+least :data:`PARALLEL_MIN_SIZE` elements in all runs on several threads — a
+batch of rows split by rows, a single row by :func:`_ntt_inplace_parallel`
+(the bit reversal split by rows, the first stages inside per-thread blocks,
+the last ``log₂ threads`` stages split by butterflies).  The one-word fields
+stay on one thread (a 2^20 transform takes ≈ 45 ms).
 """
 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from workers import small_fields
 from workers.arith import (
     add,
+    kernel_threads,
     load,
     mont_mul,
     mont_pow_small,
@@ -61,6 +69,8 @@ from workers.params import FIELDS, FieldParams
 
 TWIDDLES: dict[tuple[str, int, bool], np.ndarray] = {}
 """Twiddle tables in Montgomery form by ``(field, n, inverse)``."""
+PARALLEL_MIN_SIZE = 1 << 15
+"""Transforms (rows × size) smaller than this run on one thread."""
 
 
 # --- kernels --------------------------------------------------------------------------------
@@ -106,11 +116,10 @@ def _bit_reverse(a: np.ndarray) -> None:
 
 
 @njit(cache=True)
-def _ntt_inplace(a: np.ndarray, twiddles: np.ndarray, consts: np.ndarray) -> None:
-    """Radix-2 DIT transform of the rows of ``a`` (canonical), natural order in and out."""
+def _ntt_stages(a: np.ndarray, twiddles: np.ndarray, consts: np.ndarray) -> None:
+    """Every butterfly stage of a DIT transform of ``a``, already in bit-reversed order."""
     p, pinv, _, _ = unpack(consts)
     n = a.shape[0]
-    _bit_reverse(a)
     if n >= 2:  # first stage: ω_2^0 = 1, no multiplication
         for i in range(0, n, 2):
             u = load(a, i)
@@ -130,10 +139,122 @@ def _ntt_inplace(a: np.ndarray, twiddles: np.ndarray, consts: np.ndarray) -> Non
 
 
 @njit(cache=True)
+def _ntt_inplace(a: np.ndarray, twiddles: np.ndarray, consts: np.ndarray) -> None:
+    """Radix-2 DIT transform of the rows of ``a`` (canonical), natural order in and out."""
+    _bit_reverse(a)
+    _ntt_stages(a, twiddles, consts)
+
+
+@njit(cache=True)
 def _ntt_rows_inplace(rows: np.ndarray, twiddles: np.ndarray, consts: np.ndarray) -> None:
     """:func:`_ntt_inplace` on every ``rows[r]`` of a ``(m, n, 4)`` array."""
     for r in range(rows.shape[0]):
         _ntt_inplace(rows[r], twiddles, consts)
+
+
+@njit(cache=True, inline="always")
+def _bit_reversed(i: int, bits: int) -> int:
+    r = 0
+    for _ in range(bits):
+        r = (r << 1) | (i & 1)
+        i >>= 1
+    return r
+
+
+@njit(cache=True)
+def _bit_reverse_range(a: np.ndarray, lo: int, hi: int) -> None:
+    """The swaps of :func:`_bit_reverse` owned by rows ``lo ≤ i < hi`` (``i < rev(i)``)."""
+    n = a.shape[0]
+    bits = 0
+    while (1 << bits) < n:
+        bits += 1
+    j = _bit_reversed(lo, bits)
+    for i in range(lo, hi):
+        if i < j:
+            for k in range(4):
+                a[i, k], a[j, k] = a[j, k], a[i, k]
+        bit = n >> 1  # j ← rev(i + 1)
+        while j & bit:
+            j ^= bit
+            bit >>= 1
+        j |= bit
+
+
+@njit(cache=True)
+def _butterflies(
+    a: np.ndarray, twiddles: np.ndarray, h: int, lo: int, hi: int, consts: np.ndarray
+) -> None:
+    """Butterflies ``lo ≤ k < hi`` of the stage with half-block ``h`` (``k = block·h + j``)."""
+    p, pinv, _, _ = unpack(consts)
+    k = lo
+    while k < hi:
+        block = k // h
+        j0 = k - block * h
+        j1 = min(h, hi - block * h)
+        start = block * 2 * h
+        for j in range(j0, j1):
+            w = load(twiddles, h + j)
+            u = load(a, start + j)
+            v = mont_mul(load(a, start + j + h), w, p, pinv)
+            store(a, start + j, add(u, v, p))
+            store(a, start + j + h, sub(u, v, p))
+        k = block * h + j1
+
+
+@njit(cache=True, parallel=True)
+def _ntt_inplace_parallel(
+    a: np.ndarray, twiddles: np.ndarray, parts: int, consts: np.ndarray
+) -> None:
+    """:func:`_ntt_inplace` on ``parts`` threads (``parts`` a power of two, ``≤ n/2``).
+
+    The bit reversal is split by rows; the first ``log₂(n/parts)`` stages work
+    inside blocks of ``m = n/parts`` rows, so each block is one thread's whole
+    transform of size ``m`` (the twiddle table's stage runs do not depend on
+    ``n``); each of the last ``log₂ parts`` stages is split by butterflies.
+    """
+    n = a.shape[0]
+    m = n // parts
+    for t in prange(parts):
+        _bit_reverse_range(a, t * m, (t + 1) * m)
+    for t in prange(parts):
+        _ntt_stages(a[t * m : (t + 1) * m], twiddles, consts)
+    h = m
+    half = n // 2
+    while h < n:
+        for t in prange(parts):
+            _butterflies(a, twiddles, h, t * half // parts, (t + 1) * half // parts, consts)
+        h *= 2
+
+
+@njit(cache=True, parallel=True)
+def _ntt_rows_parallel(
+    rows: np.ndarray, twiddles: np.ndarray, threads: int, consts: np.ndarray
+) -> None:
+    """:func:`_ntt_rows_inplace` with the rows split into ``threads`` contiguous runs."""
+    m = rows.shape[0]
+    for t in prange(threads):
+        for r in range(t * m // threads, (t + 1) * m // threads):
+            _ntt_inplace(rows[r], twiddles, consts)
+
+
+def _parts(threads: int, n: int) -> int:
+    """Blocks of a one-row parallel transform: the power of two ``≥ threads``, at most ``n/2``."""
+    return min(1 << (threads - 1).bit_length(), n // 2)
+
+
+def _transform_rows(rows: np.ndarray, twiddles: np.ndarray, consts: np.ndarray) -> None:
+    """The thread policy of the ``(m, n, 4)`` transforms: serial, by rows, or inside each row."""
+    m, n = rows.shape[0], rows.shape[1]
+    threads = kernel_threads() if m * n >= PARALLEL_MIN_SIZE else 1
+    if threads == 1:
+        _ntt_rows_inplace(rows, twiddles, consts)
+    elif m >= threads:
+        _ntt_rows_parallel(rows, twiddles, threads, consts)
+    elif n >= max(PARALLEL_MIN_SIZE, 4):
+        for r in range(m):
+            _ntt_inplace_parallel(rows[r], twiddles, _parts(threads, n), consts)
+    else:
+        _ntt_rows_parallel(rows, twiddles, m, consts)
 
 
 @njit(cache=True)
@@ -293,7 +414,7 @@ def ntt_rows_limbs(
     consts = montgomery_constants(p)
     if coset is not None and not inverse:
         _mul_powers_rows(out, to_montgomery_int(coset, p), consts)
-    _ntt_rows_inplace(out, twiddles_for(field, size, inverse), consts)
+    _transform_rows(out, twiddles_for(field, size, inverse), consts)
     if inverse and size > 1:
         _scale_inplace(out, pow(size, -1, p), p)
     if coset is not None and inverse:

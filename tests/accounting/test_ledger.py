@@ -86,6 +86,10 @@ def total_balance(session: Session) -> int:
 
 def clear_ledger(engine: Engine) -> None:
     with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            # Ledger rows are never deleted (``accounting.models.PG_TRANSFER_REFERENCES_DDL``
+            # triggers); wiping between examples is test-only and runs as a superuser.
+            conn.execute(text("SET LOCAL session_replication_role = replica"))
         for table in reversed(SQLModel.metadata.sorted_tables):
             if table.name in {"transfer", "reward", "work_credit", "account"}:
                 conn.execute(table.delete())

@@ -6,12 +6,34 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from fastapi.testclient import TestClient
+from sqlalchemy import ForeignKeyConstraint
 from sqlmodel import SQLModel
 
 from pool_api import migrate
 from pool_api.db import make_engine
 from pool_api.main import create_app
 from pool_api.settings import Settings
+
+#: (table, column, referred table.column) of the foreign keys only SQLite's DDL has.
+_SQLITE_ONLY_FKS = [
+    ("transfer", "credit_account_id", "account.id"),
+    ("transfer", "debit_account_id", "account.id"),
+    ("transfer", "reward_id", "reward.id"),
+]
+
+
+def _fk_columns(fk: ForeignKeyConstraint) -> tuple[str, str, str]:
+    (element,) = fk.elements
+    return (fk.table.name, element.parent.name, element.target_fullname)
+
+
+def _is_sqlite_only_transfer_fk(difference: tuple) -> bool:
+    return (
+        difference[0] == "add_fk"
+        and isinstance(difference[1], ForeignKeyConstraint)
+        and len(difference[1].elements) == 1
+        and _fk_columns(difference[1]) in _SQLITE_ONLY_FKS
+    )
 
 
 def test_migrations_build_the_models_schema(db_url):
@@ -23,6 +45,14 @@ def test_migrations_build_the_models_schema(db_url):
         with engine.connect() as connection:
             context = MigrationContext.configure(connection, opts={"compare_type": False})
             differences = compare_metadata(context, SQLModel.metadata)
+        if engine.dialect.name == "postgresql":
+            # The three transfer foreign keys are SQLite-only DDL (``ddl_if``; PostgreSQL
+            # checks them with statement-level triggers, see
+            # ``accounting.models.PG_TRANSFER_REFERENCES_DDL``), which alembic's compare does
+            # not know about: it reports exactly these as missing, and nothing else.
+            skipped = [d for d in differences if _is_sqlite_only_transfer_fk(d)]
+            assert sorted(_fk_columns(d[1]) for d in skipped) == sorted(_SQLITE_ONLY_FKS)
+            differences = [d for d in differences if d not in skipped]
         assert differences == []
         migrate.downgrade(engine, "base")  # downgrade all the way, then up again
         assert migrate.current_revision(engine) is None

@@ -28,6 +28,88 @@ def _units_positive(name: str) -> list[sa.CheckConstraint]:
     return [sa.CheckConstraint("amount_units > 0", name=name)] if _postgresql() else []
 
 
+def _transfer_foreign_keys() -> list[sa.ForeignKeyConstraint]:
+    """The transfer's foreign keys, on SQLite only (``accounting.models._sqlite_fk``).
+
+    PostgreSQL gets the statement-level triggers of ``_PG_TRANSFER_REFERENCES_DDL`` instead.
+    """
+    if _postgresql():
+        return []
+    return [
+        sa.ForeignKeyConstraint(["credit_account_id"], ["account.id"]),
+        sa.ForeignKeyConstraint(["debit_account_id"], ["account.id"]),
+        sa.ForeignKeyConstraint(["reward_id"], ["reward.id"]),
+    ]
+
+
+#: A frozen copy of ``accounting.models.PG_TRANSFER_REFERENCES_DDL`` as of this revision
+#: (a migration must not change when the models do; a test checks that both paths build
+#: triggers that behave the same). Set-based reference checks for ``transfer`` and guards
+#: that keep referenced ``account``/``reward`` rows in place.
+_PG_TRANSFER_REFERENCES_DDL: tuple[str, ...] = (
+    """
+CREATE OR REPLACE FUNCTION ledger_check_transfer_references() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    bad record;
+BEGIN
+    SELECT t.id, t.debit_account_id, t.credit_account_id, t.reward_id INTO bad
+    FROM (
+        (SELECT n.* FROM new_transfer n
+         WHERE NOT EXISTS (SELECT 1 FROM account a WHERE a.id = n.debit_account_id)
+         LIMIT 1)
+        UNION ALL
+        (SELECT n.* FROM new_transfer n
+         WHERE NOT EXISTS (SELECT 1 FROM account a WHERE a.id = n.credit_account_id)
+         LIMIT 1)
+        UNION ALL
+        (SELECT n.* FROM new_transfer n
+         WHERE n.reward_id IS NOT NULL
+           AND NOT EXISTS (SELECT 1 FROM reward r WHERE r.id = n.reward_id)
+         LIMIT 1)
+    ) AS t
+    LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION
+            'transfer % names a missing account or reward (debit %, credit %, reward %)',
+            bad.id, bad.debit_account_id, bad.credit_account_id, bad.reward_id
+            USING ERRCODE = 'foreign_key_violation', TABLE = 'transfer';
+    END IF;
+    RETURN NULL;
+END
+$$
+""",
+    """
+CREATE OR REPLACE FUNCTION ledger_refuse_removal() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION '% rows are never deleted and never change id (transfers refer to them)',
+        TG_TABLE_NAME
+        USING ERRCODE = 'restrict_violation', TABLE = TG_TABLE_NAME;
+END
+$$
+""",
+    "CREATE TRIGGER transfer_references_insert AFTER INSERT ON transfer"
+    " REFERENCING NEW TABLE AS new_transfer"
+    " FOR EACH STATEMENT EXECUTE FUNCTION ledger_check_transfer_references()",
+    "CREATE TRIGGER transfer_references_update AFTER UPDATE ON transfer"
+    " REFERENCING NEW TABLE AS new_transfer"
+    " FOR EACH STATEMENT EXECUTE FUNCTION ledger_check_transfer_references()",
+    "CREATE TRIGGER account_no_delete BEFORE DELETE ON account"
+    " FOR EACH STATEMENT EXECUTE FUNCTION ledger_refuse_removal()",
+    "CREATE TRIGGER account_no_truncate BEFORE TRUNCATE ON account"
+    " FOR EACH STATEMENT EXECUTE FUNCTION ledger_refuse_removal()",
+    "CREATE TRIGGER account_id_fixed BEFORE UPDATE OF id ON account FOR EACH ROW"
+    " WHEN (OLD.id IS DISTINCT FROM NEW.id) EXECUTE FUNCTION ledger_refuse_removal()",
+    "CREATE TRIGGER reward_no_delete BEFORE DELETE ON reward"
+    " FOR EACH STATEMENT EXECUTE FUNCTION ledger_refuse_removal()",
+    "CREATE TRIGGER reward_no_truncate BEFORE TRUNCATE ON reward"
+    " FOR EACH STATEMENT EXECUTE FUNCTION ledger_refuse_removal()",
+    "CREATE TRIGGER reward_id_fixed BEFORE UPDATE OF id ON reward FOR EACH ROW"
+    " WHEN (OLD.id IS DISTINCT FROM NEW.id) EXECUTE FUNCTION ledger_refuse_removal()",
+)
+
+
 def upgrade() -> None:
     if _postgresql():
         op.execute(sa.schema.CreateSequence(sa.Sequence("work_credit_seq")))
@@ -253,18 +335,7 @@ def upgrade() -> None:
         sa.CheckConstraint(
             "debit_account_id <> credit_account_id", name="ck_transfer_distinct_accounts"
         ),
-        sa.ForeignKeyConstraint(
-            ["credit_account_id"],
-            ["account.id"],
-        ),
-        sa.ForeignKeyConstraint(
-            ["debit_account_id"],
-            ["account.id"],
-        ),
-        sa.ForeignKeyConstraint(
-            ["reward_id"],
-            ["reward.id"],
-        ),
+        *_transfer_foreign_keys(),
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("transfer", schema=None) as batch_op:
@@ -275,6 +346,9 @@ def upgrade() -> None:
             batch_op.f("ix_transfer_debit_account_id"), ["debit_account_id"], unique=False
         )
         batch_op.create_index(batch_op.f("ix_transfer_reward_id"), ["reward_id"], unique=False)
+    if _postgresql():
+        for statement in _PG_TRANSFER_REFERENCES_DDL:
+            op.execute(statement)
 
     op.create_table(
         "withdrawal",
@@ -365,5 +439,8 @@ def downgrade() -> None:
 
     op.drop_table("account")
     if _postgresql():
+        # The tables' triggers went with them; their functions did not.
+        op.execute("DROP FUNCTION ledger_check_transfer_references()")
+        op.execute("DROP FUNCTION ledger_refuse_removal()")
         op.execute(sa.schema.DropSequence(sa.Sequence("work_credit_seq")))
         sa.Enum(name="jobstatus").drop(op.get_bind(), checkfirst=True)
