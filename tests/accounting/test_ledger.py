@@ -687,3 +687,27 @@ def test_concurrent_rewards_creating_overlapping_accounts(engine):
         assert audit(s) == []
         # one row per account, whatever the races
         assert len(s.scalars(select(Account)).all()) == contributors + 2
+
+
+@pytest.mark.parametrize("odd", ["tab\there", "back\\slash", "new\nline", "cr\rhere", "\\N"])
+def test_post_reward_stores_ids_with_copy_special_characters(session, odd):
+    """Ids with COPY's special characters (tab, backslash, newlines, ``\\N``) round-trip."""
+    for contributor_id in (1, 2, 3):
+        credit_work(
+            session,
+            credit_id=f"{odd}:{contributor_id}",
+            contributor_id=contributor_id,
+            job_ref=odd,
+            work_units=contributor_id,
+        )
+    posting = post_reward(session, reward_id=odd, job_ref=odd, amount_units=6_000, fee_bps=100)
+    assert posting.shares == {1: 990, 2: 1980, 3: 2970}
+    stored = session.exec(
+        select(Transfer.id, Transfer.job_ref, Transfer.reward_id).order_by(Transfer.id)
+    ).all()
+    assert sorted(stored) == sorted(
+        [(f"{odd}:fee", odd, odd)] + [(f"{odd}:share:{c}", odd, odd) for c in (1, 2, 3)]
+    )
+    again = post_reward(session, reward_id=odd, job_ref=odd, amount_units=6_000, fee_bps=100)
+    assert again.status == "exists" and again.shares == posting.shares
+    assert audit(session) == []
