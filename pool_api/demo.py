@@ -100,11 +100,8 @@ def run_demo(config: DemoConfig | None = None, console: Console | None = None) -
     )
     if settings.database_url:
         from pool_api import migrate
-        from pool_api.db import make_engine
 
-        engine = make_engine(settings.database_url)
-        migrate.upgrade(engine)
-        engine.dispose()
+        migrate.upgrade_url(settings.database_url)
     port = _free_port()
     server = uvicorn.Server(
         uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")

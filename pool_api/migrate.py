@@ -16,6 +16,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Engine
 
+from pool_api.db import make_engine
+
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
 
@@ -50,6 +52,15 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
+
+
+def upgrade_url(url: str) -> None:
+    """:func:`upgrade` the database at ``url`` with an engine of its own."""
+    engine = make_engine(url)
+    try:
+        upgrade(engine)
+    finally:
+        engine.dispose()
 
 
 def require_current(engine: Engine) -> None:

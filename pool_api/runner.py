@@ -164,11 +164,11 @@ class JobRunner:
             assert job.curve is not None
             bases, scalars = decode_msm_input(data, job.size)
             chunks = plan_msm(job.curve, job.size, counts["chunks"])
-            self._set_total(job.id, len(chunks))
+            self._update_job(job.id, chunks_total=len(chunks), chunks_done=0)
             on_chunk = self._on_chunk_callback(job.id, "msm")
             if job.size == 0:
                 on_chunk = None
-                self._bump_progress(job.id, len(chunks))
+                self._update_job(job.id, chunks_done=len(chunks))
             point = dispatch.run_msm(
                 job.curve,
                 bases,
@@ -181,7 +181,7 @@ class JobRunner:
         assert job.field is not None
         values = decode_field_elements(data)
         plan = plan_ntt(job.field, job.size, counts["column_slices"], counts["row_slices"])
-        self._set_total(job.id, len(plan.chunks))
+        self._update_job(job.id, chunks_total=len(plan.chunks), chunks_done=0)
         out: np.ndarray = dispatch.run_ntt(
             job.field,
             values,
@@ -192,26 +192,20 @@ class JobRunner:
         )
         return encode_field_elements(out)
 
-    def _set_total(self, job_id: str, total: int) -> None:
+    def _update_job(self, job_id: str, **changes: object) -> None:
+        """Apply ``changes`` to the job row and publish its progress."""
         with Session(self.engine) as session:
             job = session.get(Job, job_id)
             assert job is not None
-            job.chunks_total = total
-            job.chunks_done = 0
-            session.add(job)
-            session.commit()
-        self.events.publish("job.progress", job_id=job_id, chunks_done=0, chunks_total=total)
-
-    def _bump_progress(self, job_id: str, done: int) -> None:
-        with Session(self.engine) as session:
-            job = session.get(Job, job_id)
-            assert job is not None
-            job.chunks_done = done
+            for name, value in changes.items():
+                setattr(job, name, value)
             job.updated_at = utcnow()
             session.add(job)
             session.commit()
-            total = job.chunks_total
-        self.events.publish("job.progress", job_id=job_id, chunks_done=done, chunks_total=total)
+            done, total, status = job.chunks_done, job.chunks_total, job.status.value
+        self.events.publish(
+            "job.progress", job_id=job_id, chunks_done=done, chunks_total=total, status=status
+        )
 
     def _on_chunk_callback(self, job_id: str, kind: str) -> Callable[[Chunk, ChunkOutput], None]:
         def on_chunk(chunk: Chunk, output: ChunkOutput) -> None:
@@ -267,20 +261,4 @@ class JobRunner:
         result_sha256: str | None = None,
         error: str | None = None,
     ) -> None:
-        with Session(self.engine) as session:
-            job = session.get(Job, job_id)
-            assert job is not None
-            job.status = status
-            job.result_sha256 = result_sha256
-            job.error = error
-            job.updated_at = utcnow()
-            session.add(job)
-            session.commit()
-            done, total = job.chunks_done, job.chunks_total
-        self.events.publish(
-            "job.progress",
-            job_id=job_id,
-            chunks_done=done,
-            chunks_total=total,
-            status=status.value,
-        )
+        self._update_job(job_id, status=status, result_sha256=result_sha256, error=error)

@@ -8,8 +8,8 @@ from collections import defaultdict
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import Engine, text
-from sqlmodel import Session, SQLModel
+from sqlalchemy import Engine
+from sqlmodel import Session
 
 from accounting import (
     AccountKind,
@@ -32,6 +32,8 @@ from accounting import (
     statement,
 )
 
+from ledger_tables import clear_tables
+
 MIN_UNITS = 5
 LEDGER_TABLES = {
     "transfer",
@@ -46,14 +48,7 @@ LEDGER_TABLES = {
 
 
 def clear_ledger(engine: Engine) -> None:
-    with engine.begin() as conn:
-        if engine.dialect.name == "postgresql":
-            # Ledger rows are never deleted (``accounting.models.PG_TRANSFER_REFERENCES_DDL``
-            # triggers); wiping between examples is test-only and runs as a superuser.
-            conn.execute(text("SET LOCAL session_replication_role = replica"))
-        for table in reversed(SQLModel.metadata.sorted_tables):
-            if table.name in LEDGER_TABLES:
-                conn.execute(table.delete())
+    clear_tables(engine, LEDGER_TABLES)
 
 
 cids = st.integers(1, 3)

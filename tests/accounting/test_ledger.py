@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, bindparam, event, select, text
 from sqlalchemy.exc import StatementError
-from sqlmodel import Session, SQLModel
+from sqlmodel import Session
 
 import accounting.ledger as ledger_module
 from accounting import (
@@ -37,6 +37,8 @@ from accounting import (
     split_largest_remainder,
     work_units_by_contributor,
 )
+
+from ledger_tables import clear_tables
 
 # --------------------------------------------------------------------------- helpers
 
@@ -85,14 +87,7 @@ def total_balance(session: Session) -> int:
 
 
 def clear_ledger(engine: Engine) -> None:
-    with engine.begin() as conn:
-        if engine.dialect.name == "postgresql":
-            # Ledger rows are never deleted (``accounting.models.PG_TRANSFER_REFERENCES_DDL``
-            # triggers); wiping between examples is test-only and runs as a superuser.
-            conn.execute(text("SET LOCAL session_replication_role = replica"))
-        for table in reversed(SQLModel.metadata.sorted_tables):
-            if table.name in {"transfer", "reward", "work_credit", "account"}:
-                conn.execute(table.delete())
+    clear_tables(engine, {"transfer", "reward", "work_credit", "account"})
 
 
 def require_postgres(engine: Engine) -> None:

@@ -12,7 +12,6 @@ import redis
 from fastapi.testclient import TestClient
 
 from pool_api import migrate
-from pool_api.db import make_engine
 from pool_api.main import create_app
 from pool_api.settings import Settings
 
@@ -76,8 +75,6 @@ def pool(db_url, ray_cluster, tmp_path) -> Iterator[Pool]:
         ntt_min_chunk_elements=16,
         max_body_bytes=1 << 20,
     )
-    engine = make_engine(db_url)
-    migrate.upgrade(engine)
-    engine.dispose()
+    migrate.upgrade_url(db_url)
     with TestClient(create_app(settings)) as client:
         yield Pool(client, settings, {"Authorization": f"Bearer {OPERATOR_TOKEN}"})

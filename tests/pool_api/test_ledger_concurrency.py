@@ -66,9 +66,7 @@ def live_pool(db_url: str, tmp_path) -> Iterator[tuple[str, str]]:
         fee_bps=FEE_BPS,
         withdrawal_min_units=MIN_WITHDRAWAL,
     )
-    engine = make_engine(db_url)
-    migrate.upgrade(engine)
-    engine.dispose()
+    migrate.upgrade_url(db_url)
     port = _free_port()
     server = uvicorn.Server(
         uvicorn.Config(
