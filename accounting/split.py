@@ -60,14 +60,23 @@ def split_largest_remainder(amount_units: int, weights: Mapping[int, int]) -> di
         raise InvalidWeightsError(f"weights must be a mapping, got {type(weights).__name__}")
     if not weights:
         raise InvalidWeightsError("weights must not be empty: nothing to split among")
-    for key, weight in weights.items():
-        if isinstance(key, bool) or not isinstance(key, int):
-            raise InvalidWeightsError(f"weight keys must be integer ids, got {key!r}")
-        if isinstance(weight, bool) or not isinstance(weight, int) or weight <= 0:
-            raise InvalidWeightsError(f"weight of {key} must be a positive integer, got {weight!r}")
+    # Fast path first (one pass over the types, 100,000 weights at a time); the
+    # loop below only runs to name the offending entry.
+    if (
+        set(map(type, weights)) != {int}
+        or set(map(type, weights.values())) != {int}
+        or min(weights.values()) <= 0
+    ):
+        for key, weight in weights.items():
+            if isinstance(key, bool) or not isinstance(key, int):
+                raise InvalidWeightsError(f"weight keys must be integer ids, got {key!r}")
+            if isinstance(weight, bool) or not isinstance(weight, int) or weight <= 0:
+                raise InvalidWeightsError(
+                    f"weight of {key} must be a positive integer, got {weight!r}"
+                )
 
     keys = sorted(weights)
-    total = sum(weights[k] for k in keys)
+    total = sum(weights.values())
     parts: dict[int, int] = {}
     remainders: dict[int, int] = {}
     for key in keys:
@@ -75,6 +84,9 @@ def split_largest_remainder(amount_units: int, weights: Mapping[int, int]) -> di
         parts[key], remainders[key] = divmod(amount * weights[key], total)
     left = amount - sum(parts.values())
     # 0 <= left < len(keys): Σ remainder/total == left and each remainder/total < 1.
-    for key in sorted(keys, key=lambda k: (-remainders[k], k))[:left]:
-        parts[key] += 1
+    # Largest remainders first, ties by ascending key: ``keys`` ascend and the sort
+    # is stable (also with ``reverse=True``), so equal remainders keep key order.
+    if left:
+        for key in sorted(keys, key=remainders.__getitem__, reverse=True)[:left]:
+            parts[key] += 1
     return parts
