@@ -2,7 +2,8 @@
 
 Starts a local Ray cluster (a head with no CPUs and two one-CPU worker nodes,
 each belonging to a simulated contributor), serves the pool's HTTP API on a
-free port, registers the contributors and their nodes through the API,
+free port, onboards the contributors (operator invites, each redeems one) and
+registers their nodes through the API,
 submits an MSM and an NTT, follows them with progress bars, checks both
 results against the single-process kernels, reports a reward per job and
 prints the ledger.  Everything lives in a temporary data directory, removed
@@ -149,13 +150,18 @@ def _drive(
     operator = {"Authorization": f"Bearer {operator_token}"}
     names: dict[int, str] = {}
     for name, node in zip(config.contributors, worker_nodes, strict=True):
+        invite = _check(client.post("/v1/invites", headers=operator), "create an invite")
         created = _check(
-            client.post("/v1/contributors", json={"name": name}, headers=operator),
-            f"register contributor {name}",
+            client.post(
+                "/v1/contributors",
+                json={"invite": invite["invite"], "name": name, "payout_address": f"0x{name}"},
+            ),
+            f"redeem {name}'s invite",
         )
         names[created["id"]] = name
         key = {"Authorization": f"Bearer {created['api_key']}"}
-        _check(client.post("/v1/nodes", json={"ray_node_id": node.node_id}, headers=key), "node")
+        node_body = {"ray_node_id": node.node_id, "cpu_cores": 1}
+        _check(client.post("/v1/nodes", json=node_body, headers=key), "node")
         console.print(
             f"contributor [bold]{name}[/] (id {created['id']}) owns node {node.node_id[:12]}…"
         )

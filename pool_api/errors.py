@@ -36,6 +36,10 @@ class StateConflictError(ApiError):
     status_code = 409
 
 
+class UnsupportedMediaTypeError(ApiError):
+    status_code = 415
+
+
 def _validation(field: str, message: str, kind: str) -> list[dict[str, object]]:
     return [{"loc": ["body", field], "msg": message, "type": kind}]
 

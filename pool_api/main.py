@@ -5,38 +5,28 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
-from starlette.types import ASGIApp, Receive, Scope, Send
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
 
 from pool_api.errors import install_error_handlers
+from pool_api.limits import BodyLimit, RateLimit
 from pool_api.migrate import SchemaNotMigratedError
-from pool_api.routes import contributors, jobs, ledger, system
+from pool_api.routes import contributors, dashboard, events, jobs, ledger, nodes, system
 from pool_api.settings import Settings
 from pool_api.state import PoolState
 
 log = logging.getLogger(__name__)
 
-
-class BodyLimit:
-    """Answer 413 before reading a body whose ``Content-Length`` exceeds the limit."""
-
-    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
-        self.app = app
-        self.max_body_bytes = max_body_bytes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            length = dict(scope["headers"]).get(b"content-length")
-            if length is not None and (not length.isdigit() or int(length) > self.max_body_bytes):
-                response = JSONResponse(
-                    {"detail": f"request body over the limit of {self.max_body_bytes} bytes"},
-                    status_code=413,
-                )
-                await response(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
+#: The dashboard's page, script, styles and vendored chart library (served at ``/static``).
+STATIC_DIR = Path(__file__).parent / "static"
+DASHBOARD_HEADERS = {
+    "Cache-Control": "no-cache",
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; object-src 'none';"
+    " base-uri 'none'; frame-ancestors 'none'",
+}
 
 
 def create_app(settings: Settings | None = None, *, start_runner: bool = True) -> FastAPI:
@@ -63,15 +53,25 @@ def create_app(settings: Settings | None = None, *, start_runner: bool = True) -
         summary="Pool small machines for ZK proving work; share the rewards exactly.",
         lifespan=lifespan,
     )
+    app.add_middleware(RateLimit)
     app.add_middleware(BodyLimit, max_body_bytes=settings.max_body_bytes)
     install_error_handlers(app)
     app.include_router(jobs.router)
     app.include_router(contributors.router)
+    app.include_router(nodes.router)
+    app.include_router(events.router)
     app.include_router(ledger.router)
     app.include_router(system.router)
+    app.include_router(dashboard.router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.get("/", include_in_schema=False)
-    def index(request: Request) -> JSONResponse:
+    def index() -> FileResponse:
+        """The live dashboard: a static page over ``/v1/stats/…``, ``/v1/jobs``, ``/v1/events``."""
+        return FileResponse(STATIC_DIR / "index.html", headers=DASHBOARD_HEADERS)
+
+    @app.get("/v1", include_in_schema=False)
+    def api_root(request: Request) -> JSONResponse:
         return JSONResponse({"name": "proverpool", "docs": str(request.url_for("swagger_ui_html"))})
 
     return app

@@ -5,12 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy.engine import Engine
+from sqlmodel import Session, func, select
 
-from pool_api import migrate
+from pool_api import migrate, presence
 from pool_api.blobs import BlobStore
 from pool_api.db import make_engine
 from pool_api.events import EventBus, connect_redis
-from pool_api.metrics import Metrics
+from pool_api.metrics import Metrics, PoolStateCollector
+from pool_api.models import Contributor, Job, Node
+from pool_api.presence import PresenceSweeper
 from pool_api.runner import JobRunner
 from pool_api.settings import Settings
 
@@ -23,6 +26,16 @@ class PoolState:
     blobs: BlobStore
     metrics: Metrics
     runner: JobRunner
+    sweeper: PresenceSweeper
+
+    @property
+    def read_engine(self) -> Engine:
+        """The engine in autocommit mode: single reads on hot paths skip BEGIN/ROLLBACK."""
+        engine = self.__dict__.get("_read_engine")
+        if engine is None:
+            engine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+            self.__dict__["_read_engine"] = engine
+        return engine
 
     @classmethod
     def open(cls, settings: Settings) -> PoolState:
@@ -40,8 +53,44 @@ class PoolState:
         blobs = BlobStore(settings.blob_dir)
         metrics = Metrics()
         runner = JobRunner(settings, engine, blobs, events, metrics)
-        return cls(settings, engine, events, blobs, metrics, runner)
+        metrics.watch(
+            PoolStateCollector(
+                lambda: _jobs_by_status(engine), lambda: _nodes_by_status(engine, events)
+            )
+        )
+        sweeper = PresenceSweeper(events, max(0.5, settings.node_presence_ttl_seconds / 3))
+        sweeper.start()
+        return cls(settings, engine, events, blobs, metrics, runner, sweeper)
 
     def close(self) -> None:
+        self.sweeper.stop()
         self.runner.stop()
         self.engine.dispose()
+
+
+def _jobs_by_status(engine: Engine) -> dict[str, int]:
+    with Session(engine) as session:
+        rows = session.exec(select(Job.status, func.count()).group_by(Job.status)).all()
+    return {str(getattr(status, "value", status)): int(count) for status, count in rows}
+
+
+def _nodes_by_status(engine: Engine, events: EventBus) -> tuple[dict[str, int], int]:
+    """Nodes online / offline / banned, and the online ones with a GPU."""
+    with Session(engine) as session:
+        rows = session.exec(
+            select(Node.ray_node_id, Node.gpu_model, Contributor.banned_at).join(
+                Contributor, Contributor.id == Node.contributor_id
+            )
+        ).all()
+    online = presence.last_seen(events.client, [node_id for node_id, _, _ in rows])
+    counts = {"online": 0, "offline": 0, "banned": 0}
+    gpus = 0
+    for node_id, gpu_model, banned_at in rows:
+        if banned_at is not None:
+            counts["banned"] += 1
+        elif node_id in online:
+            counts["online"] += 1
+            gpus += gpu_model is not None
+        else:
+            counts["offline"] += 1
+    return counts, gpus

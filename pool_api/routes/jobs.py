@@ -5,35 +5,34 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Header, Query, Response, status
+from fastapi import APIRouter, Header, Path, Query, Request, Response, status
+from sqlalchemy import bindparam
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, func, select
+from starlette.concurrency import run_in_threadpool
 
 import accounting
-from pool_api.codec import (
-    decode_field_elements,
-    encode_field_elements,
-    encode_msm_input,
-    parse_numbers,
-    parse_points,
-)
 from pool_api.deps import OperatorAuth, Pool, SessionDep
-from pool_api.errors import NotFoundError, StateConflictError
-from pool_api.models import Job, JobStatus
+from pool_api.errors import NotFoundError, StateConflictError, UnsupportedMediaTypeError
+from pool_api.job_bodies import (
+    REQUEST_BODY_OPENAPI,
+    binary_result,
+    parse_binary_job,
+    parse_json_job,
+    result_values,
+)
+from pool_api.models import Job, JobStatus, utcnow
 from pool_api.schemas import (
-    JobCreate,
     JobCreated,
     JobPage,
     JobPublic,
     JobSummary,
-    MsmJobCreate,
     Progress,
     RewardCreate,
     RewardPublic,
     Share,
 )
-from workers.api import validate_msm_input, validate_ntt_input
-from workers.encoding import limbs_to_ints
+from pool_api.state import PoolState
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 
@@ -54,59 +53,80 @@ def _same_request(stored: Job, job: Job) -> bool:
     return all(getattr(stored, name) == getattr(job, name) for name in fields)
 
 
+JSON_OR_BINARY = ("application/json", "application/octet-stream")
+
+
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=JobCreated,
+    openapi_extra=REQUEST_BODY_OPENAPI,
     responses={
         200: {"description": "a retry: the job first created with this Idempotency-Key"},
         409: {"description": "the Idempotency-Key was used for a different request"},
+        413: {"description": "body over PROVERPOOL_MAX_BODY_BYTES"},
+        415: {"description": "neither application/json nor application/octet-stream"},
     },
 )
-def submit_job(
-    body: JobCreate,
+async def submit_job(
+    request: Request,
     pool: Pool,
-    session: SessionDep,
     response: Response,
     idempotency_key: IdempotencyKey = None,
+    kind: Annotated[
+        Literal["msm", "ntt"] | None, Query(description="Binary bodies only: the job kind.")
+    ] = None,
+    curve: Annotated[
+        str | None, Query(max_length=32, description="Binary MSM only: the curve.")
+    ] = None,
+    field: Annotated[
+        str | None, Query(max_length=32, description="Binary NTT only: the field.")
+    ] = None,
+    inverse: Annotated[bool, Query(description="Binary NTT only: inverse transform.")] = False,
 ) -> JobCreated:
-    """Validate the whole input, store it once (content-addressed), queue the job."""
-    job_id = uuid.uuid4().hex
-    if isinstance(body, MsmJobCreate):
-        points = parse_points(body.points)
-        scalars = parse_numbers(body.scalars, "scalars")
-        validate_msm_input(body.curve, points, scalars)
-        blob = encode_msm_input(points, scalars)
-        job = Job(id=job_id, kind="msm", curve=body.curve, size=len(points), input_sha256="")
-    else:
-        values = parse_numbers(body.values, "values")
-        validate_ntt_input(body.field, values)
-        blob = encode_field_elements(values)
-        job = Job(
-            id=job_id,
-            kind="ntt",
-            field=body.field,
-            inverse=body.inverse,
-            size=len(values),
-            input_sha256="",
+    """Validate the whole input, store it once (content-addressed), queue the job.
+
+    The body is JSON (``Content-Type: application/json``; numbers as decimal strings) or
+    binary (``application/octet-stream``, DESIGN §4, parameters ``kind``, ``curve`` /
+    ``field``, ``inverse`` in the query string; layout in :mod:`pool_api.job_bodies`).
+    """
+    content_type = request.headers.get("content-type", "application/json")
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    if media_type not in JSON_OR_BINARY:
+        raise UnsupportedMediaTypeError(
+            f"Content-Type {media_type!r} not supported; use one of {list(JSON_OR_BINARY)}"
         )
+    raw = await request.body()
+    if media_type == "application/json":
+        job, blob = await run_in_threadpool(parse_json_job, raw)
+    else:
+        job, blob = await run_in_threadpool(parse_binary_job, raw, kind, curve, field, inverse)
+    return await run_in_threadpool(_store_job, pool, job, blob, response, idempotency_key)
+
+
+def _store_job(
+    pool: PoolState, job: Job, blob: bytes, response: Response, idempotency_key: str | None
+) -> JobCreated:
+    job.id = uuid.uuid4().hex
     job.input_sha256 = pool.blobs.put(blob)
     job.idempotency_key = idempotency_key
-    if idempotency_key is not None:
-        stored = _job_with_key(session, idempotency_key)
-        if stored is not None:
+    with Session(pool.engine) as session:
+        if idempotency_key is not None:
+            stored = _job_with_key(session, idempotency_key)
+            if stored is not None:
+                return _retry(stored, job, response)
+        session.add(job)
+        try:
+            session.commit()
+        except IntegrityError:  # a concurrent retry with the same key won the race
+            session.rollback()
+            stored = _job_with_key(session, idempotency_key or "")
+            if stored is None:
+                raise
             return _retry(stored, job, response)
-    session.add(job)
-    try:
-        session.commit()
-    except IntegrityError:  # a concurrent retry with the same key won the race
-        session.rollback()
-        stored = _job_with_key(session, idempotency_key or "")
-        if stored is None:
-            raise
-        return _retry(stored, job, response)
-    pool.metrics.jobs_submitted.labels(job.kind).inc()
-    pool.events.publish("job.queued", job_id=job_id, kind=job.kind, size=job.size)
+        job_id, kind, size = job.id, job.kind, job.size
+    pool.metrics.jobs_submitted.labels(kind).inc()
+    pool.events.publish("job.submitted", job_id=job_id, kind=kind, size=size)
     pool.runner.wake()
     return JobCreated(id=job_id)
 
@@ -160,16 +180,63 @@ def list_jobs(
     return JobPage(items=items, total=total, offset=offset, limit=limit)
 
 
-@router.get("/{job_id}", response_model=JobPublic)
-def get_job(job_id: str, pool: Pool, session: SessionDep) -> JobPublic:
-    job = session.get(Job, job_id)
+_BINARY = "application/octet-stream"
+
+
+@router.get(
+    "/{job_id}",
+    response_model=JobPublic,
+    responses={
+        200: {"content": {_BINARY: {"schema": {"type": "string", "format": "binary"}}}},
+        409: {"description": "binary result asked of a job that is not done"},
+    },
+)
+async def get_job(
+    job_id: Annotated[str, Path(max_length=64)],
+    pool: Pool,
+    request: Request,
+    format: Annotated[
+        Literal["json", "binary"] | None,
+        Query(description="Result format; default: by the Accept header, else JSON."),
+    ] = None,
+) -> JobPublic | Response:
+    """The job's status and progress, with its result once done: JSON (decimal strings),
+    or the bare result in DESIGN §4 binary (``?format=binary`` or
+    ``Accept: application/octet-stream``)."""
+    if format is None:
+        accept = request.headers.get("accept", "")
+        format = "binary" if _BINARY in accept and "application/json" not in accept else "json"
+    return await run_in_threadpool(_read_job, pool, job_id, format)
+
+
+# The path clients poll: one prebuilt Core statement, no ORM objects.
+_JOB_QUERY = select(
+    Job.id,
+    Job.kind,
+    Job.curve,
+    Job.field,
+    Job.status,
+    Job.chunks_done,
+    Job.chunks_total,
+    Job.result_sha256,
+    Job.error,
+).where(Job.id == bindparam("job_id"))
+
+
+def _read_job(pool: PoolState, job_id: str, format: str) -> JobPublic | Response:
+    with pool.read_engine.connect() as connection:
+        job = connection.execute(_JOB_QUERY, {"job_id": job_id}).first()
     if job is None:
         raise NotFoundError(f"no job {job_id!r}")
+    done = job.status == JobStatus.done and job.result_sha256
+    if format == "binary":
+        if not done:
+            raise StateConflictError(f"job {job_id} is {job.status.value}; no result yet")
+        blob = pool.blobs.get(job.result_sha256)
+        return Response(binary_result(job.kind, job.curve, job.field, blob), media_type=_BINARY)
     result = None
-    if job.status == JobStatus.done and job.result_sha256:
-        result = [
-            str(v) for v in limbs_to_ints(decode_field_elements(pool.blobs.get(job.result_sha256)))
-        ]
+    if done:
+        result = [str(v) for v in result_values(pool.blobs.get(job.result_sha256))]
     return JobPublic(
         id=job.id,
         kind=job.kind,
@@ -177,6 +244,45 @@ def get_job(job_id: str, pool: Pool, session: SessionDep) -> JobPublic:
         progress=Progress(chunks_done=job.chunks_done, chunks_total=job.chunks_total),
         result=result,
         error=job.error,
+    )
+
+
+_FINAL = (JobStatus.done, JobStatus.failed, JobStatus.cancelled)
+
+
+@router.post(
+    "/{job_id}/cancel",
+    response_model=JobPublic,
+    dependencies=[OperatorAuth],
+    responses={409: {"description": "the job already finished"}},
+)
+def cancel_job(
+    job_id: Annotated[str, Path(max_length=64)], pool: Pool, session: SessionDep
+) -> JobPublic:
+    """Cancel a queued or running job: its status becomes ``cancelled`` at once; a running
+    job's runner stops at the next chunk boundary."""
+    job = session.exec(select(Job).where(Job.id == job_id).with_for_update()).first()
+    if job is None:
+        raise NotFoundError(f"no job {job_id!r}")
+    if job.status in _FINAL:
+        raise StateConflictError(f"job {job_id} is already {job.status.value}")
+    job.status = JobStatus.cancelled
+    job.updated_at = utcnow()
+    session.add(job)
+    session.commit()
+    session.refresh(job)
+    pool.events.publish(
+        "job.progress",
+        job_id=job.id,
+        chunks_done=job.chunks_done,
+        chunks_total=job.chunks_total,
+        status=job.status.value,
+    )
+    return JobPublic(
+        id=job.id,
+        kind=job.kind,
+        status=job.status,
+        progress=Progress(chunks_done=job.chunks_done, chunks_total=job.chunks_total),
     )
 
 

@@ -7,17 +7,16 @@ integers in the token's base unit, as everywhere else in the API.
 
 from __future__ import annotations
 
-import hmac
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
+from fastapi import APIRouter, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 from sqlmodel import Session, select
 
 import accounting
 from accounting import AccountKind, PayoutBatch, Withdrawal, WithdrawalStatus
-from pool_api.deps import Credentials, OperatorAuth, Pool, SessionDep, hash_api_key
+from pool_api.deps import CurrentContributor, OperatorAuth, Pool, SelfOrOperator, SessionDep
 from pool_api.errors import NotFoundError, StateConflictError
 from pool_api.models import Contributor
 
@@ -105,53 +104,7 @@ class AuditReport(BaseModel):
 
 # --------------------------------------------------------------------------- auth
 
-
-def _api_key_owner(session: Session, api_key: str) -> Contributor | None:
-    digest = hash_api_key(api_key)
-    found = session.exec(select(Contributor).where(Contributor.api_key_hash == digest)).first()
-    if found is None or not hmac.compare_digest(found.api_key_hash, digest):
-        return None
-    return found
-
-
-def require_self_or_operator(
-    contributor_id: int, pool: Pool, session: SessionDep, credentials: Credentials
-) -> int:
-    """The path's contributor, reached with their own API key or the operator token."""
-    if credentials is None:
-        raise HTTPException(
-            401,
-            detail="contributor API key or operator token required (Authorization: Bearer …)",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-    token = credentials.credentials
-    operator = pool.settings.resolved_operator_token
-    if not hmac.compare_digest(token.encode(), operator.encode()):
-        owner = _api_key_owner(session, token)
-        if owner is None:
-            raise HTTPException(403, detail="invalid API key")
-        if owner.id != contributor_id:
-            raise HTTPException(403, detail="this API key belongs to another contributor")
-    if session.get(Contributor, contributor_id) is None:
-        raise NotFoundError(f"no contributor {contributor_id}")
-    return contributor_id
-
-
-def require_contributor(session: SessionDep, credentials: Credentials) -> Contributor:
-    if credentials is None:
-        raise HTTPException(
-            401,
-            detail="contributor API key required (Authorization: Bearer <key>)",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-    owner = _api_key_owner(session, credentials.credentials)
-    if owner is None:
-        raise HTTPException(403, detail="invalid contributor API key")
-    return owner
-
-
-SelfOrOperator = Annotated[int, Depends(require_self_or_operator)]
-ContributorKey = Annotated[Contributor, Depends(require_contributor)]
+ContributorKey = CurrentContributor
 
 
 # --------------------------------------------------------------------------- contributors

@@ -12,8 +12,15 @@ from pool_api.deps import Pool
 
 router = APIRouter(tags=["system"])
 
+_HEALTH = {
+    "content": {"application/json": {"schema": {"type": "object"}}},
+}
 
-@router.get("/healthz")
+
+@router.get(
+    "/healthz",
+    responses={200: _HEALTH, 503: {**_HEALTH, "description": "the database or Redis is down"}},
+)
 def healthz(pool: Pool) -> JSONResponse:
     """``200`` when the database and Redis answer, ``503`` naming what does not."""
     checks = {"database": "ok", "redis": "ok" if pool.events.ping() else "unreachable"}
@@ -28,6 +35,7 @@ def healthz(pool: Pool) -> JSONResponse:
     )
 
 
-@router.get("/metrics")
+@router.get("/metrics", response_class=Response, responses={200: {"content": {"text/plain": {}}}})
 def metrics(pool: Pool) -> Response:
+    """Prometheus text exposition (names: DESIGN §8, ``proverpool_`` prefix)."""
     return Response(generate_latest(pool.metrics.registry), media_type=CONTENT_TYPE_LATEST)

