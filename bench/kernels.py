@@ -29,13 +29,22 @@ Then, side by side with the peers of issue 3 (helpers in ``bench/peers.py``):
 * NTT ``babybear`` and ``goldilocks`` at 2^20 against ``galois.ntt`` (``pip install
   'proverpool[bench]'``; outputs compared), a galois run predicted (n log n, from 2^18)
   to exceed 60 s being extrapolated instead;
+* MSM ``bls12_381_g1`` at 2^16 against py-arkworks-bls12381's ``G1Point.multiexp_unchecked``
+  (native arkworks code from PyPI, ``pip install 'proverpool[bench]'``), one thread each
+  (``RAYON_NUM_THREADS=1``) and both cores each; 2^16 distinct points made by arkworks
+  (pairwise sums of 256 random multiples of G), its sum checked against ours;
 * py_ecc's naive MSM (above) as the floor.
+
+And MSM on the other curves (ours only): ``bls12_381_g1``, ``bn254_g2`` and
+``bls12_381_g2`` at 2^12 and 2^16 (``msm_limbs`` on limb arrays; 64 random multiples of
+the generator, tiled), on one thread and on two (a child with ``NUMBA_NUM_THREADS=2``).
 
 The table gives ratio = peer time / our time and the issue's targets (MSM 2^16 and NTT
 bn254 2^20 at least 2× faster than ffjavascript, one core each; small-field NTT 2^20 at
-least 3× faster than galois).  ``--quick`` skips MSM 2^18 and the bn254 NTT 2^20, and
-compares the small fields at 2^16.  A peer that cannot be installed or run leaves its
-row's peer column empty with the reason, and the script still exits 0.
+least 3× faster than galois; MSM bls12_381_g1 2^16 no slower than arkworks).
+``--quick`` skips MSM 2^18 and the bn254 NTT 2^20, and compares the small fields at 2^16.
+A peer that cannot be installed or run leaves its row's peer column empty with the
+reason, and the script still exits 0.
 
 Times are the best of ``--repeat`` runs after a warm-up.  Prints a table and
 writes JSON (default ``bench/results/kernels.json``).
@@ -219,11 +228,70 @@ def run(repeat: int, quick: bool = False) -> dict[str, object]:
         timings[f"ntt_{field}_2^20_words_s"] = best_of(
             repeat, lambda words=words, field=field: cpu_ntt.ntt_limbs(field, words)
         )
+    with tempfile.TemporaryDirectory() as tmp:
+        results["other_curves"] = other_curve_timings(rng, repeat, Path(tmp), timings)
     results["timings"] = timings
     results["peers"] = compare_with_peers(
         all_points, [rng.randrange(BN254_R) for _ in all_points], rng, repeat, quick, timings
     )
     return results
+
+
+# --- the other curves (ours only) -------------------------------------------------------------
+
+OTHER_CURVES = ("bls12_381_g1", "bn254_g2", "bls12_381_g2")
+OTHER_CURVE_LOGS = (12, 16)
+
+
+def curve_bench_bases(curve: str, n: int, rng: random.Random) -> np.ndarray:
+    """``n`` bases of ``curve`` as ``(n, 2, words)`` limbs: 64 random multiples of G, tiled."""
+    params = CURVES[curve]
+    g = points_to_limbs([params.generator], curve)
+    pool = np.concatenate(
+        [
+            points_to_limbs(
+                [cpu_msm.msm_limbs(curve, g, ints_to_limbs([rng.randrange(1, params.order)]))],
+                curve,
+            )
+            for _ in range(64)
+        ]
+    )
+    return np.ascontiguousarray(np.resize(pool, (n, *pool.shape[1:])))
+
+
+def other_curve_timings(
+    rng: random.Random, repeat: int, work: Path, timings: dict[str, float]
+) -> dict[str, object]:
+    """``msm_limbs`` on every other curve at 2^12 and 2^16, one thread here, two in a child."""
+    jobs: list[dict] = []
+    for curve in OTHER_CURVES:
+        order = CURVES[curve].order
+        for log_n in OTHER_CURVE_LOGS:
+            n = 1 << log_n
+            bases = curve_bench_bases(curve, n, rng)
+            scalars = ints_to_limbs([rng.randrange(order) for _ in range(n)])
+            cpu_msm.msm_limbs(curve, bases, scalars)  # warm-up (compiles on a cold cache)
+            timings[f"msm_{curve}_2^{log_n}_limbs_s"] = best_of(
+                repeat, lambda c=curve, b=bases, s=scalars: cpu_msm.msm_limbs(c, b, s)
+            )
+            name = f"msm_{curve}_{log_n}"
+            np.save(work / f"{name}_bases.npy", bases)
+            np.save(work / f"{name}_scalars.npy", scalars)
+            jobs.append(
+                {
+                    "name": name,
+                    "kind": "msm",
+                    "curve": curve,
+                    "bases": f"{name}_bases.npy",
+                    "scalars": f"{name}_scalars.npy",
+                }
+            )
+    two = peers.ours_threads(2, work, jobs, repeat)
+    for job in jobs:
+        if job["name"] in two:
+            key = f"msm_{job['curve']}_2^{job['name'].rsplit('_', 1)[1]}_limbs_2threads_s"
+            timings[key] = two[job["name"]]
+    return {"ours_2_threads": two}
 
 
 # --- side by side with the peers (issue 3, item 5) ------------------------------------------
@@ -234,6 +302,8 @@ NTT_BN254_TARGET = 2.0
 """NTT bn254_fr 2^20: at least 2× faster than ffjavascript's ``Fr.fft``."""
 NTT_SMALL_TARGET = 3.0
 """NTT babybear / goldilocks 2^20: at least 3× faster than ``galois.ntt``."""
+ARKWORKS_TARGET = 1.0
+"""MSM bls12_381_g1 2^16: no slower than py-arkworks-bls12381 (one core each)."""
 GALOIS_LIMIT_S = 60.0
 """A galois NTT expected to take longer than this is extrapolated (n log n), not run."""
 
@@ -546,6 +616,67 @@ def _galois_rows(
     return rows, info
 
 
+def _arkworks_rows(
+    rng: random.Random, repeat: int, work: Path, timings: dict[str, float]
+) -> tuple[list[dict[str, object]], dict[str, object]]:
+    """MSM bls12_381_g1 2^16 against ``G1Point.multiexp_unchecked``, 1 thread and 2 each."""
+    curve, log_n = "bls12_381_g1", 16
+    n = 1 << log_n
+    version = peers.arkworks_version()
+    info: dict[str, object] = {"version": version}
+    label = f"MSM 2^{log_n} {curve}, msm_limbs"
+    peer_name = "py-arkworks-bls12381 G1Point.multiexp_unchecked"
+    if version is None:
+        ours = timings.get(f"msm_{curve}_2^{log_n}_limbs_s")
+        note = "not run: pip install py-arkworks-bls12381"
+        return [
+            _row(f"{label}, 1 thread each", ours, peer_name, None, ARKWORKS_TARGET, "", note)
+        ], info
+    from py_arkworks_bls12381 import G1Point, Scalar
+
+    order = CURVES[curve].order
+    side = 1 << (log_n // 2)
+    multiples = [
+        G1Point() * Scalar.from_le_bytes(rng.randrange(1, order).to_bytes(32, "little"))
+        for _ in range(2 * side)
+    ]
+    raw = b"".join(
+        bytes((a + b).to_xy_bytes_le()) for a in multiples[:side] for b in multiples[side:]
+    )
+    scalars = [rng.randrange(order) for _ in range(n)]
+    (work / "ark_points.bin").write_bytes(raw)
+    (work / "ark_scalars.bin").write_bytes(peers.le_bytes(scalars))
+    bases = np.frombuffer(raw, dtype="<u8").reshape(n, 2, 6).astype(np.uint64)
+    scalar_limbs = ints_to_limbs(scalars)
+    ours_sum = cpu_msm.msm_limbs(curve, bases, scalar_limbs)
+    ours_1 = best_of(repeat, lambda: cpu_msm.msm_limbs(curve, bases, scalar_limbs))
+    timings[f"msm_{curve}_2^{log_n}_arkworks_points_s"] = ours_1
+    np.save(work / "ark_bases.npy", bases)
+    np.save(work / "ark_scalars.npy", scalar_limbs)
+    job = {"name": "ark", "kind": "msm", "curve": curve}
+    two = peers.ours_threads(
+        2, work, [{**job, "bases": "ark_bases.npy", "scalars": "ark_scalars.npy"}], repeat
+    )
+    rows = []
+    for threads, ours in ((1, ours_1), (2, two.get("ark"))):
+        got = peers.run_arkworks(work, threads, repeat)
+        info[f"rayon_{threads}"] = got
+        peer_s, verified, note = None, "", ""
+        if "error" in got:
+            note = f"not run: {got['error']}"
+        else:
+            peer_s = got["best_s"]
+            timings[f"arkworks_msm_{curve}_2^{log_n}_{threads}t_s"] = peer_s
+            xy = bytes.fromhex(got["xy_le_hex"])
+            theirs = (int.from_bytes(xy[:48], "little"), int.from_bytes(xy[48:], "little"))
+            verified = "same sum" if theirs == ours_sum else "DIFFERENT sum"
+        what = "1 thread each" if threads == 1 else "both cores each"
+        note = note or f"RAYON_NUM_THREADS={threads}, NUMBA_NUM_THREADS={threads}"
+        target = ARKWORKS_TARGET if threads == 1 else None
+        rows.append(_row(f"{label}, {what}", ours, peer_name, peer_s, target, verified, note))
+    return rows, info
+
+
 def compare_with_peers(
     points: list[tuple[int, int]],
     scalars: list[int],
@@ -563,6 +694,8 @@ def compare_with_peers(
             points, scalars, ntt_values, msm_logs, repeat, Path(tmp), timings
         )
     galois_rows, galois_info = _galois_rows(rng, repeat, quick, timings)
+    with tempfile.TemporaryDirectory() as tmp:
+        ark_rows, ark_info = _arkworks_rows(rng, repeat, Path(tmp), timings)
     floor = _row(
         "MSM 2^16 bn254_g1, public msm vs py_ecc naive (2^8 scaled)",
         timings["msm_2^16_api_s"],
@@ -572,9 +705,10 @@ def compare_with_peers(
     )
     return {
         "quick": quick,
-        "rows": [*ffjs_rows, *galois_rows, floor],
+        "rows": [*ffjs_rows, *galois_rows, *ark_rows, floor],
         **ffjs_info,
         "galois": galois_info,
+        "arkworks": ark_info,
     }
 
 
@@ -630,6 +764,12 @@ ROWS = [
     ("ntt_goldilocks_2^20_words_s", "NTT 2^20 goldilocks, ntt_limbs (n, 1)", "s"),
     ("ntt_babybear_2^20_limbs_s", "NTT 2^20 babybear, ntt_limbs (n, 4)", "s"),
     ("ntt_babybear_2^20_words_s", "NTT 2^20 babybear, ntt_limbs (n, 1)", "s"),
+    *(
+        (f"msm_{curve}_2^{log_n}_limbs{suffix}_s", f"MSM 2^{log_n} {curve}, msm_limbs{what}", "s")
+        for curve in OTHER_CURVES
+        for log_n in OTHER_CURVE_LOGS
+        for suffix, what in (("", ""), ("_2threads", ", 2 threads"))
+    ),
 ]
 
 
@@ -644,7 +784,10 @@ def print_table(results: dict[str, object]) -> None:
     print(f"{'measurement':<{width}}  {'value':>12}")
     print(f"{'-' * width}  {'-' * 12}")
     for key, label, unit in ROWS:
-        value = timings[key]
+        value = timings.get(key)
+        if value is None:
+            print(f"{label:<{width}}  {'-':>12}")
+            continue
         text = f"{value:.0f}" if unit == "" else f"{value:.4g} {unit}"
         print(f"{label:<{width}}  {text:>12}")
     speedup = timings["py_ecc_2^16_scaled_s"] / timings["msm_2^16_api_s"]

@@ -8,6 +8,10 @@
   single-thread mode (the wasm code on the main thread); ``buildBn128()`` starts one
   worker thread per CPU.
 * galois (``pip install 'proverpool[bench]'``) is imported lazily.
+* py-arkworks-bls12381 (``pip install 'proverpool[bench]'``: Python bindings of the Rust
+  arkworks ``ark-bls12-381`` code) runs in a child process (:func:`run_arkworks`) so that
+  its rayon thread pool can be sized with ``RAYON_NUM_THREADS`` per run; its
+  ``G1Point.multiexp_unchecked`` is the MSM compared with ours on ``bls12_381_g1``.
 
 Every helper here reports a missing peer as a string instead of raising, so that the
 benchmark still prints its table and exits 0.  :func:`ours_threads_main` is the child
@@ -132,15 +136,86 @@ def galois_ntt(values: list[int], modulus: int, repeat: int) -> tuple[float, flo
     return first, best, [int(v) for v in out]
 
 
+# --- py-arkworks-bls12381 ------------------------------------------------------------------
+
+
+def arkworks_version() -> str | None:
+    try:
+        from importlib.metadata import PackageNotFoundError, version
+
+        import py_arkworks_bls12381  # noqa: F401
+    except ImportError:
+        return None
+    try:
+        return version("py-arkworks-bls12381")
+    except PackageNotFoundError:
+        return "?"
+
+
+def run_arkworks(work_dir: Path, threads: int, repeat: int) -> dict:
+    """Time ``G1Point.multiexp_unchecked`` on ``work_dir/ark_points.bin`` (96-byte ``x‖y``
+    little-endian points) and ``ark_scalars.bin`` (32-byte little-endian) in a child with
+    ``RAYON_NUM_THREADS=threads``: ``{"best_s", "xy_le_hex", "threads"}`` or ``{"error"}``."""
+    env = dict(os.environ, RAYON_NUM_THREADS=str(threads))
+    spec = work_dir / "arkworks.json"
+    spec.write_text(json.dumps({"repeat": repeat, "threads": threads}))
+    try:
+        out = subprocess.run(
+            [sys.executable, str(Path(__file__).resolve()), "arkworks", str(spec)],
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=NODE_TIMEOUT_S,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return {"error": f"arkworks child failed: {exc}"}
+    if out.returncode != 0:
+        tail = out.stderr.strip().splitlines()[-1:] or ["?"]
+        return {"error": tail[0]}
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def arkworks_main(spec_path: Path) -> None:
+    from py_arkworks_bls12381 import G1Point, Scalar
+
+    spec = json.loads(spec_path.read_text())
+    work_dir = spec_path.parent
+    raw_points = (work_dir / "ark_points.bin").read_bytes()
+    raw_scalars = (work_dir / "ark_scalars.bin").read_bytes()
+    points = [
+        G1Point.from_xy_bytes_unchecked_le(raw_points[i : i + 96])
+        for i in range(0, len(raw_points), 96)
+    ]
+    scalars = [
+        Scalar.from_le_bytes(raw_scalars[i : i + 32]) for i in range(0, len(raw_scalars), 32)
+    ]
+    result = G1Point.multiexp_unchecked(points, scalars)
+    times = []
+    for _ in range(spec["repeat"]):
+        start = time.perf_counter()
+        result = G1Point.multiexp_unchecked(points, scalars)
+        times.append(time.perf_counter() - start)
+    print(
+        json.dumps(
+            {
+                "best_s": min(times),
+                "xy_le_hex": bytes(result.to_xy_bytes_le()).hex(),
+                "threads": spec["threads"],
+            }
+        )
+    )
+
+
 # --- ours under NUMBA_NUM_THREADS=2 ---------------------------------------------------------
 
 
 def ours_threads(threads: int, work_dir: Path, jobs: list[dict], repeat: int) -> dict:
     """Time ``jobs`` (``.npy`` inputs in ``work_dir``) in a child with ``threads`` numba threads.
 
-    Jobs: ``{"name", "kind": "msm", "bases", "scalars"}`` or ``{"name", "kind": "ntt",
-    "field", "values"}``.  Returns ``{name: best seconds}`` and ``numba_threads``, or
-    ``{"error": text}``.
+    Jobs: ``{"name", "kind": "msm", "bases", "scalars"[, "curve"]}`` (``curve`` defaults to
+    ``bn254_g1``) or ``{"name", "kind": "ntt", "field", "values"}``.  Returns
+    ``{name: best seconds}`` and ``numba_threads``, or ``{"error": text}``.
     """
     spec = work_dir / "ours_threads.json"
     spec.write_text(json.dumps({"repeat": repeat, "jobs": jobs}))
@@ -177,9 +252,10 @@ def ours_threads_main(spec_path: Path) -> None:
         if job["kind"] == "msm":
             bases = np.load(work_dir / job["bases"])
             scalars = np.load(work_dir / job["scalars"])
+            curve = job.get("curve", "bn254_g1")
 
-            def call(bases=bases, scalars=scalars) -> object:
-                return cpu_msm.msm_limbs("bn254_g1", bases, scalars)
+            def call(bases=bases, scalars=scalars, curve=curve) -> object:
+                return cpu_msm.msm_limbs(curve, bases, scalars)
 
         else:
             values = np.load(work_dir / job["values"])
@@ -198,4 +274,7 @@ def ours_threads_main(spec_path: Path) -> None:
 
 
 if __name__ == "__main__":
-    ours_threads_main(Path(sys.argv[1]))
+    if sys.argv[1] == "arkworks":
+        arkworks_main(Path(sys.argv[2]))
+    else:
+        ours_threads_main(Path(sys.argv[1]))

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from workers.encoding import ints_to_limbs, limbs_to_ints, points_to_limbs
+from workers.encoding import coordinate_words, ints_to_limbs, limbs_to_ints, points_to_limbs
 from workers.errors import KernelInputError
 
 _DECIMAL = re.compile(r"[0-9]{1,100}")
@@ -40,28 +40,47 @@ def parse_numbers(raws: Sequence[object], name: str) -> list[int]:
     return [parse_number(raw, f"{name}[{i}]") for i, raw in enumerate(raws)]
 
 
-def parse_points(raws: Sequence[object], name: str = "points") -> list[tuple[int, int]]:
-    points = []
+def parse_points(raws: Sequence[object], name: str = "points") -> list[tuple]:
+    """``[x, y]`` pairs; on G2 each coordinate may itself be a pair ``[c0, c1]``."""
+    points: list[tuple] = []
     for i, raw in enumerate(raws):
         if not isinstance(raw, list | tuple) or len(raw) != 2:
             raise KernelInputError(f"{name}[{i}] must be a pair [x, y]", field=name)
-        points.append(
-            (parse_number(raw[0], f"{name}[{i}][0]"), parse_number(raw[1], f"{name}[{i}][1]"))
-        )
+        point = []
+        for j, coordinate in enumerate(raw):
+            where = f"{name}[{i}][{j}]"
+            if isinstance(coordinate, list | tuple):
+                if len(coordinate) != 2:
+                    raise KernelInputError(
+                        f"{where} must be a number or a pair [c0, c1]", field=name
+                    )
+                point.append(
+                    tuple(parse_number(c, f"{where}[{k}]") for k, c in enumerate(coordinate))
+                )
+            else:
+                point.append(parse_number(coordinate, where))
+        points.append(tuple(point))
     return points
 
 
-def encode_msm_input(points: Sequence[tuple[int, int]], scalars: Sequence[int]) -> bytes:
-    """``bases (n, 2, 4)`` then ``scalars (n, 4)``: x‖y‖…‖k‖… as 32-byte little-endian ints."""
-    bases = points_to_limbs(points).astype(DTYPE, copy=False)
+def encode_msm_input(
+    points: Sequence[tuple], scalars: Sequence[int], curve: str = "bn254_g1"
+) -> bytes:
+    """``bases (n, 2, words)`` then ``scalars (n, 4)``, little-endian 64-bit words.
+
+    ``words`` per coordinate: 4 on ``bn254_g1``, 6 on ``bls12_381_g1``, 8 on
+    ``bn254_g2`` and 12 on ``bls12_381_g2`` (:func:`workers.encoding.points_to_limbs`).
+    """
+    bases = points_to_limbs(points, curve).astype(DTYPE, copy=False)
     ks = ints_to_limbs(scalars, LIMBS).astype(DTYPE, copy=False)
     return bases.tobytes() + ks.tobytes()
 
 
-def decode_msm_input(data: bytes, n: int) -> tuple[np.ndarray, np.ndarray]:
+def decode_msm_input(data: bytes, n: int, curve: str = "bn254_g1") -> tuple[np.ndarray, np.ndarray]:
+    words = coordinate_words(curve)
     flat = np.frombuffer(data, dtype=DTYPE)
-    bases = flat[: n * 2 * LIMBS].reshape(n, 2, LIMBS).astype(np.uint64)
-    scalars = flat[n * 2 * LIMBS :].reshape(n, LIMBS).astype(np.uint64)
+    bases = flat[: n * 2 * words].reshape(n, 2, words).astype(np.uint64)
+    scalars = flat[n * 2 * words :].reshape(n, LIMBS).astype(np.uint64)
     return bases, scalars
 
 

@@ -19,12 +19,15 @@ import numpy as np
 
 from workers import gpu, gpu_plan
 from workers.cpu_msm import first_point_off_curve, msm_limbs
+from workers.cpu_msm_checks import first_point_not_in_subgroup
 from workers.cpu_ntt import ntt_limbs, ntt_rows_limbs
 from workers.encoding import ints_to_limbs, limbs_to_ints, points_to_limbs
 from workers.errors import (
     BackendUnavailableError,
     KernelInputError,
     LengthMismatchError,
+    MalformedPointError,
+    PointNotInSubgroupError,
     PointNotOnCurveError,
     ScalarOutOfRangeError,
     SizeNotPowerOfTwoError,
@@ -33,8 +36,7 @@ from workers.errors import (
     UnknownFieldError,
     ValueOutOfRangeError,
 )
-from workers.params import CURVES, FIELDS, INFINITY, CurveParams, FieldParams
-from workers.reference import point_add
+from workers.params import CURVES, FIELDS, CurveParams, FieldParams
 
 __all__ = [
     "msm",
@@ -89,51 +91,62 @@ def _field(field: object) -> FieldParams:
     return FIELDS[field]
 
 
-def _times_order_is_infinity(params: CurveParams, point: tuple[int, int]) -> bool:
-    """``r·P = O``: membership of the prime-order subgroup (needed when the cofactor is not 1)."""
-    result, addend, k = INFINITY, point, params.order
-    while k:
-        if k & 1:
-            result = point_add(params, result, addend)
-        addend = point_add(params, addend, addend)
-        k >>= 1
-    return result == INFINITY
+def _check_coordinate(i: int, value: object, params: CurveParams) -> None:
+    """One ``F_p`` integer of ``points[i]``: an ``int`` in ``[0, p)``."""
+    if not _is_int(value):
+        raise MalformedPointError(
+            f"points[{i}] has a non-integer coordinate (got {type(value).__name__})"
+        )
+    if not 0 <= value < params.base_modulus:  # type: ignore[operator]
+        raise PointNotOnCurveError(
+            f"points[{i}] is not on {params.name}: coordinate out of range [0, p)"
+        )
+
+
+def _check_point_shape(i: int, point: object, params: CurveParams) -> None:
+    """``(x, y)`` of ints on G1; ``((x0, x1), (y0, y1))`` on G2; every integer in ``[0, p)``."""
+    shape = "an (x, y) pair" if params.degree == 1 else "a ((x0, x1), (y0, y1)) pair of pairs"
+    if not isinstance(point, (tuple, list)) or len(point) != 2:
+        raise MalformedPointError(f"points[{i}] is not {shape} on {params.name}")
+    for coordinate in point:
+        if params.degree == 1:
+            _check_coordinate(i, coordinate, params)
+            continue
+        if not isinstance(coordinate, (tuple, list)) or len(coordinate) != 2:
+            raise MalformedPointError(f"points[{i}] is not {shape} on {params.name}")
+        for component in coordinate:
+            _check_coordinate(i, component, params)
 
 
 def _prepare_msm(curve: object, points: object, scalars: object) -> tuple[np.ndarray, np.ndarray]:
-    """Validate an MSM input and return it as ``(bases (n, 2, 4), scalars (n, 4))`` limbs."""
+    """Validate an MSM input and return it as ``(bases (n, 2, words), scalars (n, 4))`` limbs.
+
+    Checks in order: the curve, sequences of equal length, every point's
+    shape and coordinate range, every scalar in ``[0, r)``, every point on the
+    curve (vectorised, :func:`workers.cpu_msm.first_point_off_curve`) and, where
+    the cofactor is not 1, in the prime-order subgroup (``[r]P = O`` in numba,
+    :func:`workers.cpu_msm_checks.first_point_not_in_subgroup`).
+    """
     params = _curve(curve)
-    points = _check_sequence("points", points, "(x, y) pairs")
+    points = _check_sequence("points", points, "points")
     scalars = _check_sequence("scalars", scalars, "integers")
     if len(points) != len(scalars):
         raise LengthMismatchError(
             f"points and scalars differ in length: {len(points)} vs {len(scalars)}"
         )
-    p = params.base_modulus
     for i, point in enumerate(points):
-        if not isinstance(point, (tuple, list)) or len(point) != 2:
-            raise KernelInputError(f"points[{i}] is not an (x, y) pair", field="points")
-        for coordinate in point:
-            if not _is_int(coordinate):
-                raise KernelInputError(
-                    f"points[{i}] has a non-integer coordinate (got {type(coordinate).__name__})",
-                    field="points",
-                )
-            if not 0 <= coordinate < p:
-                raise PointNotOnCurveError(
-                    f"points[{i}] is not on {params.name}: coordinate out of range [0, p)"
-                )
+        _check_point_shape(i, point, params)
     _check_ints("scalars", scalars, params.order, "r", ScalarOutOfRangeError)
-    bases = points_to_limbs(points)
+    bases = points_to_limbs(points, params.name)
     bad = first_point_off_curve(params.name, bases)
     if bad >= 0:
         raise PointNotOnCurveError(f"points[{bad}] is not on {params.name}")
     if params.cofactor != 1:
-        for i, point in enumerate(points):
-            if tuple(point) != INFINITY and not _times_order_is_infinity(params, tuple(point)):
-                raise PointNotOnCurveError(
-                    f"points[{i}] is not in the prime-order subgroup of {params.name}"
-                )
+        bad = first_point_not_in_subgroup(params.name, bases)
+        if bad >= 0:
+            raise PointNotInSubgroupError(
+                f"points[{bad}] is on {params.name} but not in its prime-order subgroup"
+            )
     return bases, ints_to_limbs(scalars)
 
 
@@ -239,9 +252,7 @@ def _use_gpu(backend: object, kind: str, name: str) -> bool:
     return True
 
 
-def validate_msm_input(
-    curve: str, points: Sequence[tuple[int, int]], scalars: Sequence[int]
-) -> None:
+def validate_msm_input(curve: str, points: Sequence[tuple], scalars: Sequence[int]) -> None:
     """Raise a :class:`KernelInputError` subclass if :func:`msm` would reject this input."""
     _prepare_msm(curve, points, scalars)
 
@@ -260,15 +271,20 @@ def validate_ntt_batch_input(
 
 def msm(
     curve: str,
-    points: Sequence[tuple[int, int]],
+    points: Sequence[tuple],
     scalars: Sequence[int],
     backend: str = "auto",
-) -> tuple[int, int]:
+) -> tuple:
     """``Σ scalars[i]·points[i]`` on ``curve`` as an affine point; ``(0, 0)`` is infinity.
 
-    Points must be on the curve (or ``(0, 0)``), scalars in ``[0, r)``; an
-    empty input gives ``(0, 0)``.  ``backend``: ``"cpu"``, ``"gpu"`` or
-    ``"auto"`` (the GPU when CuPy sees a device and has kernels for ``curve``).
+    Curves: ``bn254_g1``, ``bls12_381_g1``, ``bn254_g2``, ``bls12_381_g2``.  On
+    the G2 curves points (and the result) are ``((x0, x1), (y0, y1))`` for
+    coordinates ``c0 + c1·u`` and infinity is ``((0, 0), (0, 0))``.  Points must
+    be on the curve and, where the cofactor is not 1, in the prime-order
+    subgroup (or infinity); scalars in ``[0, r)``; an empty input gives
+    infinity.  ``backend``: ``"cpu"``, ``"gpu"`` or ``"auto"`` (the GPU when CuPy
+    sees a device and has kernels for ``curve``: only ``bn254_g1`` so far;
+    ``"gpu"`` on another curve raises :class:`BackendUnavailableError`).
     """
     bases, scalar_limbs = _prepare_msm(curve, points, scalars)
     if _use_gpu(backend, "msm", curve):

@@ -4,8 +4,9 @@
   on :func:`element_width` bytes: 32 for the 254/255-bit fields (``bn254_fr``,
   ``bls12_381_fr``), 8 for Goldilocks, 4 for BabyBear.
 * A G1 point is ``x‖y``, each coordinate a canonical base-field integer on
-  :func:`coordinate_width` bytes (32 on ``bn254_g1``, so 64 bytes a point);
-  the point at infinity ``(0, 0)`` is all zeros.
+  32 bytes (BN254) or 48 (BLS12-381, 381 bits), so 64 or 96 bytes a point;
+  a G2 point is ``x0‖x1‖y0‖y1`` (coordinates ``c0 + c1·u``), 128 or 192 bytes;
+  the point at infinity is all zeros.
 
 Decoding checks everything (length, canonical range, curve membership) and
 raises a :class:`~workers.errors.MalformedEncodingError` subclass naming the
@@ -27,19 +28,21 @@ from collections.abc import Sequence
 import numpy as np
 
 from workers.cpu_msm import first_point_off_curve
-from workers.encoding import LIMB_BYTES, ints_to_limbs
+from workers.cpu_msm_checks import first_point_not_in_subgroup
+from workers.encoding import LIMB_BYTES, limbs_to_point, limbs_to_points, points_to_limbs
 from workers.errors import (
+    EncodedPointNotInSubgroupError,
     EncodedPointNotOnCurveError,
     KernelInputError,
     MalformedEncodingError,
     NonCanonicalEncodingError,
+    PointNotInSubgroupError,
     PointNotOnCurveError,
     UnknownCurveError,
     UnknownFieldError,
     ValueOutOfRangeError,
 )
 from workers.params import CURVES, FIELDS, CurveParams, FieldParams
-from workers.reference import is_on_curve
 
 _U64 = np.dtype("<u8")
 _U32 = np.dtype("<u4")
@@ -65,10 +68,7 @@ def _field(field: object) -> FieldParams:
 def _curve(curve: object) -> CurveParams:
     if not isinstance(curve, str) or curve not in CURVES:
         raise UnknownCurveError(f"unknown curve {curve!r}; expected one of {sorted(CURVES)}")
-    params = CURVES[curve]
-    if not all(isinstance(c, int) for c in params.generator):
-        raise UnknownCurveError(f"no binary point encoding for {curve} (G1 curves only)")
-    return params
+    return CURVES[curve]
 
 
 def element_width(field: str) -> int:
@@ -77,12 +77,14 @@ def element_width(field: str) -> int:
 
 
 def coordinate_width(curve: str) -> int:
-    """Bytes per encoded coordinate of ``curve`` (its base field): 32 on ``bn254_g1``."""
-    return _width_for_modulus(_curve(curve).base_modulus)
+    """Bytes per encoded coordinate of ``curve``: 32 (``bn254_g1``), 48 (``bls12_381_g1``),
+    64 (``bn254_g2``: ``c0‖c1``) or 96 (``bls12_381_g2``)."""
+    params = _curve(curve)
+    return params.degree * _width_for_modulus(params.base_modulus)
 
 
 def point_width(curve: str) -> int:
-    """Bytes per encoded point ``x‖y``: 64 on ``bn254_g1``."""
+    """Bytes per encoded point ``x‖y``: 64, 96, 128 or 192."""
     return 2 * coordinate_width(curve)
 
 
@@ -241,26 +243,55 @@ def encode_field_elements_limbs(field: str, limbs: np.ndarray) -> bytes:
 # points
 
 
-def _first_off_curve(params: CurveParams, coords: np.ndarray) -> int:
-    """First point of ``(n, 2, words)`` canonical coordinates not on the curve, or −1."""
-    if coords.shape[2] == 4:
-        return first_point_off_curve(params.name, coords)
-    xs = coords[:, 0, :].tobytes()
-    ys = coords[:, 1, :].tobytes()
-    w = coords.shape[2] * LIMB_BYTES
-    for i in range(coords.shape[0]):
-        x = int.from_bytes(xs[i * w : (i + 1) * w], "little")
-        y = int.from_bytes(ys[i * w : (i + 1) * w], "little")
-        if not is_on_curve(params, (x, y)):
-            return i
-    return -1
+def _components(params: CurveParams, point: object, i: int) -> list[int]:
+    """The canonical integers of ``points[i]`` (``x, y`` or ``x0, x1, y0, y1``), checked."""
+    degree = params.degree
+    shape = "a pair (x, y)" if degree == 1 else "a pair of pairs ((x0, x1), (y0, y1))"
+    if not isinstance(point, Sequence) or isinstance(point, str | bytes) or len(point) != 2:
+        raise KernelInputError(f"points[{i}] must be {shape}", field="points")
+    out: list[int] = []
+    for j, coordinate in enumerate(point):
+        if degree == 1:
+            parts, names = [coordinate], [f"[{j}]"]
+        else:
+            if (
+                not isinstance(coordinate, Sequence)
+                or isinstance(coordinate, str | bytes)
+                or len(coordinate) != 2
+            ):
+                raise KernelInputError(f"points[{i}] must be {shape}", field="points")
+            parts, names = list(coordinate), [f"[{j}][0]", f"[{j}][1]"]
+        for c, name in zip(parts, names, strict=True):
+            if isinstance(c, bool) or not isinstance(c, int) or not 0 <= c < params.base_modulus:
+                raise ValueOutOfRangeError(
+                    f"points[{i}]{name} = {c!r:.80} is not a canonical {params.name} "
+                    f"coordinate in [0, {params.base_modulus})",
+                    field="points",
+                )
+            out.append(c)
+    return out
+
+
+def _first_invalid(params: CurveParams, coords: np.ndarray) -> tuple[int, str]:
+    """First point of ``(n, 2, words)`` canonical coordinates off the curve or its subgroup."""
+    off = first_point_off_curve(params.name, coords)
+    if off >= 0:
+        return off, "curve"
+    if params.cofactor != 1:
+        outside = first_point_not_in_subgroup(params.name, coords)
+        if outside >= 0:
+            return outside, "subgroup"
+    return -1, ""
 
 
 def decode_points_limbs(curve: str, data: object) -> np.ndarray:
-    """Decode a body of ``x‖y`` points into a writable ``(n, 2, 4)`` ``uint64`` array.
+    """Decode a body of ``x‖y`` points into a writable ``(n, 2, words)`` ``uint64`` array.
 
-    Every coordinate must be canonical (below the base field modulus) and every
-    point on the curve; all zeros is the point at infinity.
+    ``words`` is 4 (``bn254_g1``), 6 (``bls12_381_g1``), 8 (``bn254_g2``) or 12
+    (``bls12_381_g2``); a G2 coordinate is ``c0‖c1``.  Every integer must be
+    canonical (below the base field modulus), every point on the curve and,
+    where the cofactor is not 1, in the prime-order subgroup; all zeros is the
+    point at infinity.
     """
     params = _curve(curve)
     cw = coordinate_width(curve)
@@ -270,57 +301,58 @@ def decode_points_limbs(curve: str, data: object) -> np.ndarray:
             f"{curve}: body of {len(view)} bytes is not a multiple of the {2 * cw}-byte point "
             f"(a trailing {len(view) % (2 * cw)} bytes after {len(view) // (2 * cw)} points)"
         )
-    words = _words(view, cw, curve, "coordinate")
+    degree = params.degree
+    words = _words(view, cw // degree, curve, "coordinate")
     bad = _first_not_below(words, params.base_modulus)
     if bad >= 0:
         value = int.from_bytes(words[bad].tobytes(), "little")
+        part = "xy"[(bad // degree) % 2] + (str(bad % degree) if degree == 2 else "")
         raise NonCanonicalEncodingError(
-            f"{curve} point {bad // 2} coordinate {'xy'[bad % 2]} is not canonical: "
+            f"{curve} point {bad // (2 * degree)} coordinate {part} is not canonical: "
             f"{value} >= base field modulus {params.base_modulus}"
         )
-    coords = np.array(words, dtype=np.uint64).reshape(-1, 2, words.shape[1])
-    off = _first_off_curve(params, coords)
-    if off >= 0:
-        x, y = (int.from_bytes(coords[off, j].tobytes(), "little") for j in range(2))
-        raise EncodedPointNotOnCurveError(f"{curve} point {off} = ({x}, {y}) is not on the curve")
+    coords = np.array(words, dtype=np.uint64).reshape(-1, 2, degree * words.shape[1])
+    index, what = _first_invalid(params, coords)
+    if index >= 0:
+        point = limbs_to_point(coords[index], curve)
+        if what == "curve":
+            raise EncodedPointNotOnCurveError(
+                f"{curve} point {index} = {point} is not on the curve"
+            )
+        raise EncodedPointNotInSubgroupError(
+            f"{curve} point {index} = {point} is not in the prime-order subgroup"
+        )
     return coords
 
 
-def decode_points(curve: str, data: object) -> list[tuple[int, int]]:
-    """Decode a body of ``x‖y`` points into affine ``(x, y)`` tuples; ``(0, 0)`` is infinity."""
-    coords = decode_points_limbs(curve, data)
-    raw = coords.tobytes()
-    cw = coords.shape[2] * LIMB_BYTES
-    from_bytes = int.from_bytes
-    ints = [from_bytes(raw[i : i + cw], "little") for i in range(0, len(raw), cw)]
-    return list(zip(ints[0::2], ints[1::2], strict=True))
+def decode_points(curve: str, data: object) -> list[tuple]:
+    """Decode a body of points into affine tuples (infinity: ``(0, 0)``, ``((0, 0), (0, 0))``)."""
+    return limbs_to_points(decode_points_limbs(curve, data), curve)
 
 
-def encode_points(curve: str, points: Sequence[tuple[int, int]]) -> bytes:
-    """The body of affine ``points``: ``x‖y`` per point, infinity ``(0, 0)`` as all zeros.
+def encode_points(curve: str, points: Sequence[tuple]) -> bytes:
+    """The body of affine ``points``: ``x‖y`` per point (G2: ``x0‖x1‖y0‖y1``), infinity all zeros.
 
     Raises :class:`~workers.errors.ValueOutOfRangeError` for a coordinate that
-    is not a canonical integer and :class:`~workers.errors.PointNotOnCurveError`
-    for a point off the curve; nothing is written unless every point is valid.
+    is not a canonical integer, :class:`~workers.errors.PointNotOnCurveError`
+    for a point off the curve and :class:`~workers.errors.PointNotInSubgroupError`
+    for one outside the prime-order subgroup; nothing is written unless every
+    point is valid.
     """
     params = _curve(curve)
     if isinstance(points, str | bytes | bytearray) or not isinstance(points, Sequence):
         raise KernelInputError("points must be a sequence of (x, y) pairs", field="points")
-    coordinates: list[int] = []
     for i, point in enumerate(points):
-        if not isinstance(point, Sequence) or isinstance(point, str | bytes) or len(point) != 2:
-            raise KernelInputError(f"points[{i}] must be a pair (x, y)", field="points")
-        for j, c in enumerate(point):
-            if isinstance(c, bool) or not isinstance(c, int) or not 0 <= c < params.base_modulus:
-                raise ValueOutOfRangeError(
-                    f"points[{i}][{j}] = {c!r:.80} is not a canonical {curve} coordinate "
-                    f"in [0, {params.base_modulus})",
-                    field="points",
-                )
-            coordinates.append(c)
-    cw = coordinate_width(curve)
-    coords = ints_to_limbs(coordinates, cw // LIMB_BYTES).reshape(-1, 2, cw // LIMB_BYTES)
-    off = _first_off_curve(params, coords)
-    if off >= 0:
-        raise PointNotOnCurveError(f"points[{off}] = {tuple(points[off])} is not on {curve}")
+        _components(params, point, i)
+    coords = points_to_limbs(points, curve)
+    index, what = _first_invalid(params, coords)
+    if index >= 0:
+        if what == "curve":
+            raise PointNotOnCurveError(
+                f"points[{index}] = {tuple(points[index])} is not on {curve}"
+            )
+        raise PointNotInSubgroupError(
+            f"points[{index}] = {tuple(points[index])} is not in the prime-order subgroup "
+            f"of {curve}"
+        )
     return coords.astype(_U64, copy=False).tobytes()

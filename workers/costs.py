@@ -15,7 +15,11 @@ NTT, ``count`` × size  ``count × size × (log2(size) + twiddled) × NTT_WEIGHT
 ``MSM_POINT_WEIGHT``: a Pippenger MSM over 254-bit scalars costs about
 ``⌈254 / c⌉`` mixed additions per point (c ≈ 13 at 2^16 points, so ≈ 20),
 each about 11 field multiplications: ≈ 220, rounded to 240 to cover bucket
-reduction.  ``NTT_WEIGHT``: a radix-2 butterfly is one multiplication; a
+reduction.  The other curves scale that by their measured CPU time per point
+relative to ``bn254_g1`` (``msm_limbs``, 2^14 points, one thread, process CPU
+time on the 2-core development machine): ``bls12_381_g1`` 1.8× (six-limb
+``F_p``: 440), ``bn254_g2`` 2.8× (``F_p²`` over four limbs, Karatsuba: 680),
+``bls12_381_g2`` 5.75× (1380).  ``NTT_WEIGHT``: a radix-2 butterfly is one multiplication; a
 slice that also applies the four-step twiddles pays one more multiplication
 per element (``twiddled`` = 1).  Every chunk is worth at least one unit.
 
@@ -34,7 +38,12 @@ from __future__ import annotations
 import math
 from fractions import Fraction
 
-MSM_POINT_WEIGHT: dict[str, int] = {"bn254_g1": 240}
+MSM_POINT_WEIGHT: dict[str, int] = {
+    "bn254_g1": 240,
+    "bls12_381_g1": 440,
+    "bn254_g2": 680,
+    "bls12_381_g2": 1380,
+}
 NTT_WEIGHT: dict[str, Fraction] = {
     "bn254_fr": Fraction(1),
     "bls12_381_fr": Fraction(1),

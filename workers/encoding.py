@@ -3,7 +3,11 @@
 The limb layout is the binary body layout of DESIGN §4: each integer is a
 fixed-width little-endian word, so an ``(n, 4)`` array is exactly ``n``
 32-byte little-endian integers and a ``(n, 2, 4)`` array ``n`` G1 points
-``x‖y`` (infinity = all zeros).  The conversions go through
+``x‖y`` (infinity = all zeros).  On other curves a coordinate takes
+``degree × limbs`` words (:func:`coordinate_words`): 6 limbs for the 381-bit
+BLS12-381 field, and a G2 coordinate ``(c0, c1)`` is ``c0‖c1``, so a
+``bn254_g2`` point is ``(2, 8)`` words ``x0‖x1‖y0‖y1`` and a ``bls12_381_g2``
+point ``(2, 12)``.  The conversions go through
 :meth:`int.to_bytes` / :meth:`int.from_bytes` and :func:`numpy.frombuffer`, one
 C call per integer instead of a Python loop per limb.  Nothing here checks
 ranges: an integer that does not fit (or is negative) raises
@@ -15,6 +19,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+
+from workers.params import CURVES
 
 LIMB_BYTES = 8
 _LIMB_DTYPE = np.dtype("<u8")
@@ -40,19 +46,39 @@ def limbs_to_ints(arr: np.ndarray) -> list[int]:
     return [from_bytes(data[i : i + width], "little") for i in range(0, len(data), width)]
 
 
-def points_to_limbs(points: Sequence[tuple[int, int]]) -> np.ndarray:
-    """Affine points ``(x, y)`` as a ``(n, 2, 4)`` array; ``(0, 0)`` (infinity) is all zeros."""
-    coordinates = [c for point in points for c in point]
-    return ints_to_limbs(coordinates).reshape(len(points), 2, 4)
+def curve_limbs(curve: str) -> int:
+    """64-bit limbs of one base-field integer of ``curve``: 4 (BN254) or 6 (BLS12-381)."""
+    return -(-CURVES[curve].base_modulus.bit_length() // 64)
 
 
-def limbs_to_points(arr: np.ndarray) -> list[tuple[int, int]]:
-    """The affine points of a ``(n, 2, 4)`` array (inverse of :func:`points_to_limbs`)."""
-    coordinates = limbs_to_ints(np.asarray(arr).reshape(-1, 4))
+def coordinate_words(curve: str) -> int:
+    """``uint64`` words of one coordinate: limbs × extension degree (4, 6, 8 or 12)."""
+    return curve_limbs(curve) * CURVES[curve].degree
+
+
+def points_to_limbs(points: Sequence[tuple], curve: str = "bn254_g1") -> np.ndarray:
+    """Affine points as a ``(n, 2, coordinate_words)`` array; infinity is all zeros.
+
+    On a G2 curve each coordinate is a pair ``(c0, c1)``, written ``c0‖c1``.
+    """
+    words = coordinate_words(curve)
+    if CURVES[curve].degree == 2:
+        coordinates = [c for point in points for pair in point for c in pair]
+    else:
+        coordinates = [c for point in points for c in point]
+    return ints_to_limbs(coordinates, curve_limbs(curve)).reshape(len(points), 2, words)
+
+
+def limbs_to_points(arr: np.ndarray, curve: str = "bn254_g1") -> list[tuple]:
+    """The affine points of a ``(n, 2, words)`` array (inverse of :func:`points_to_limbs`)."""
+    coordinates = limbs_to_ints(np.asarray(arr).reshape(-1, curve_limbs(curve)))
+    if CURVES[curve].degree == 2:
+        pairs = list(zip(coordinates[0::2], coordinates[1::2], strict=True))
+        return list(zip(pairs[0::2], pairs[1::2], strict=True))
     return list(zip(coordinates[0::2], coordinates[1::2], strict=True))
 
 
-def limbs_to_point(arr: np.ndarray) -> tuple[int, int]:
-    """One affine point from a ``(2, 4)`` array."""
-    x, y = limbs_to_ints(np.asarray(arr).reshape(2, 4))
-    return (x, y)
+def limbs_to_point(arr: np.ndarray, curve: str = "bn254_g1") -> tuple:
+    """One affine point from a ``(2, words)`` array."""
+    (point,) = limbs_to_points(np.asarray(arr).reshape(1, 2, -1), curve)
+    return point

@@ -75,6 +75,10 @@ class EncodedPointNotOnCurveError(MalformedEncodingError, PointNotOnCurveError):
     """An encoded point is not on its curve (also a :class:`PointNotOnCurveError`)."""
 
 
+class JobInterrupted(WorkersError):
+    """A distributed run stopped at a chunk boundary (job cancelled, runner stopping)."""
+
+
 class DispatchError(WorkersError):
     """A distributed job could not be completed (a chunk failed for good)."""
 
@@ -83,3 +87,49 @@ class BackendUnavailableError(KernelInputError):
     """The requested backend cannot run this call (no CUDA device, or no GPU kernel for it)."""
 
     field = "backend"
+
+
+class Groth16InputError(KernelInputError):
+    """A Groth16 proving input (a snarkjs ``.zkey`` or ``.wtns`` file) is invalid."""
+
+    field = "zkey"
+
+
+class MalformedZkeyError(Groth16InputError):
+    """A ``.zkey`` file is malformed: bad magic, version, sections, sizes or values."""
+
+    field = "zkey"
+
+
+class UnsupportedZkeyError(MalformedZkeyError):
+    """A well-formed ``.zkey`` this prover does not handle (another curve, not Groth16)."""
+
+
+class MalformedWitnessError(Groth16InputError):
+    """A ``.wtns`` file is malformed: bad magic, version, sections, sizes or values."""
+
+    field = "witness"
+
+
+class WitnessMismatchError(Groth16InputError):
+    """A witness that does not fit the proving key (length, field, or ``w[0] ≠ 1``)."""
+
+    field = "witness"
+
+
+class ProofVerificationError(WorkersError):
+    """A Groth16 proof failed its pairing check against the verification key."""
+
+
+class MalformedPointError(KernelInputError):
+    """A point is not shaped as ``(x, y)`` (on G2: ``((x0, x1), (y0, y1))``)."""
+
+    field = "points"
+
+
+class PointNotInSubgroupError(PointNotOnCurveError):
+    """A point is on the curve but outside its prime-order subgroup (cofactor ≠ 1)."""
+
+
+class EncodedPointNotInSubgroupError(MalformedEncodingError, PointNotInSubgroupError):
+    """An encoded point is on its curve but not in the prime-order subgroup."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import random
 
 import numpy as np
@@ -22,19 +23,27 @@ from workers.binary import (
     kernel_limbs,
     point_width,
 )
-from workers.encoding import ints_to_limbs, points_to_limbs
+from workers.encoding import ints_to_limbs, limbs_to_points, points_to_limbs
 from workers.errors import (
+    EncodedPointNotInSubgroupError,
     EncodedPointNotOnCurveError,
     KernelInputError,
     MalformedEncodingError,
     NonCanonicalEncodingError,
+    PointNotInSubgroupError,
     PointNotOnCurveError,
     UnknownCurveError,
     UnknownFieldError,
     ValueOutOfRangeError,
 )
 from workers.params import CURVES, FIELDS, INFINITY
-from workers.reference import random_points, scalar_mul
+from workers.reference import (
+    in_subgroup,
+    point_neg,
+    random_curve_point,
+    random_points,
+    scalar_mul,
+)
 
 FIELD_NAMES = sorted(FIELDS)
 BN254 = CURVES["bn254_g1"]
@@ -272,3 +281,135 @@ def test_encode_points_rejects_malformed() -> None:
         encode_points("bn254_g1", [(1, 2), (1, -2)])
     with pytest.raises(PointNotOnCurveError, match=r"points\[0\]"):
         encode_points("bn254_g1", [(0, 1)])
+
+
+# -- the other curves: BLS12-381 (48-byte coordinates) and the G2 curves ----------------------
+
+OTHER_CURVES = ["bls12_381_g1", "bn254_g2", "bls12_381_g2"]
+
+
+@functools.cache
+def _pool(curve: str) -> tuple[tuple, ...]:
+    """A few subgroup points, their negations and infinity."""
+    params = CURVES[curve]
+    points = random_points(curve, 3, random.Random(curve))
+    return (*points, *(point_neg(params, p) for p in points), params.generator, params.infinity)
+
+
+def _flat(curve: str, point: tuple) -> list[int]:
+    if CURVES[curve].degree == 2:
+        return [*point[0], *point[1]]
+    return list(point)
+
+
+def _body(curve: str, points: list[tuple]) -> bytes:
+    width = coordinate_width(curve) // CURVES[curve].degree
+    return b"".join(c.to_bytes(width, "little") for p in points for c in _flat(curve, p))
+
+
+@st.composite
+def _curve_points(draw: st.DrawFn) -> tuple[str, list[tuple]]:
+    curve = draw(st.sampled_from(OTHER_CURVES))
+    return curve, draw(st.lists(st.sampled_from(_pool(curve)), max_size=8))
+
+
+def test_other_curve_widths() -> None:
+    assert [coordinate_width(c) for c in OTHER_CURVES] == [48, 64, 96]
+    assert [point_width(c) for c in OTHER_CURVES] == [96, 128, 192]
+
+
+@given(_curve_points())
+@settings(max_examples=30)
+def test_other_curve_points_round_trip(case: tuple[str, list[tuple]]) -> None:
+    curve, points = case
+    body = encode_points(curve, points)
+    assert body == _body(curve, points)
+    assert len(body) == point_width(curve) * len(points)
+    assert decode_points(curve, body) == points
+    limbs = decode_points_limbs(curve, body)
+    assert limbs.flags.writeable and limbs.dtype == np.uint64
+    np.testing.assert_array_equal(limbs, points_to_limbs(points, curve))
+    assert limbs_to_points(limbs, curve) == points
+
+
+@pytest.mark.parametrize("curve", OTHER_CURVES)
+def test_other_curve_infinity_is_all_zeros(curve: str) -> None:
+    infinity = CURVES[curve].infinity
+    assert encode_points(curve, [infinity]) == bytes(point_width(curve))
+    assert decode_points(curve, bytes(2 * point_width(curve))) == [infinity, infinity]
+    assert decode_points_limbs(curve, b"").shape == (0, 2, point_width(curve) // 16)
+
+
+@given(_curve_points(), st.data())
+@settings(max_examples=20)
+def test_other_curve_points_reject_truncated(
+    case: tuple[str, list[tuple]], data: st.DataObject
+) -> None:
+    curve, points = case
+    cut = data.draw(st.integers(1, point_width(curve) - 1))
+    body = encode_points(curve, points) + bytes(point_width(curve))
+    with pytest.raises(MalformedEncodingError, match="not a multiple"):
+        decode_points(curve, body[:-cut])
+
+
+@given(_curve_points(), st.data())
+@settings(max_examples=20)
+def test_other_curve_points_reject_non_canonical(
+    case: tuple[str, list[tuple]], data: st.DataObject
+) -> None:
+    curve, points = case
+    params = CURVES[curve]
+    p = params.base_modulus
+    width = coordinate_width(curve) // params.degree
+    top = (1 << (8 * width)) - 1
+    bad = data.draw(st.sampled_from([p, p + 1, top]) | st.integers(p, top))
+    index = data.draw(st.integers(0, len(points)))
+    slot = data.draw(st.integers(0, 2 * params.degree - 1))
+    g = _flat(curve, params.generator)
+    g[slot] = bad
+    body = _body(curve, points[:index]) + b"".join(c.to_bytes(width, "little") for c in g)
+    body += _body(curve, points[index:])
+    name = "xy"[slot // params.degree] + (str(slot % 2) if params.degree == 2 else "")
+    with pytest.raises(NonCanonicalEncodingError, match=f"point {index} coordinate {name} "):
+        decode_points(curve, body)
+
+
+@pytest.mark.parametrize("curve", OTHER_CURVES)
+def test_other_curve_points_reject_off_curve_and_outside_subgroup(curve: str) -> None:
+    params = CURVES[curve]
+    good = list(_pool(curve))
+    x, y = params.generator
+    off = (x, (y[0], (y[1] + 1) % params.base_modulus)) if params.degree == 2 else (x, y + 1)
+    rng = random.Random(3)
+    outside = random_curve_point(curve, rng)
+    while in_subgroup(params, outside):
+        outside = random_curve_point(curve, rng)
+    for bad, error, plain in (
+        (off, EncodedPointNotOnCurveError, PointNotOnCurveError),
+        (outside, EncodedPointNotInSubgroupError, PointNotInSubgroupError),
+    ):
+        body = _body(curve, [*good, bad])
+        with pytest.raises(error, match=f"point {len(good)} ") as info:
+            decode_points(curve, body)
+        assert info.value.field == "body" and isinstance(info.value, plain)
+        with pytest.raises(plain, match=rf"points\[{len(good)}\]"):
+            encode_points(curve, [*good, bad])
+
+
+@pytest.mark.parametrize("curve", OTHER_CURVES)
+def test_other_curve_encode_rejects_malformed(curve: str) -> None:
+    params = CURVES[curve]
+    g = params.generator
+    if params.degree == 2:
+        shapes = [(1, 2), ((1, 2, 3), (4, 5)), (g[0],)]
+        out_of_range = (g[0], (g[1][0], params.base_modulus))
+        where = r"points\[1\]\[1\]\[1\]"
+    else:
+        shapes = [((1, 2), (3, 4)), (1, 2, 3)]
+        out_of_range = (g[0], params.base_modulus)
+        where = r"points\[1\]\[1\]"
+    for bad in shapes:
+        with pytest.raises(KernelInputError, match=r"points\[1\]"):
+            encode_points(curve, [g, bad])
+    with pytest.raises(ValueOutOfRangeError, match=where):
+        encode_points(curve, [g, out_of_range])

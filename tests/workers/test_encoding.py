@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -88,3 +90,37 @@ def test_values_that_do_not_fit_raise(bad: int) -> None:
 def test_limbs_to_ints_wants_a_matrix() -> None:
     with pytest.raises(ValueError):
         limbs_to_ints(np.zeros(4, dtype=np.uint64))
+
+
+@pytest.mark.parametrize(
+    ("curve", "words"),
+    [("bn254_g1", 4), ("bls12_381_g1", 6), ("bn254_g2", 8), ("bls12_381_g2", 12)],
+)
+def test_points_to_limbs_on_every_curve(curve: str, words: int) -> None:
+    from workers.encoding import coordinate_words
+    from workers.params import CURVES
+
+    params = CURVES[curve]
+    p = params.base_modulus
+    rng = random.Random(words)
+    if params.degree == 2:
+        points = [
+            ((rng.randrange(p), rng.randrange(p)), (rng.randrange(p), p - 1)) for _ in range(5)
+        ]
+    else:
+        points = [(rng.randrange(p), p - 1) for _ in range(5)]
+    points.append(params.infinity)
+    assert coordinate_words(curve) == words
+    limbs = points_to_limbs(points, curve)
+    assert limbs.shape == (len(points), 2, words) and not limbs[-1].any()
+    assert limbs_to_points(limbs, curve) == points
+    assert limbs_to_point(limbs[0], curve) == points[0]
+    flat = [
+        c
+        for point in points
+        for coordinate in point
+        for c in (coordinate if params.degree == 2 else (coordinate,))
+    ]
+    assert limbs.astype("<u8").tobytes() == b"".join(
+        c.to_bytes(8 * words // params.degree, "little") for c in flat
+    )

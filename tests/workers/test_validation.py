@@ -78,7 +78,7 @@ def test_valid_inputs_validate() -> None:
 
 @pytest.mark.parametrize("curve", ["foo", "BN254_G1", "", None, 3])
 def test_unknown_curve(curve: object) -> None:
-    with raises(UnknownCurveError, r"unknown curve .*; known: bn254_g1"):
+    with raises(UnknownCurveError, r"unknown curve .*; known: .*bn254_g1"):
         check_msm(curve, GOOD_POINTS, GOOD_SCALARS)
 
 
