@@ -22,7 +22,23 @@ class Contributor(SQLModel, table=True):
     name: str = Field(unique=True, index=True, max_length=64)
     payout_address: str | None = Field(default=None, max_length=128)
     api_key_hash: str = Field(unique=True, index=True, max_length=64)
+    """SHA-256 of the current API key (the key itself is shown once, never stored)."""
+    api_key_revoked_at: datetime | None = None
+    """Set when the key is revoked: it stops working until the key is rotated."""
+    banned_at: datetime | None = None
+    """Set when the contributor reached ``max_strikes`` strikes: its nodes get no more work."""
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class Invite(SQLModel, table=True):
+    """A single-use onboarding token created by the operator (stored hashed)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(unique=True, index=True, max_length=64)
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
+    used_at: datetime | None = None
+    contributor_id: int | None = Field(default=None, foreign_key="contributor.id")
 
 
 class Node(SQLModel, table=True):
@@ -31,6 +47,11 @@ class Node(SQLModel, table=True):
     ray_node_id: str = Field(primary_key=True, max_length=64)
     contributor_id: int = Field(foreign_key="contributor.id", index=True)
     registered_at: datetime = Field(default_factory=utcnow)
+    cpu_cores: int | None = None
+    gpu_model: str | None = Field(default=None, max_length=128)
+    gpu_memory_bytes: int | None = Field(default=None, sa_column=Column(BigInteger))
+    speeds_json: str | None = Field(default=None, sa_column=Column(Text))
+    """Measured speeds per kernel, JSON ``{kernel: work units per second}``."""
 
 
 class JobStatus(StrEnum):
@@ -38,6 +59,7 @@ class JobStatus(StrEnum):
     running = "running"
     done = "done"
     failed = "failed"
+    cancelled = "cancelled"
 
 
 class Job(SQLModel, table=True):
@@ -77,3 +99,22 @@ class ChunkRecord(SQLModel, table=True):
     work_units: int = Field(sa_column=Column(BigInteger, nullable=False))
     duration_seconds: float
     finished_at: datetime = Field(default_factory=utcnow)
+    verification: str = Field(default="checked", max_length=16)
+    """How the result was accepted: ``checked`` (NTT check), ``audited`` or ``unaudited`` (MSM)."""
+    result_sha256: str | None = Field(default=None, max_length=64)
+    """The chunk's value in the blob store, so a resumed job does not compute it again."""
+
+
+class Strike(SQLModel, table=True):
+    """A contributor caught returning a wrong result in a job (at most one per job)."""
+
+    __table_args__ = (UniqueConstraint("contributor_id", "job_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    contributor_id: int = Field(foreign_key="contributor.id", index=True)
+    job_id: str = Field(foreign_key="job.id", index=True, max_length=32)
+    ray_node_id: str = Field(max_length=64)
+    chunk_index: int
+    reason: str = Field(max_length=32)
+    """``ntt_check`` (a slice failed its check) or ``msm_audit`` (lost an audit)."""
+    created_at: datetime = Field(default_factory=utcnow)

@@ -1,37 +1,60 @@
-"""The job runner: takes queued jobs from SQL, runs them on Ray, records and credits chunks.
+"""The job runner: takes queued jobs from SQL, runs them on Ray, verifies, records, credits.
 
-One background thread per application.  Job state lives in SQL, so a head
-that restarts puts interrupted (``running``) jobs back in the queue; their
-chunk records and work credits are idempotent by ``<job id>:<chunk index>``
-and the chunk plan is stored with the job, so nothing is credited twice.
+One background thread per application (DESIGN §3, §6).
+
+* **Placement**: chunks go only to alive nodes whose contributor is neither
+  banned nor caught in this job (:class:`pool_api.trust.NodeBook`); a node
+  without measured speeds is calibrated first.  The rules for faults,
+  stragglers and verification are :mod:`workers.scheduler`'s.
+* **Records**: every accepted chunk is written once (``ChunkRecord``, keyed
+  ``<job id>:<chunk index>``) with its value in the blob store, so a resumed
+  job skips it.  A chunk computed again (its producer was caught) overwrites
+  its record.
+* **Credit only after verification, once per job**: when every chunk is in,
+  each record is credited to its producer's contributor
+  (``accounting.credit_work`` with the record id as the key, idempotent), except
+  contributors struck in this job — they earn nothing for it.
+* **Stop and resume**: the runner checks at every chunk boundary whether it
+  is stopping or the job was ``cancelled``.  A stopped (or killed) runner
+  leaves the job ``running``; the next start requeues it and the resumed run
+  uses the stored plan and the stored chunk values.  A cancelled job stays
+  cancelled and nothing of it is credited.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import random
 import threading
 import traceback
-from collections.abc import Callable
 
 import numpy as np
 import ray
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-import accounting
 from pool_api.blobs import BlobStore
+from pool_api.chunk_store import ChunkStore
 from pool_api.codec import decode_field_elements, decode_msm_input, encode_field_elements
 from pool_api.events import EventBus
 from pool_api.metrics import Metrics
-from pool_api.models import ChunkRecord, Job, JobStatus, Node, utcnow
+from pool_api.models import Job, JobStatus, utcnow
 from pool_api.settings import Settings
-from workers import dispatch
+from pool_api.trust import NodeBook
+from workers import dispatch, verify
 from workers.encoding import ints_to_limbs
+from workers.errors import JobInterrupted
+from workers.params import CURVES
 from workers.plan import Chunk, four_step_shape, plan_msm, plan_ntt
+from workers.scheduler import Policy
 from workers.tasks import ChunkOutput
 
 log = logging.getLogger(__name__)
+CALIBRATION_FIELD = "bn254_fr"
+SAME_SPEED = (0.8, 1.25)
+"""Nodes whose speeds are within this ratio of the median get equal MSM chunks."""
+CALIBRATION_CURVE = "bn254_g1"
 
 
 def ensure_ray(settings: Settings) -> None:
@@ -49,7 +72,7 @@ def ensure_ray(settings: Settings) -> None:
 
 def live_worker_nodes() -> int:
     """Alive Ray nodes that can run a chunk (have CPUs)."""
-    return sum(1 for n in ray.nodes() if n.get("Alive") and n["Resources"].get("CPU", 0) > 0)
+    return len(dispatch.alive_cpu_nodes())
 
 
 class JobRunner:
@@ -69,6 +92,8 @@ class JobRunner:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._rng = random.SystemRandom()
+        self.store = ChunkStore(engine, blobs)
 
     # --- lifecycle -------------------------------------------------------------
     def start(self) -> None:
@@ -77,6 +102,7 @@ class JobRunner:
         self._thread.start()
 
     def stop(self, timeout_seconds: float = 10.0) -> None:
+        """Stop at the next chunk boundary; a job in progress stays ``running`` (resumable)."""
         self._stop.set()
         self._wake.set()
         if self._thread is not None:
@@ -114,6 +140,14 @@ class JobRunner:
             session.commit()
             return job.id
 
+    def _status(self, job_id: str) -> JobStatus | None:
+        with Session(self.engine) as session:
+            job = session.get(Job, job_id)
+            return None if job is None else job.status
+
+    def _should_continue(self, job_id: str) -> bool:
+        return not self._stop.is_set() and self._status(job_id) == JobStatus.running
+
     # --- one job ---------------------------------------------------------------
     def run_job(self, job_id: str) -> None:
         with Session(self.engine) as session:
@@ -122,34 +156,47 @@ class JobRunner:
             kind = job.kind
         try:
             ensure_ray(self.settings)
-            result = self._compute(job)
+            book = NodeBook(self.engine, job_id)
+            result = self._compute(job, book)
+        except JobInterrupted:
+            log.info("job %s stopped at a chunk boundary (%s)", job_id, self._status(job_id))
+            return
         except Exception as exc:  # a failed job is recorded, the runner goes on
             log.error("job %s failed: %s", job_id, traceback.format_exc())
-            self._finish(job_id, JobStatus.failed, error=f"{type(exc).__name__}: {exc}")
-            self.metrics.jobs_finished.labels(kind, "failed").inc()
+            if self._finish(job_id, JobStatus.failed, error=f"{type(exc).__name__}: {exc}"):
+                self.metrics.jobs_finished.labels(kind, "failed").inc()
             return
-        self._finish(job_id, JobStatus.done, result_sha256=self.blobs.put(result))
-        self.metrics.jobs_finished.labels(kind, "done").inc()
+        if self._credit_and_finish(job_id, kind, book, self.blobs.put(result)):
+            self.metrics.jobs_finished.labels(kind, "done").inc()
 
-    def _plan_counts(self, job: Job) -> dict[str, int]:
-        """Chunk counts: chosen once from the live nodes, stored so a resumed job keeps them."""
+    def _plan_counts(self, job: Job, eligible: dict[str, int], book: NodeBook) -> dict:
+        """Chunk counts (and MSM sizes by node speed): chosen once, stored for a resumed job."""
         if job.plan_json:
             return json.loads(job.plan_json)
-        counts = self._choose_counts(job)
-        with Session(self.engine) as session:
-            row = session.get(Job, job.id)
-            assert row is not None
-            row.plan_json = json.dumps(counts)
-            session.add(row)
-            session.commit()
+        counts = self._choose_counts(job, eligible, book)
+        self._update_job(job.id, plan_json=json.dumps(counts))
         return counts
 
-    def _choose_counts(self, job: Job) -> dict[str, int]:
-        nodes = max(1, live_worker_nodes())
-        wanted = nodes * self.settings.chunks_per_node
+    def _choose_counts(self, job: Job, eligible: dict[str, int], book: NodeBook) -> dict:
+        """``chunks_per_node`` chunks per slot; MSM chunks sized ∝ the node's measured speed."""
+        wanted = max(1, sum(eligible.values())) * self.settings.chunks_per_node
         if job.kind == "msm":
             by_size = max(1, job.size // self.settings.msm_min_chunk_points)
-            return {"chunks": min(wanted, by_size)}
+            nodes: list[str] = []
+            weights: list[float] = []
+            for node_id in sorted(eligible):
+                speed = book.speeds.get(node_id, {}).get("msm")
+                for _ in range(eligible[node_id] * self.settings.chunks_per_node):
+                    nodes.append(node_id)
+                    weights.append(speed or 0.0)
+            known = [w for w in weights if w > 0]
+            if not nodes or len(nodes) > by_size or not known:
+                return {"chunks": min(wanted, by_size)}
+            typical = sorted(known)[len(known) // 2]
+            weights = [(w or typical) / typical for w in weights]
+            if all(SAME_SPEED[0] <= w <= SAME_SPEED[1] for w in weights):
+                weights = [1.0] * len(weights)  # calibration noise, not different machines
+            return {"chunks": len(nodes), "weights": weights, "nodes": nodes}
         n1, n2 = four_step_shape(job.size)
         per_slice = self.settings.ntt_min_chunk_elements
         return {
@@ -157,38 +204,83 @@ class JobRunner:
             "row_slices": min(wanted, max(1, job.size // per_slice), n1),
         }
 
-    def _compute(self, job: Job) -> bytes:
+    def _policy(
+        self,
+        job: Job,
+        book: NodeBook,
+        kind: str,
+        chunks: list[Chunk],
+        preferred: dict[int, str] | None = None,
+    ) -> Policy:
+        audit: set[int] = set()
+        if kind == "msm":
+            audit = verify.audit_sample(
+                [c.index for c in chunks], self.settings.audit_rate, self._rng
+            )
+
+        def on_cheat(node_id: str, chunk: Chunk) -> None:
+            reason = "msm_audit" if kind == "msm" else "ntt_check"
+            log.warning(
+                "job %s chunk %s: node %s caught (%s)", job.id, chunk.index, node_id, reason
+            )
+            book.strike(node_id, chunk.index, reason, self.settings.max_strikes)
+            self.metrics.verification_failures.labels(kind).inc()
+
+        def expected(chunk: Chunk, node_id: str) -> float | None:
+            return book.expected_seconds(kind, node_id, chunk.work_units)
+
+        return Policy(
+            nodes=lambda: book.eligible(dispatch.alive_cpu_nodes()),
+            owner_of=book.owner_of,
+            max_in_flight=self.settings.max_in_flight,
+            max_attempts=self.settings.max_chunk_attempts,
+            audit=audit,
+            preferred=preferred or {},
+            expected_seconds=expected,
+            straggler_factor=self.settings.straggler_factor,
+            straggler_min_seconds=self.settings.straggler_min_seconds,
+            on_accept=lambda c, out, how: self.record_chunk(job.id, kind, c, out, how, book),
+            on_cheat=on_cheat,
+            should_continue=lambda: self._should_continue(job.id),
+        )
+
+    def _compute(self, job: Job, book: NodeBook) -> bytes:
         data = self.blobs.get(job.input_sha256)
-        counts = self._plan_counts(job)
+        eligible = book.eligible(dispatch.alive_cpu_nodes())
+        book.calibrate(list(eligible), job.curve or CALIBRATION_CURVE, CALIBRATION_FIELD)
+        counts = self._plan_counts(job, eligible, book)
+        completed = self.store.completed(job.id, book.struck_contributors())
+        test_mode = self.settings.test_mode
         if job.kind == "msm":
-            assert job.curve is not None
+            assert job.curve is not None and job.curve in CURVES
             bases, scalars = decode_msm_input(data, job.size)
-            chunks = plan_msm(job.curve, job.size, counts["chunks"])
-            self._update_job(job.id, chunks_total=len(chunks), chunks_done=0)
-            on_chunk = self._on_chunk_callback(job.id, "msm")
+            chunks = plan_msm(job.curve, job.size, counts["chunks"], counts.get("weights"))
+            preferred = dict(enumerate(counts.get("nodes", [])))
+            self._update_job(job.id, chunks_total=len(chunks), chunks_done=len(completed))
             if job.size == 0:
-                on_chunk = None
-                self._update_job(job.id, chunks_done=len(chunks))
+                return encode_field_elements(ints_to_limbs([0, 0], 4))
             point = dispatch.run_msm(
                 job.curve,
                 bases,
                 scalars,
                 chunks,
-                max_in_flight=self.settings.max_in_flight,
-                on_chunk=on_chunk,
+                policy=self._policy(job, book, "msm", chunks, preferred),
+                completed=completed,
+                test_mode=test_mode,
             )
             return encode_field_elements(ints_to_limbs(list(point), 4))
         assert job.field is not None
         values = decode_field_elements(data)
         plan = plan_ntt(job.field, job.size, counts["column_slices"], counts["row_slices"])
-        self._update_job(job.id, chunks_total=len(plan.chunks), chunks_done=0)
+        self._update_job(job.id, chunks_total=len(plan.chunks), chunks_done=len(completed))
         out: np.ndarray = dispatch.run_ntt(
             job.field,
             values,
             plan,
             inverse=job.inverse,
-            max_in_flight=self.settings.max_in_flight,
-            on_chunk=self._on_chunk_callback(job.id, "ntt"),
+            policy=self._policy(job, book, "ntt", plan.chunks),
+            completed=completed,
+            test_mode=test_mode,
         )
         return encode_field_elements(out)
 
@@ -207,58 +299,52 @@ class JobRunner:
             "job.progress", job_id=job_id, chunks_done=done, chunks_total=total, status=status
         )
 
-    def _on_chunk_callback(self, job_id: str, kind: str) -> Callable[[Chunk, ChunkOutput], None]:
-        def on_chunk(chunk: Chunk, output: ChunkOutput) -> None:
-            self.record_chunk(job_id, kind, chunk, output)
-
-        return on_chunk
-
-    def record_chunk(self, job_id: str, kind: str, chunk: Chunk, output: ChunkOutput) -> None:
-        """Record a finished chunk once and credit the contributor of the node that ran it."""
-        record_id = f"{job_id}:{chunk.index}"
-        with Session(self.engine) as session:
-            node = session.get(Node, output.node_id)
-            contributor_id = node.contributor_id if node is not None else None
-            if contributor_id is not None:
-                accounting.credit_work(
-                    session,
-                    credit_id=record_id,
-                    contributor_id=contributor_id,
-                    job_ref=job_id,
-                    work_units=chunk.work_units,
-                )
-                self.metrics.work_units.labels(kind).inc(chunk.work_units)
-            if session.get(ChunkRecord, record_id) is None:
-                session.add(
-                    ChunkRecord(
-                        id=record_id,
-                        job_id=job_id,
-                        chunk_index=chunk.index,
-                        phase=chunk.phase,
-                        ray_node_id=output.node_id,
-                        contributor_id=contributor_id,
-                        work_units=chunk.work_units,
-                        duration_seconds=output.duration_seconds,
-                    )
-                )
-            job = session.get(Job, job_id)
-            assert job is not None
-            job.chunks_done = min(job.chunks_total, job.chunks_done + 1)
-            job.updated_at = utcnow()
-            session.add(job)
-            session.commit()
-            done, total = job.chunks_done, job.chunks_total
+    def record_chunk(
+        self,
+        job_id: str,
+        kind: str,
+        chunk: Chunk,
+        output: ChunkOutput,
+        verification: str,
+        book: NodeBook,
+    ) -> None:
+        """Record an accepted chunk (value in the blob store); credit comes at the job's end."""
+        done, total = self.store.record(job_id, kind, chunk, output, verification, book)
         self.metrics.chunk_duration.labels(kind, "cpu").observe(output.duration_seconds)
         self.events.publish(
             "job.progress", job_id=job_id, chunks_done=done, chunks_total=total, status="running"
         )
 
-    def _finish(
-        self,
-        job_id: str,
-        status: JobStatus,
-        *,
-        result_sha256: str | None = None,
-        error: str | None = None,
-    ) -> None:
-        self._update_job(job_id, status=status, result_sha256=result_sha256, error=error)
+    def _credit_and_finish(
+        self, job_id: str, kind: str, book: NodeBook, result_sha256: str
+    ) -> bool:
+        """Credit the job's verified chunks and mark it done (see :mod:`pool_api.chunk_store`)."""
+        credited, flipped = self.store.credit_and_finish(
+            job_id, book.struck_contributors(), result_sha256
+        )
+        if credited:
+            self.metrics.work_units.labels(kind).inc(credited)
+        if not flipped:
+            return False
+        job = self._job(job_id)
+        self.events.publish(
+            "job.progress",
+            job_id=job_id,
+            chunks_done=job.chunks_done,
+            chunks_total=job.chunks_total,
+            status="done",
+        )
+        return True
+
+    def _job(self, job_id: str) -> Job:
+        with Session(self.engine) as session:
+            job = session.get(Job, job_id)
+            assert job is not None
+            return job
+
+    def _finish(self, job_id: str, status: JobStatus, *, error: str | None = None) -> bool:
+        """Mark a job failed unless it was cancelled meanwhile."""
+        if self._status(job_id) == JobStatus.cancelled:
+            return False
+        self._update_job(job_id, status=status, error=error)
+        return True

@@ -57,7 +57,47 @@ class Settings(BaseSettings):
     )
     chunks_per_node: int = Field(default=2, ge=1, description="Chunks per live node per phase.")
     runner_poll_seconds: float = Field(default=0.2, gt=0, description="Idle job-runner poll.")
+    audit_rate: float = Field(
+        default=0.05,
+        ge=0,
+        le=1,
+        description="Fraction of MSM chunks recomputed on another contributor's node.",
+    )
+    max_strikes: int = Field(
+        default=3, ge=1, description="Strikes (jobs caught cheating) before a ban."
+    )
+    max_chunk_attempts: int = Field(
+        default=3, ge=1, description="Failed tries (node lost, worker crashed) allowed per chunk."
+    )
+    straggler_factor: float = Field(
+        default=4.0, gt=1, description="A chunk slower than this × its expected time is re-run."
+    )
+    straggler_min_seconds: float = Field(
+        default=2.0, gt=0, description="Never re-run a chunk that has run less than this."
+    )
+    test_mode: bool = Field(
+        default=False,
+        description="Let workers honour PROVERPOOL_TEST_CORRUPT_FRACTION / _SLOWDOWN_FACTOR.",
+    )
     max_body_bytes: int = Field(default=256 * 1024 * 1024, ge=1024)
+    invite_ttl_seconds: int = Field(
+        default=7 * 24 * 3600, ge=1, description="How long an onboarding invite stays valid."
+    )
+    node_presence_ttl_seconds: int = Field(
+        default=30, ge=1, description="A node without a heartbeat for this long is offline."
+    )
+    rate_limit_window_seconds: int = Field(
+        default=60, ge=1, description="Fixed window of the per-caller rate limits."
+    )
+    rate_limit_key_requests: int = Field(
+        default=12_000, ge=1, description="Requests per window per API key (operator exempt)."
+    )
+    rate_limit_ip_requests: int = Field(
+        default=6000, ge=1, description="Requests per window per IP without a token."
+    )
+    sse_keepalive_seconds: float = Field(
+        default=15, gt=0, description="Keep-alive comment interval on /v1/events."
+    )
 
     @cached_property
     def resolved_database_url(self) -> str:

@@ -3,12 +3,20 @@
 The head has no CPUs, so every chunk runs on one of the worker nodes, each of
 which stands for a different contributor's machine.  Ray picks free ports
 (never the default 6379, which the machine's Redis holds).
+
+One cluster per test session (each start costs seconds on 2 cores): two base
+worker nodes live for the whole session; a test that needs more — a cheater,
+a straggler, a node to kill — adds them with :meth:`RayCluster.add_worker`
+(optionally with environment variables for that node's raylet and workers)
+through the ``extra_workers`` fixture, which removes whatever is left of them
+afterwards.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 
@@ -17,6 +25,25 @@ import pytest
 class RayCluster:
     address: str
     worker_node_ids: list[str]
+    cluster: Any = None
+    added: list[Any] = field(default_factory=list)
+
+    def add_worker(self, env_vars: dict[str, str] | None = None, num_cpus: int = 1) -> Any:
+        """A new worker node (a ``ray._private.node.Node``; ``.node_id`` is its Ray id)."""
+        node = self.cluster.add_node(num_cpus=num_cpus, env_vars=env_vars or {})
+        self.cluster.wait_for_nodes()
+        self.added.append(node)
+        return node
+
+    def remove_worker(self, node: Any, *, graceful: bool) -> None:
+        """Stop a node added by a test: SIGTERM first if ``graceful``, else SIGKILL at once."""
+        if node in self.added:
+            self.added.remove(node)
+            self.cluster.remove_node(node, allow_graceful=graceful)
+
+    def remove_added(self) -> None:
+        for node in list(self.added):
+            self.remove_worker(node, graceful=False)
 
 
 @pytest.fixture(scope="session")
@@ -31,7 +58,16 @@ def ray_cluster() -> Iterator[RayCluster]:
     cluster.wait_for_nodes()
     ray.init(address=cluster.address, log_to_driver=False)
     try:
-        yield RayCluster(cluster.address, [node.node_id for node in nodes])
+        yield RayCluster(cluster.address, [node.node_id for node in nodes], cluster)
     finally:
         ray.shutdown()
         cluster.shutdown()
+
+
+@pytest.fixture
+def extra_workers(ray_cluster: RayCluster) -> Iterator[RayCluster]:
+    """The session cluster; nodes a test adds are removed (SIGKILL) when it ends."""
+    try:
+        yield ray_cluster
+    finally:
+        ray_cluster.remove_added()

@@ -1,64 +1,104 @@
-"""Running a planned job on Ray: submit chunks, bound what is in flight, combine.
+"""Running a planned job on Ray: place chunks on nodes, verify results, combine.
 
 Follows Ray's design patterns: big shared inputs are ``ray.put`` once and
-passed by reference to every chunk; at most ``max_in_flight`` chunk tasks are
-pending at a time (``ray.wait`` returns the first finished one); chunk tasks
-are spread over the nodes.  Each finished chunk is handed to ``on_chunk``
-(the caller records and credits it) before the next one is awaited.
+passed by reference to every chunk; in-flight work is bounded (per node by
+its slots, per job by ``max_in_flight``) and awaited with ``ray.wait``.  The
+placement, fault, straggler and verification rules are those of
+:mod:`workers.scheduler`; a :class:`~workers.scheduler.Policy` says which
+nodes may work and what to do with accepted chunks and cheaters.
+
+* MSM: partial sums of point chunks, added on the head.  Chunks in
+  ``policy.audit`` are recomputed on another owner's node; a mismatch is
+  settled by computing the chunk on the head (:mod:`workers.verify`).
+* NTT: the four-step slices of :mod:`workers.plan`; every slice is checked on
+  the head in O(n) before it is accepted (:func:`workers.verify.check_ntt_slice`).
+
+``completed`` (chunk index → value) lets a resumed job skip chunks it already
+has.  :func:`bytes_shipped` is what one job puts into the object store.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import dataclasses
+import hashlib
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import ray
 
-from workers import tasks
+from workers import cpu_msm, tasks, verify
 from workers.errors import DispatchError
 from workers.params import CURVES, FIELDS
 from workers.plan import Chunk, NttPlan
 from workers.reference import Point, sum_points
+from workers.scheduler import Policy, run_placed
 from workers.tasks import ChunkOutput
 
 ChunkCallback = Callable[[Chunk, ChunkOutput], None]
-SCHEDULING = "SPREAD"
 
 
-def run_chunks(
+def alive_cpu_nodes() -> dict[str, int]:
+    """Alive Ray nodes that can run a chunk → their CPU count."""
+    return {
+        n["NodeID"]: int(n["Resources"].get("CPU", 0))
+        for n in ray.nodes()
+        if n.get("Alive") and n["Resources"].get("CPU", 0) >= 1
+    }
+
+
+def _policy(policy: Policy | None, max_in_flight: int, on_chunk: ChunkCallback | None) -> Policy:
+    if policy is not None:
+        return policy
+    on_accept = None
+    if on_chunk is not None:
+
+        def on_accept(chunk: Chunk, output: ChunkOutput, how: str) -> None:
+            on_chunk(chunk, output)
+
+    return Policy(nodes=alive_cpu_nodes, max_in_flight=max_in_flight, on_accept=on_accept)
+
+
+def _run(
     chunks: Sequence[Chunk],
-    submit: Callable[[Chunk], ray.ObjectRef],
-    *,
-    max_in_flight: int,
-    on_chunk: ChunkCallback | None = None,
+    submit: Callable[..., ray.ObjectRef],
+    policy: Policy,
+    completed: Mapping[int, object] | None,
 ) -> dict[int, object]:
-    """Run ``chunks`` with at most ``max_in_flight`` pending; values by chunk index."""
-    if max_in_flight < 1:
-        raise ValueError("max_in_flight must be at least 1")
-    waiting = list(reversed(chunks))
-    pending: dict[ray.ObjectRef, Chunk] = {}
-    values: dict[int, object] = {}
-    try:
-        while waiting or pending:
-            while waiting and len(pending) < max_in_flight:
-                chunk = waiting.pop()
-                pending[submit(chunk)] = chunk
-            ready, _ = ray.wait(list(pending), num_returns=1)
-            for ref in ready:
-                chunk = pending.pop(ref)
-                try:
-                    output: ChunkOutput = ray.get(ref)
-                except ray.exceptions.RayError as exc:
-                    raise DispatchError(
-                        f"chunk {chunk.index} ({chunk.phase}) failed: {exc}"
-                    ) from exc
-                values[chunk.index] = output.value
-                if on_chunk is not None:
-                    on_chunk(chunk, output)
-    finally:
-        for ref in pending:
-            ray.cancel(ref)
-    return values
+    done = dict(completed or {})
+    todo = [c for c in chunks if c.index not in done]
+    if todo:
+        done.update(run_placed(todo, submit, policy))
+    return done
+
+
+BASES_REFS: OrderedDict[str, ray.ObjectRef] = OrderedDict()
+"""Object references of recent MSM bases on the head, by SHA-256 (most recent last)."""
+BASES_REFS_ENTRIES = 4
+
+
+_BASES_SESSION: list[str] = [""]
+
+
+def _bases_ref(sha256: str, bases: np.ndarray) -> ray.ObjectRef:
+    context = ray.get_runtime_context()
+    session = f"{context.get_node_id()}:{context.get_job_id()}"  # this driver's Ray session
+    if _BASES_SESSION[0] != session:  # references die with the Ray session that made them
+        BASES_REFS.clear()
+        _BASES_SESSION[0] = session
+    ref = BASES_REFS.get(sha256)
+    if ref is None:
+        ref = BASES_REFS[sha256] = ray.put(bases)
+        while len(BASES_REFS) > BASES_REFS_ENTRIES:
+            BASES_REFS.popitem(last=False)
+    BASES_REFS.move_to_end(sha256)
+    return ref
+
+
+def bytes_shipped(*arrays: np.ndarray) -> int:
+    """Bytes a job puts into the object store for its chunks (inputs shared by reference)."""
+    return sum(int(a.nbytes) for a in arrays)
 
 
 def run_msm(
@@ -69,19 +109,46 @@ def run_msm(
     *,
     max_in_flight: int = 8,
     on_chunk: ChunkCallback | None = None,
+    policy: Policy | None = None,
+    completed: Mapping[int, object] | None = None,
+    test_mode: bool = False,
+    cache_bases: bool = True,
 ) -> Point:
-    """Distributed MSM: partial sums of point chunks, added on the head."""
+    """Distributed MSM: partial sums of point chunks, added on the head.
+
+    The bases are named by their SHA-256; workers keep recent bases
+    (:func:`workers.tasks.cached_bases`) and the head keeps their object
+    references (:data:`BASES_REFS`), so a job that repeats a basis (the usual
+    case: one proving key, many proofs) ships only its scalars.
+    ``cache_bases=False`` ships them again (for measuring).
+    """
     if curve not in CURVES:
         raise DispatchError(f"unknown curve {curve!r}")
-    bases_ref = ray.put(bases)
-    scalars_ref = ray.put(scalars)
-    task = tasks.msm_chunk.options(scheduling_strategy=SCHEDULING)
-    values = run_chunks(
-        chunks,
-        lambda c: task.remote(curve, bases_ref, scalars_ref, c.start, c.stop),
-        max_in_flight=max_in_flight,
-        on_chunk=on_chunk,
-    )
+    policy = _policy(policy, max_in_flight, on_chunk)
+
+    def settle(chunk: Chunk) -> object:
+        return cpu_msm.msm_limbs(
+            curve, bases[chunk.start : chunk.stop].copy(), scalars[chunk.start : chunk.stop].copy()
+        )
+
+    policy = dataclasses.replace(policy, settle=settle, equal=verify.points_equal)
+    todo = [c for c in chunks if c.index not in (completed or {})]
+    sha256 = hashlib.sha256(np.ascontiguousarray(bases).tobytes()).hexdigest()
+    if not cache_bases:
+        sha256 = f"{sha256}:{uuid.uuid4().hex}"  # a name no worker has seen
+    box: list[ray.ObjectRef] = []
+    scalars_ref = None
+    if todo:
+        box = [_bases_ref(sha256, bases)]
+        scalars_ref = ray.put(scalars)
+    task = tasks.msm_chunk
+
+    def submit(c: Chunk, strategy: object) -> ray.ObjectRef:
+        return task.options(scheduling_strategy=strategy).remote(
+            curve, sha256, box, scalars_ref, c.start, c.stop, test_mode
+        )
+
+    values = _run(chunks, submit, policy, completed)
     return sum_points(curve, (values[c.index] for c in chunks))  # type: ignore[misc]
 
 
@@ -93,32 +160,68 @@ def run_ntt(
     inverse: bool = False,
     max_in_flight: int = 8,
     on_chunk: ChunkCallback | None = None,
+    policy: Policy | None = None,
+    completed: Mapping[int, object] | None = None,
+    test_mode: bool = False,
+    check: bool = True,
 ) -> np.ndarray:
-    """Distributed four-step NTT (see :mod:`workers.plan`) of canonical limbs ``(n, 4)``."""
+    """Distributed four-step NTT (see :mod:`workers.plan`) of canonical limbs ``(n, 4)``.
+
+    Every slice is verified on the head unless ``check`` is false.
+    """
     if field not in FIELDS:
         raise DispatchError(f"unknown field {field!r}")
     n, n1, n2 = plan.n, plan.n1, plan.n2
     if values.shape[0] != n:
         raise DispatchError(f"plan is for size {n}, values have {values.shape[0]}")
+    policy = _policy(policy, max_in_flight, on_chunk)
     limbs = values.shape[1]
     columns = np.ascontiguousarray(values.reshape(n1, n2, limbs).transpose(1, 0, 2))
-    columns_ref = ray.put(columns)
-    column_task = tasks.ntt_columns_chunk.options(scheduling_strategy=SCHEDULING)
-    blocks = run_chunks(
+
+    def check_columns(c: Chunk, out: ChunkOutput) -> bool:
+        return verify.check_ntt_slice(
+            field, columns[c.start : c.stop], out.value, twiddle_n=n, row_offset=c.start
+        )
+
+    done = dict(completed or {})
+    columns_ref = None
+    if any(c.index not in done for c in plan.column_chunks):
+        columns_ref = ray.put(columns)
+    column_task = tasks.ntt_columns_chunk
+
+    def submit_column(c: Chunk, strategy: object) -> ray.ObjectRef:
+        return column_task.options(scheduling_strategy=strategy).remote(
+            field, columns_ref, c.start, c.stop, n, test_mode
+        )
+
+    blocks = _run(
         plan.column_chunks,
-        lambda c: column_task.remote(field, columns_ref, c.start, c.stop, n),
-        max_in_flight=max_in_flight,
-        on_chunk=on_chunk,
+        submit_column,
+        dataclasses.replace(policy, verify=check_columns if check else None, audit=set()),
+        done,
     )
     twiddled_t = np.concatenate([blocks[c.index] for c in plan.column_chunks])  # (n2, n1)
-    matrix_ref = ray.put(np.ascontiguousarray(twiddled_t.transpose(1, 0, 2)))  # (n1, n2)
+    matrix = np.ascontiguousarray(twiddled_t.transpose(1, 0, 2))  # (n1, n2)
     scale = pow(n, -1, FIELDS[field].modulus) if inverse else None
-    row_task = tasks.ntt_rows_chunk.options(scheduling_strategy=SCHEDULING)
-    rows = run_chunks(
+
+    def check_rows(c: Chunk, out: ChunkOutput) -> bool:
+        return verify.check_ntt_slice(field, matrix[c.start : c.stop], out.value, scale=scale)
+
+    matrix_ref = None
+    if any(c.index not in done for c in plan.row_chunks):
+        matrix_ref = ray.put(matrix)
+    row_task = tasks.ntt_rows_chunk
+
+    def submit_row(c: Chunk, strategy: object) -> ray.ObjectRef:
+        return row_task.options(scheduling_strategy=strategy).remote(
+            field, matrix_ref, c.start, c.stop, scale, test_mode
+        )
+
+    rows = _run(
         plan.row_chunks,
-        lambda c: row_task.remote(field, matrix_ref, c.start, c.stop, scale),
-        max_in_flight=max_in_flight,
-        on_chunk=on_chunk,
+        submit_row,
+        dataclasses.replace(policy, verify=check_rows if check else None, audit=set()),
+        done,
     )
     result = np.concatenate([rows[c.index] for c in plan.row_chunks])  # (n1, n2): C[k1][k2]
     out = np.ascontiguousarray(result.transpose(1, 0, 2)).reshape(n, limbs)

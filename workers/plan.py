@@ -21,6 +21,7 @@ Pure planning, no Ray: :mod:`workers.dispatch` runs the chunks.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from workers.costs import msm_work_units, ntt_work_units
@@ -56,13 +57,46 @@ def _ranges(total: int, parts: int) -> list[tuple[int, int]]:
     return ranges
 
 
-def plan_msm(curve: str, n_points: int, n_chunks: int) -> list[Chunk]:
-    """Chunks of contiguous points; an empty MSM still has one (empty) chunk."""
+def weighted_ranges(total: int, weights: Sequence[float]) -> list[tuple[int, int]]:
+    """Split ``[0, total)`` into one contiguous range per weight, sizes ∝ weights.
+
+    Used to size chunks by node speed (a node twice as fast gets a chunk twice
+    as big, so both finish together).  Sizes are ``⌊total·wᵢ/Σw⌋``, at least 1,
+    with what is left over handed out by largest remainder; when there are
+    more weights than items the extra weights are dropped.
+    """
+    weights = [max(float(w), 1e-9) for w in weights][: max(1, total)]
+    whole = sum(weights)
+    exact = [total * w / whole for w in weights]
+    sizes = [max(1, int(x)) for x in exact] if total >= len(weights) else [total]
+    order = sorted(range(len(sizes)), key=lambda i: exact[i] - int(exact[i]), reverse=True)
+    i = 0
+    while sum(sizes) < total:
+        sizes[order[i % len(order)]] += 1
+        i += 1
+    while sum(sizes) > total:  # the ``max(1, ·)`` floors overshot: trim the biggest
+        sizes[sizes.index(max(sizes))] -= 1
+    ranges, start = [], 0
+    for size in sizes:
+        ranges.append((start, start + size))
+        start += size
+    return ranges
+
+
+def plan_msm(
+    curve: str, n_points: int, n_chunks: int, weights: Sequence[float] | None = None
+) -> list[Chunk]:
+    """Chunks of contiguous points; an empty MSM still has one (empty) chunk.
+
+    With ``weights`` (one per chunk; ``n_chunks`` is then ignored) chunk sizes
+    are proportional to them (:func:`weighted_ranges`).
+    """
     if n_points == 0:
         return [Chunk(0, "msm", 0, 0, 1)]
+    ranges = weighted_ranges(n_points, weights) if weights else _ranges(n_points, n_chunks)
     return [
         Chunk(i, "msm", start, stop, msm_work_units(curve, stop - start))
-        for i, (start, stop) in enumerate(_ranges(n_points, n_chunks))
+        for i, (start, stop) in enumerate(ranges)
     ]
 
 

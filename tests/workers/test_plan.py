@@ -36,3 +36,18 @@ def test_ntt_plan_phases():
     assert sum(c.size for c in plan.row_chunks) == plan.n1
     assert plan.row_chunks[0].work_units == ntt_work_units("bn254_fr", 32, plan.row_chunks[0].size)
     assert all(c.work_units > 0 for c in plan.chunks)
+
+
+@pytest.mark.parametrize(
+    ("n", "weights"),
+    [(1000, [1, 1]), (1000, [3, 1]), (10, [1e6, 1, 1]), (5, [1, 1, 1, 1, 1, 1, 1]), (1, [2, 1])],
+)
+def test_weighted_msm_chunks_follow_node_speed(n, weights):
+    chunks = plan_msm("bn254_g1", n, 0, weights)
+    assert [i for c in chunks for i in range(c.start, c.stop)] == list(range(n))
+    assert all(c.size >= 1 for c in chunks)
+    assert sum(c.work_units for c in chunks) == msm_work_units("bn254_g1", n)
+    if n >= 100:
+        total = sum(weights)
+        for c, w in zip(chunks, weights, strict=True):
+            assert abs(c.size - n * w / total) <= 1

@@ -1,0 +1,367 @@
+"""Benchmark of the pool: jobs through the real job runner on a local multi-node Ray cluster.
+
+Usage: ``python bench/pool.py [--json PATH] [--repeat N] [--quick]``
+
+For 1 and then 2 worker nodes (one CPU each; the head has none) on this
+machine, a pool (SQLite, embedded Redis, blob store) whose job runner runs
+each job in this thread (``JobRunner.run_job``: plan, calibrate, place,
+verify, record, credit), submitted over HTTP as binary bodies:
+
+* MSM ``bn254_g1`` 2^18 and NTT ``bn254_fr`` 2^20: seconds per job (median of
+  ``--repeat``) and the parallel efficiency ``T₁ / (2·T₂)``;
+* per-chunk overhead of the runner: a 2^14 MSM in 64 chunks,
+  ``(wall − Σ chunk compute / nodes) / chunks``;
+* verification: MSM job time at the default audit rate against rate 0 (same
+  jobs, alternated) and the audited share of the work; the head's O(n) NTT
+  slice checks as a share of the NTT job time;
+* bytes shipped per MSM 2^18 job, first and repeated basis, with and without
+  the bases cache: scalars (``ray.put`` once, pulled once per node) plus the
+  bases each worker process had to pull.
+
+Results are checked against the single-process kernels.  Timings on a shared
+2-core machine are noisy: quote them with the machine's load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import ray
+from fastapi.testclient import TestClient
+from ray.cluster_utils import Cluster
+from sqlmodel import Session, select
+
+from pool_api.codec import encode_field_elements, encode_msm_input
+from pool_api.main import create_app
+from pool_api.models import ChunkRecord
+from pool_api.settings import Settings
+from workers import cpu_msm, cpu_ntt, dispatch, verify
+from workers.encoding import ints_to_limbs, limbs_to_ints, points_to_limbs
+from workers.params import FIELDS
+from workers.plan import plan_msm, plan_ntt
+from workers.reference import random_points
+from workers.scheduler import Policy
+
+DEFAULT_JSON = Path(__file__).parent / "results" / "pool.json"
+TOKEN = "bench-operator-token"
+R = FIELDS["bn254_fr"].modulus
+
+
+def msm_input(log_n: int, seed: int) -> tuple[list, list]:
+    """``2^log_n`` bases (1024 random points, tiled) and random scalars."""
+    rng = random.Random(seed)
+    distinct = random_points("bn254_g1", min(1024, 1 << log_n), rng)
+    points = [distinct[i % len(distinct)] for i in range(1 << log_n)]
+    return points, [rng.randrange(R) for _ in points]
+
+
+class BenchPool:
+    """A pool over a fresh cluster of ``nodes`` worker nodes; jobs run in this thread."""
+
+    def __init__(self, nodes: int, data_dir: Path, **overrides: object) -> None:
+        self.cluster = Cluster(
+            initialize_head=True, head_node_args={"num_cpus": 0, "include_dashboard": False}
+        )
+        self.nodes = [self.cluster.add_node(num_cpus=1) for _ in range(nodes)]
+        self.cluster.wait_for_nodes()
+        ray.init(address=self.cluster.address, log_to_driver=False)
+        values: dict[str, object] = {
+            "data_dir": data_dir,
+            "operator_token": TOKEN,
+            "ray_address": self.cluster.address,
+            "max_body_bytes": 1 << 30,
+        }
+        values.update(overrides)
+        self.settings = Settings(**values)
+        self.client = TestClient(create_app(self.settings, start_runner=False))
+        self.client.__enter__()
+        operator = {"Authorization": f"Bearer {TOKEN}"}
+        for i, node in enumerate(self.nodes):
+            body = self.client.post(
+                "/v1/contributors", json={"name": f"c{i}"}, headers=operator
+            ).json()
+            self.client.post(
+                "/v1/nodes",
+                json={"ray_node_id": node.node_id},
+                headers={"Authorization": f"Bearer {body['api_key']}"},
+            ).raise_for_status()
+
+    @property
+    def state(self):
+        return self.client.app.state.pool
+
+    def set(self, **changes: object) -> None:
+        for name, value in changes.items():
+            setattr(self.state.runner.settings, name, value)
+
+    def run(self, params: dict[str, str], body: bytes) -> tuple[float, str, list]:
+        """Submit, then run the job in this thread: ``(seconds, job id, result)``."""
+        created = self.client.post(
+            "/v1/jobs",
+            params=params,
+            content=body,
+            headers={"Content-Type": "application/octet-stream"},
+        )
+        created.raise_for_status()
+        job_id = created.json()["id"]
+        runner = self.state.runner
+        assert runner._claim_next() == job_id
+        started = time.perf_counter()
+        runner.run_job(job_id)
+        seconds = time.perf_counter() - started
+        job = self.client.get(f"/v1/jobs/{job_id}").json()
+        assert job["status"] == "done", job
+        return seconds, job_id, [int(v) for v in job["result"]]
+
+    def records(self, job_id: str) -> list[ChunkRecord]:
+        with Session(self.state.engine) as session:
+            return list(session.exec(select(ChunkRecord).where(ChunkRecord.job_id == job_id)))
+
+    def close(self) -> None:
+        self.client.__exit__(None, None, None)
+        ray.shutdown()
+        self.cluster.shutdown()
+
+
+def _median_run(pool: BenchPool, params, body, repeat: int, expected) -> tuple[float, float]:
+    """Median job seconds, and the median share of it the nodes spent computing."""
+    times, busy = [], []
+    for _ in range(repeat):
+        seconds, job_id, result = pool.run(params, body)
+        assert result == expected, "pool result differs from the single-process kernel"
+        times.append(seconds)
+        compute = sum(r.duration_seconds for r in pool.records(job_id))
+        busy.append(compute / (len(pool.nodes) * seconds))
+    return statistics.median(times), statistics.median(busy)
+
+
+def bytes_per_msm_job(log_n: int, seed: int) -> dict[str, int]:
+    """Bytes shipped by two jobs on the same bases, with and without the cache."""
+    points, scalars = msm_input(log_n, seed)
+    bases, ks = points_to_limbs(points), ints_to_limbs(scalars)
+    nodes = dispatch.alive_cpu_nodes()
+    out: dict[str, int] = {"bases_bytes": int(bases.nbytes), "scalars_bytes": int(ks.nbytes)}
+    for cache in (False, True):
+        for run in ("first", "repeat"):
+            fetched: list[int] = []
+            used: set[str] = set()
+
+            def on_accept(chunk, output, how, fetched=fetched, used=used) -> None:
+                fetched.append(output.fetched_bytes)
+                used.add(output.node_id)
+
+            policy = Policy(nodes=dispatch.alive_cpu_nodes, on_accept=on_accept)
+            chunks = plan_msm("bn254_g1", len(points), 2 * len(nodes))
+            dispatch.run_msm("bn254_g1", bases, ks, chunks, policy=policy, cache_bases=cache)
+            key = f"{'cache' if cache else 'no_cache'}_{run}"
+            out[key] = int(ks.nbytes) * len(used) + sum(fetched)
+    return out
+
+
+def run(repeat: int, quick: bool) -> dict[str, object]:
+    log_msm, log_ntt = (14, 16) if quick else (18, 20)
+    points, scalars = msm_input(log_msm, 1)
+    msm_body = encode_msm_input(points, scalars)
+    msm_params = {"kind": "msm", "curve": "bn254_g1"}
+    expected_msm = list(
+        cpu_msm.msm_limbs("bn254_g1", points_to_limbs(points), ints_to_limbs(scalars))
+    )
+    rng = np.random.default_rng(2)
+    values = ints_to_limbs([int(v) % R for v in rng.integers(0, 2**63, size=1 << log_ntt)])
+    ntt_body = encode_field_elements(values)
+    ntt_params = {"kind": "ntt", "field": "bn254_fr"}
+    expected_ntt = limbs_to_ints(cpu_ntt.ntt_limbs("bn254_fr", values))
+    small_points, small_scalars = msm_input(14, 3)
+    small_body = encode_msm_input(small_points, small_scalars)
+    small_expected = list(
+        cpu_msm.msm_limbs("bn254_g1", points_to_limbs(small_points), ints_to_limbs(small_scalars))
+    )
+
+    results: dict[str, object] = {
+        "machine": {"cpus": os.cpu_count(), "loadavg_1min": os.getloadavg()[0]},
+        "sizes": {"msm_log2": log_msm, "ntt_log2": log_ntt},
+        "default_audit_rate": verify.DEFAULT_AUDIT_RATE,
+    }
+    timings: dict[int, dict[str, float]] = {}
+    for nodes in (1, 2):
+        with tempfile.TemporaryDirectory() as tmp:
+            pool = BenchPool(nodes, Path(tmp), audit_rate=0.0)
+            try:
+                pool.run(msm_params, small_body)  # warm-up: workers, numba caches, calibration
+                pool.run(ntt_params, encode_field_elements(values[: 1 << 12]))
+                msm_s, msm_busy = _median_run(pool, msm_params, msm_body, repeat, expected_msm)
+                ntt_s, ntt_busy = _median_run(pool, ntt_params, ntt_body, repeat, expected_ntt)
+                timings[nodes] = {
+                    "msm_seconds": msm_s,
+                    "msm_node_busy_share": msm_busy,
+                    "ntt_seconds": ntt_s,
+                    "ntt_node_busy_share": ntt_busy,
+                }
+                if nodes == 2:
+                    results.update(overheads(pool, small_body, small_expected))
+                    results.update(audit_share(pool, msm_params, msm_body, repeat, expected_msm))
+                    results["ntt_check_share"] = ntt_check_share(
+                        values, log_ntt, pool.settings, timings[2]["ntt_seconds"]
+                    )
+                    results["bytes_shipped"] = bytes_per_msm_job(log_msm, 4)
+            finally:
+                pool.close()
+    results["timings"] = {str(k): v for k, v in timings.items()}
+    results["parallel_efficiency"] = {
+        kind: timings[1][f"{kind}_seconds"] / (2 * timings[2][f"{kind}_seconds"])
+        for kind in ("msm", "ntt")
+    }
+    results["machine"]["loadavg_1min_after"] = os.getloadavg()[0]  # type: ignore[index]
+    return results
+
+
+def overheads(pool: BenchPool, body: bytes, expected) -> dict[str, object]:
+    """Runner overhead per chunk on a 2^14 MSM cut into 64 chunks (2 nodes)."""
+    pool.set(msm_min_chunk_points=256, chunks_per_node=32)
+    try:
+        walls, per_chunk = [], []
+        for _ in range(3):
+            seconds, job_id, result = pool.run({"kind": "msm", "curve": "bn254_g1"}, body)
+            assert result == expected
+            records = pool.records(job_id)
+            compute = sum(r.duration_seconds for r in records) / 2
+            walls.append(seconds)
+            per_chunk.append((seconds - compute) / len(records))
+        return {
+            "overhead": {
+                "chunks": len(records),
+                "job_seconds": statistics.median(walls),
+                "per_chunk_seconds": statistics.median(per_chunk),
+            }
+        }
+    finally:
+        pool.set(msm_min_chunk_points=1024, chunks_per_node=2)
+
+
+def audit_share(pool: BenchPool, params, body, repeat: int, expected) -> dict[str, object]:
+    """MSM job time at audit rates 0, the default and 1 (alternating runs).
+
+    With a handful of chunks per job the default rate audits a chunk only now
+    and then, so its measured share is noisy; the cost is linear in the rate,
+    so ``a × (T(1) − T(0)) / T(0)`` estimates it from the fully audited runs.
+    """
+    times: dict[float, list[float]] = {0.0: [], verify.DEFAULT_AUDIT_RATE: [], 1.0: []}
+    audited_work = total_work = 0
+    for _ in range(max(3, repeat)):
+        for rate in times:
+            pool.set(audit_rate=rate)
+            seconds, job_id, result = pool.run(params, body)
+            assert result == expected
+            times[rate].append(seconds)
+            if rate == verify.DEFAULT_AUDIT_RATE:
+                records = pool.records(job_id)
+                total_work += sum(r.work_units for r in records)
+                audited_work += sum(r.work_units for r in records if r.verification == "audited")
+    pool.set(audit_rate=0.0)
+    t0 = statistics.mean(times[0.0])
+    ta = statistics.mean(times[verify.DEFAULT_AUDIT_RATE])
+    t1 = statistics.mean(times[1.0])
+    return {
+        "msm_audit": {
+            "jobs_each": len(times[0.0]),
+            "mean_seconds_no_audit": t0,
+            "mean_seconds_default_audit": ta,
+            "mean_seconds_full_audit": t1,
+            "time_share_measured": (ta - t0) / ta,
+            "time_share_estimated": verify.DEFAULT_AUDIT_RATE * (t1 - t0) / t0,
+            "audited_work_share": audited_work / max(1, total_work),
+        }
+    }
+
+
+def ntt_check_share(values: np.ndarray, log_n: int, settings: Settings, job_seconds: float):
+    """Head-side time of every slice check of the 2^log_n NTT job, as a share of the job."""
+    n = 1 << log_n
+    slices = min(2 * settings.chunks_per_node, n // settings.ntt_min_chunk_elements)
+    plan = plan_ntt("bn254_fr", n, slices, slices)
+    columns = np.ascontiguousarray(values.reshape(plan.n1, plan.n2, 4).transpose(1, 0, 2))
+    blocks = {}
+    for c in plan.column_chunks:
+        block = cpu_ntt.ntt_rows_limbs("bn254_fr", columns[c.start : c.stop].copy())
+        blocks[c.index] = cpu_ntt.twiddle_limbs("bn254_fr", block, n, c.start)
+    matrix = np.ascontiguousarray(
+        np.concatenate([blocks[c.index] for c in plan.column_chunks]).transpose(1, 0, 2)
+    )
+    rows = {
+        c.index: cpu_ntt.ntt_rows_limbs("bn254_fr", matrix[c.start : c.stop].copy())
+        for c in plan.row_chunks
+    }
+    started = time.perf_counter()
+    for c in plan.column_chunks:
+        ok = verify.check_ntt_slice(
+            "bn254_fr", columns[c.start : c.stop], blocks[c.index], twiddle_n=n, row_offset=c.start
+        )
+        assert ok
+    for c in plan.row_chunks:
+        assert verify.check_ntt_slice("bn254_fr", matrix[c.start : c.stop], rows[c.index])
+    seconds = time.perf_counter() - started
+    return {"check_seconds": seconds, "job_seconds": job_seconds, "share": seconds / job_seconds}
+
+
+def print_table(results: dict) -> None:
+    t = results["timings"]
+    eff = results["parallel_efficiency"]
+    sizes = results["sizes"]
+    m = results["machine"]
+    print(
+        f"load average (1 min): {m['loadavg_1min']:.2f} before, "
+        f"{m['loadavg_1min_after']:.2f} after, {m['cpus']} CPUs"
+    )
+    print(f"{'job':<14}{'1 node':>10}{'2 nodes':>10}{'efficiency':>12}{'nodes busy (1/2)':>20}")
+    for kind, log_n in (("msm", sizes["msm_log2"]), ("ntt", sizes["ntt_log2"])):
+        name = f"{kind.upper()} 2^{log_n}"
+        busy = f"{t['1'][f'{kind}_node_busy_share']:.0%} / {t['2'][f'{kind}_node_busy_share']:.0%}"
+        print(
+            f"{name:<14}{t['1'][f'{kind}_seconds']:>9.3f}s{t['2'][f'{kind}_seconds']:>9.3f}s"
+            f"{eff[kind]:>11.0%}{busy:>20}"
+        )
+    o = results["overhead"]
+    print(
+        f"runner overhead per chunk ({o['chunks']} chunks): {o['per_chunk_seconds'] * 1e3:.1f} ms"
+    )
+    a = results["msm_audit"]
+    print(
+        f"MSM audit at rate {results['default_audit_rate']}: job time share "
+        f"{a['time_share_estimated']:.1%} estimated from full audits "
+        f"({a['mean_seconds_no_audit']:.3f}s → {a['mean_seconds_full_audit']:.3f}s at rate 1), "
+        f"{a['time_share_measured']:.1%} measured ({a['mean_seconds_default_audit']:.3f}s, "
+        f"{a['jobs_each']} jobs each, audited work {a['audited_work_share']:.1%})"
+    )
+    c = results["ntt_check_share"]
+    print(f"NTT slice checks on the head: {c['check_seconds']:.3f}s = {c['share']:.1%} of the job")
+    b = results["bytes_shipped"]
+    print(
+        f"bytes per MSM job (bases {b['bases_bytes']:,} + scalars {b['scalars_bytes']:,}): "
+        f"no cache {b['no_cache_first']:,} then {b['no_cache_repeat']:,}; "
+        f"cache {b['cache_first']:,} then {b['cache_repeat']:,}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", type=Path, default=DEFAULT_JSON, help="where to write JSON")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="MSM 2^14 and NTT 2^16")
+    args = parser.parse_args()
+    results = run(args.repeat, args.quick)
+    print_table(results)
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"wrote {args.json}")
+
+
+if __name__ == "__main__":
+    main()
