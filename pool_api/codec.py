@@ -11,8 +11,10 @@ import numpy as np
 from workers.encoding import coordinate_words, ints_to_limbs, limbs_to_ints, points_to_limbs
 from workers.errors import KernelInputError
 
-_DECIMAL = re.compile(r"[0-9]{1,100}")
-_HEX = re.compile(r"0[xX][0-9a-fA-F]{1,80}")
+# Long enough for any canonical coordinate (BLS12-381's 381-bit F_p: 115 digits, 96 hex
+# digits), short enough that parsing one number stays cheap.
+_DECIMAL = re.compile(r"[0-9]{1,120}")
+_HEX = re.compile(r"0[xX][0-9a-fA-F]{1,100}")
 LIMBS = 4
 DTYPE = np.dtype("<u8")
 

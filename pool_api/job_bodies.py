@@ -137,15 +137,25 @@ def parse_binary_job(
     raise KernelInputError("a binary job needs ?kind=msm or ?kind=ntt", field="kind")
 
 
-def result_values(result_blob: bytes) -> list[int]:
-    return limbs_to_ints(decode_field_elements(result_blob))
+def result_json(kind: str, curve: str | None, result_blob: bytes) -> list[Any]:
+    """The stored result as JSON values (decimal strings, DESIGN §4).
+
+    An MSM's point is ``[x, y]`` (G2: ``[[x0, x1], [y0, y1]]``); an NTT's result
+    is the list of its elements.
+    """
+    if kind == "msm":
+        assert curve is not None
+        point = binary.decode_points(curve, result_blob)[0]
+        return [
+            [str(c) for c in coordinate] if isinstance(coordinate, tuple) else str(coordinate)
+            for coordinate in point
+        ]
+    return [str(v) for v in limbs_to_ints(decode_field_elements(result_blob))]
 
 
 def binary_result(kind: str, curve: str | None, field: str | None, result_blob: bytes) -> bytes:
     """The result in DESIGN §4 encoding: the MSM point ``x‖y`` or the NTT's elements."""
-    values = result_values(result_blob)
     if kind == "msm":
-        assert curve is not None
-        return binary.encode_points(curve, [(values[0], values[1])])
+        return result_blob  # stored in that encoding already
     assert field is not None
-    return binary.encode_field_elements(field, values)
+    return binary.encode_field_elements(field, limbs_to_ints(decode_field_elements(result_blob)))

@@ -42,8 +42,7 @@ from pool_api.metrics import Metrics
 from pool_api.models import Job, JobStatus, utcnow
 from pool_api.settings import Settings
 from pool_api.trust import NodeBook
-from workers import dispatch, verify
-from workers.encoding import ints_to_limbs
+from workers import binary, dispatch, verify
 from workers.errors import JobInterrupted
 from workers.params import CURVES
 from workers.plan import Chunk, four_step_shape, plan_msm, plan_ntt
@@ -253,12 +252,12 @@ class JobRunner:
         test_mode = self.settings.test_mode
         if job.kind == "msm":
             assert job.curve is not None and job.curve in CURVES
-            bases, scalars = decode_msm_input(data, job.size)
+            bases, scalars = decode_msm_input(data, job.size, job.curve)
             chunks = plan_msm(job.curve, job.size, counts["chunks"], counts.get("weights"))
             preferred = dict(enumerate(counts.get("nodes", [])))
             self._update_job(job.id, chunks_total=len(chunks), chunks_done=len(completed))
             if job.size == 0:
-                return encode_field_elements(ints_to_limbs([0, 0], 4))
+                return binary.encode_points(job.curve, [CURVES[job.curve].infinity])
             point = dispatch.run_msm(
                 job.curve,
                 bases,
@@ -268,7 +267,8 @@ class JobRunner:
                 completed=completed,
                 test_mode=test_mode,
             )
-            return encode_field_elements(ints_to_limbs(list(point), 4))
+            # Stored as DESIGN §4's point encoding (for bn254_g1 the same bytes as x, y limbs).
+            return binary.encode_points(job.curve, [point])
         assert job.field is not None
         values = decode_field_elements(data)
         plan = plan_ntt(job.field, job.size, counts["column_slices"], counts["row_slices"])

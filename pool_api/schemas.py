@@ -26,7 +26,10 @@ class MsmJobCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     kind: Literal["msm"]
     curve: StrictStr
-    points: list[list[Number]]
+    points: list[list[Number] | list[list[Number]]] = Field(
+        description="Affine points [x, y]; on a G2 curve each coordinate is [c0, c1]. "
+        "Infinity is [0, 0] (G2: [[0, 0], [0, 0]])."
+    )
     scalars: list[Number]
 
 
@@ -73,8 +76,10 @@ class JobPublic(BaseModel):
     kind: str
     status: JobStatus
     progress: Progress
-    result: list[str] | None = Field(
-        default=None, description="MSM: [x, y]; NTT: the output values; decimal strings."
+    result: list[str] | list[list[str]] | None = Field(
+        default=None,
+        description="MSM: [x, y] (G2: [[x0, x1], [y0, y1]]); NTT: the output values; "
+        "decimal strings.",
     )
     error: str | None = None
 

@@ -34,7 +34,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Hashable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import ray
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
@@ -257,6 +257,9 @@ class _Run:
         except ray.exceptions.RayError as exc:
             self.failed(copy, exc)
             return
+        # Credit and blame follow the node this copy was pinned to, never the node id
+        # the (untrusted) task reports about itself.
+        output = replace(output, node_id=copy.node_id)
         owner = self.policy.owner_of(output.node_id)
         if chunk.index in self.accepted or owner in self.cheaters:
             self.ensure_progress(chunk.index)

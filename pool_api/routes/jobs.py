@@ -19,7 +19,7 @@ from pool_api.job_bodies import (
     binary_result,
     parse_binary_job,
     parse_json_job,
-    result_values,
+    result_json,
 )
 from pool_api.models import Job, JobStatus, utcnow
 from pool_api.schemas import (
@@ -236,7 +236,7 @@ def _read_job(pool: PoolState, job_id: str, format: str) -> JobPublic | Response
         return Response(binary_result(job.kind, job.curve, job.field, blob), media_type=_BINARY)
     result = None
     if done:
-        result = [str(v) for v in result_values(pool.blobs.get(job.result_sha256))]
+        result = result_json(job.kind, job.curve, pool.blobs.get(job.result_sha256))
     return JobPublic(
         id=job.id,
         kind=job.kind,

@@ -160,3 +160,33 @@ def test_list_jobs_filters_and_pages(pool):
     assert pool.client.get("/v1/jobs", params={"kind": "msm"}).json()["total"] == 0
     assert pool.client.get("/v1/jobs", params={"status": "nonsense"}).status_code == 422
     assert pool.client.get("/v1/jobs", params={"limit": 0}).status_code == 422
+
+
+def _json_point(point) -> list:
+    return [
+        [str(c) for c in coordinate] if isinstance(coordinate, tuple) else str(coordinate)
+        for coordinate in point
+    ]
+
+
+@pytest.mark.parametrize("curve", ["bls12_381_g1", "bn254_g2"])
+def test_msm_job_on_other_curves_json_and_binary(pool, ray_cluster, curve):
+    """Every curve runs through the pool; results come back as JSON (G2 nested) and binary."""
+    from workers import binary
+
+    pool.add_contributor(f"c-{curve}", ray_cluster.worker_node_ids[0])
+    rng = random.Random(3)
+    points = random_points(curve, 6, rng)
+    order = CURVES[curve].order
+    scalars = [rng.randrange(order) for _ in points[:-1]] + [order - 1]
+    body = {"kind": "msm", "curve": curve, "points": [_json_point(p) for p in points]}
+    body["scalars"] = [str(k) for k in scalars]
+    created = pool.client.post("/v1/jobs", json=body)
+    assert created.status_code == 201, created.text
+    job = pool.wait(created.json()["id"])
+    assert job["status"] == "done", job
+    expected = msm(curve, points, scalars)
+    assert job["result"] == _json_point(expected)
+    raw = pool.client.get(f"/v1/jobs/{job['id']}?format=binary")
+    assert raw.status_code == 200, raw.text
+    assert binary.decode_points(curve, raw.content) == [expected]
