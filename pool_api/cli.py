@@ -7,7 +7,10 @@ from typing import Annotated
 import typer
 
 from pool_api.cli_db import db_app
+from pool_api.cli_head import head
+from pool_api.cli_join import join, leave
 from pool_api.cli_ledger import ledger_app
+from pool_api.cli_submit import submit_app
 
 app = typer.Typer(
     help="proverpool: pool small machines for ZK proving work and share the rewards exactly.",
@@ -16,6 +19,7 @@ app = typer.Typer(
 )
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(db_app, name="db")
+app.add_typer(submit_app, name="submit")
 
 
 @app.command()
@@ -37,36 +41,9 @@ def demo(
     raise typer.Exit(code)
 
 
-@app.command()
-def head(
-    host: Annotated[str, typer.Option(help="Address the HTTP API listens on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port of the HTTP API.")] = 8000,
-) -> None:
-    """Serve the pool's HTTP API (settings from PROVERPOOL_* variables)."""
-    import uvicorn
-
-    from pool_api.main import create_app
-    from pool_api.settings import Settings
-
-    settings = Settings()
-    if settings.database_url:
-        from pool_api import migrate
-        from pool_api.db import make_engine
-
-        engine = make_engine(settings.database_url)
-        try:
-            migrate.require_current(engine)
-        except migrate.SchemaNotMigratedError as exc:
-            typer.secho(f"proverpool refuses to start: {exc}", fg=typer.colors.RED, err=True)
-            raise typer.Exit(1) from exc
-        finally:
-            engine.dispose()
-    token_source = "PROVERPOOL_OPERATOR_TOKEN"
-    if not settings.operator_token:
-        settings.resolved_operator_token  # noqa: B018  (create it now)
-        token_source = str(settings.data_dir / "operator_token")
-    typer.echo(f"operator token: see {token_source}")
-    uvicorn.run(create_app(settings), host=host, port=port)
+app.command()(head)
+app.command()(join)
+app.command()(leave)
 
 
 if __name__ == "__main__":

@@ -79,3 +79,7 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _redis_down(_request: Request, exc: redis.RedisError) -> JSONResponse:
         log.error("redis unavailable: %s", exc)
         return JSONResponse({"detail": "redis is unavailable"}, status_code=503)
+
+
+class JoinError(Exception):
+    """``proverpool head`` / ``join`` / ``leave`` cannot go on; the CLI prints it in one line."""

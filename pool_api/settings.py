@@ -13,7 +13,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -47,6 +47,16 @@ class Settings(BaseSettings):
     )
     ray_address: str | None = Field(
         default=None, description="Ray cluster to join; default: start a local Ray."
+    )
+    ray_port: int = Field(
+        default=6380,
+        ge=1,
+        le=65_535,
+        description="GCS port of the Ray head `proverpool head` starts (never 6379, Redis's).",
+    )
+    ray_auth: bool = Field(
+        default=True,
+        description="Start the Ray head with token authentication (RAY_AUTH_MODE=token).",
     )
     max_in_flight: int = Field(default=8, ge=1, description="Chunk tasks pending per job.")
     msm_min_chunk_points: int = Field(
@@ -98,6 +108,15 @@ class Settings(BaseSettings):
     sse_keepalive_seconds: float = Field(
         default=15, gt=0, description="Keep-alive comment interval on /v1/events."
     )
+
+    @field_validator("ray_port")
+    @classmethod
+    def _not_redis_port(cls, port: int) -> int:
+        if port == 6379:
+            raise ValueError("6379 is Redis's port (and Ray's default): pick another Ray port")
+        if 10_002 <= port <= 19_999:
+            raise ValueError("ports 10002-19999 are Ray's worker ports: pick another Ray port")
+        return port
 
     @cached_property
     def resolved_database_url(self) -> str:

@@ -21,6 +21,7 @@ from pool_api.deps import CurrentContributor, Pool, SessionDep
 from pool_api.errors import StateConflictError
 from pool_api.models import ChunkRecord, Contributor, Node
 from pool_api.node_auth import CurrentNodeOwner
+from pool_api.node_auth import _owner_entry as owner_cache_entry
 from pool_api.schemas import Heartbeat, NodeCreate, NodePublic, NodeStatus
 
 router = APIRouter(prefix="/v1/nodes", tags=["nodes"])
@@ -146,3 +147,23 @@ def list_nodes(
     if status_filter is not None:
         nodes = [n for n in nodes if n.status == status_filter]
     return nodes
+
+
+@router.delete(
+    "/{ray_node_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={401: {"description": "no API key"}, 403: {"description": "not your node"}},
+)
+def deregister_node(owner: CurrentNodeOwner, pool: Pool, session: SessionDep) -> Response:
+    """Deregister the caller's node (``proverpool leave``): it goes offline at once; chunk
+    records and credits it earned stay."""
+    node = session.get(Node, owner.ray_node_id)
+    if node is not None:
+        session.delete(node)
+        session.commit()
+    pool.events.client.delete(owner_cache_entry(owner.ray_node_id))
+    if presence.leave(pool.events.client, owner.ray_node_id):
+        pool.events.publish(
+            "node.left", ray_node_id=owner.ray_node_id, contributor_id=owner.contributor_id
+        )
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -17,11 +17,15 @@ PUBLIC = {
     ("GET", "/"),  # the dashboard page
     ("GET", "/v1"),
     ("GET", "/healthz"),
+    ("GET", "/v1/version"),  # proverpool join checks it before redeeming an invite
     ("GET", "/metrics"),
     ("GET", "/v1/events"),
     ("GET", "/v1/jobs"),
     ("POST", "/v1/jobs"),
     ("GET", "/v1/jobs/{job_id}"),
+    ("GET", "/v1/jobs/{job_id}/proof"),
+    ("POST", "/v1/zkeys"),  # as open as POST /v1/jobs, whose proving key it uploads
+    ("GET", "/v1/zkeys/{sha256}"),
     ("GET", "/v1/contributors"),
     ("GET", "/v1/nodes"),
     ("POST", "/v1/contributors"),  # an invite, or the operator token (tested below)
