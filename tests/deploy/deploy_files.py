@@ -46,16 +46,10 @@ NOT_SETTINGS = {
     "PROVERPOOL_NODE_NAME": "`--name` of `proverpool join` in the systemd EnvironmentFile",
     "PROVERPOOL_PAYOUT_ADDRESS": "`--payout` of `proverpool join` in the systemd EnvironmentFile",
 }
-# Settings the deploy files need that issue 7 adds; xfail until they land.
-PENDING_SETTINGS = {
-    "PROVERPOOL_RAY_PORT": "issue 7 §1: GCS port of the Ray head that `proverpool head` "
-    "starts (configurable, never 6379)",
-}
-# Subcommands the deploy files use that issue 7 adds; their checks xfail until they land.
-PENDING_COMMANDS = {
-    "join": "issue 7 §2: `proverpool join POOL_URL --invite TOKEN ...` does not exist yet",
-    "leave": "issue 7 §2: `proverpool leave` does not exist yet",
-}
+PENDING_SETTINGS: dict[str, str] = {}
+"""Settings the deploy files name before the Settings class has them (none now)."""
+# Subcommands the deploy files use before they exist; their checks xfail meanwhile (none now).
+PENDING_COMMANDS: dict[str, str] = {}
 
 
 def deploy_files() -> list[Path]:
