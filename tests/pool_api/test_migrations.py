@@ -80,5 +80,5 @@ def test_head_command_refuses_an_unmigrated_database(db_url, tmp_path, monkeypat
     monkeypatch.setenv("PROVERPOOL_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("PROVERPOOL_DATABASE_URL", db_url)
     result = CliRunner().invoke(app, ["head", "--port", "1"])
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # a refusal, before any Ray process starts
     assert "proverpool db upgrade" in result.output
