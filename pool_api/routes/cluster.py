@@ -13,7 +13,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
 from pool_api.deps import CurrentContributor, Pool
-from pool_api.errors import ApiError
+from pool_api.errors import StateConflictError
 from pool_api.joining import advertised_ray_address, local_ray_auth_token, pool_version
 
 router = APIRouter(tags=["cluster"])
@@ -32,10 +32,6 @@ class ClusterInfo(BaseModel):
     version: str
 
 
-class NoSharedRayError(ApiError):
-    status_code = 503
-
-
 @router.get("/v1/version", response_model=VersionInfo)
 def version() -> VersionInfo:
     """The pool's ``proverpool`` version: ``join`` refuses a different one."""
@@ -45,13 +41,15 @@ def version() -> VersionInfo:
 @router.get(
     "/v1/cluster",
     response_model=ClusterInfo,
-    responses={503: {"description": "the pool runs no Ray cluster that nodes can join"}},
+    responses={409: {"description": "the pool runs no Ray cluster that nodes can join"}},
 )
 def cluster(contributor: CurrentContributor, pool: Pool, request: Request) -> ClusterInfo:
     """The Ray GCS address to ``ray start --address`` and the Ray auth token (or null)."""
     address = pool.settings.ray_address
     if not address:
-        raise NoSharedRayError("this pool runs a private Ray: start it with `proverpool head`")
+        raise StateConflictError(
+            "this pool runs a private Ray that nodes cannot join: start it with `proverpool head`"
+        )
     return ClusterInfo(
         ray_address=advertised_ray_address(address, request.url.hostname),
         ray_auth_token=local_ray_auth_token(),

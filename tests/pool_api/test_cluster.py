@@ -19,7 +19,7 @@ def test_cluster_needs_a_key_and_a_shared_ray(make_api, monkeypatch):
     private = make_api()
     carol = private.add_contributor("carol")
     assert private.client.get("/v1/cluster").status_code == 401
-    assert private.client.get("/v1/cluster", headers=private.key(carol)).status_code == 503
+    assert private.client.get("/v1/cluster", headers=private.key(carol)).status_code == 409
 
     shared = make_api(ray_address="127.0.0.1:6380")
     assert shared.client.get("/v1/cluster", headers=shared.key(carol)).json() == {
