@@ -79,6 +79,8 @@ def parse_json_job(raw: bytes) -> tuple[Job, bytes]:
         errors = exc.errors(include_url=False)
         for error in errors:
             error["loc"] = ("body", *error["loc"])
+            if isinstance(error.get("input"), bytes):  # invalid JSON: not UTF-8 in a response
+                error["input"] = error["input"].decode("utf-8", "replace")
         raise RequestValidationError(errors) from None
     if isinstance(body, MsmJobCreate):
         points = parse_points(body.points)

@@ -14,7 +14,17 @@ from fastapi.staticfiles import StaticFiles
 from pool_api.errors import install_error_handlers
 from pool_api.limits import BodyLimit, RateLimit
 from pool_api.migrate import SchemaNotMigratedError
-from pool_api.routes import contributors, dashboard, events, jobs, ledger, nodes, system
+from pool_api.routes import (
+    cluster,
+    contributors,
+    dashboard,
+    events,
+    jobs,
+    ledger,
+    nodes,
+    system,
+    zkeys,
+)
 from pool_api.settings import Settings
 from pool_api.state import PoolState
 
@@ -57,11 +67,13 @@ def create_app(settings: Settings | None = None, *, start_runner: bool = True) -
     app.add_middleware(BodyLimit, max_body_bytes=settings.max_body_bytes)
     install_error_handlers(app)
     app.include_router(jobs.router)
+    app.include_router(zkeys.router)
     app.include_router(contributors.router)
     app.include_router(nodes.router)
     app.include_router(events.router)
     app.include_router(ledger.router)
     app.include_router(system.router)
+    app.include_router(cluster.router)
     app.include_router(dashboard.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 

@@ -65,7 +65,7 @@ class JobStatus(StrEnum):
 class Job(SQLModel, table=True):
     id: str = Field(primary_key=True, max_length=32)
     kind: str = Field(max_length=8)
-    """``msm`` or ``ntt``."""
+    """``msm``, ``ntt`` or ``groth16``."""
     curve: str | None = Field(default=None, max_length=32)
     field: str | None = Field(default=None, max_length=32)
     inverse: bool = False
@@ -81,8 +81,22 @@ class Job(SQLModel, table=True):
     """Chunk counts chosen when the job first ran; reused when it resumes."""
     result_sha256: str | None = Field(default=None, max_length=64)
     error: str | None = Field(default=None, sa_column=Column(Text))
+    zkey_sha256: str | None = Field(default=None, max_length=64)
+    """``groth16`` jobs: the proving key (:class:`Zkey`); the input blob is the ``.wtns``."""
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
+
+
+class Zkey(SQLModel, table=True):
+    """A Groth16 proving key uploaded once (the ``.zkey`` bytes are a blob named by ``id``)."""
+
+    id: str = Field(primary_key=True, max_length=64)
+    """SHA-256 of the ``.zkey`` file (hex), also its name in the blob store."""
+    curve: str = Field(max_length=32)
+    n_vars: int
+    n_public: int
+    domain_size: int
+    created_at: datetime = Field(default_factory=utcnow)
 
 
 class ChunkRecord(SQLModel, table=True):

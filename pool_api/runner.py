@@ -38,6 +38,7 @@ from pool_api.blobs import BlobStore
 from pool_api.chunk_store import ChunkStore
 from pool_api.codec import decode_field_elements, decode_msm_input, encode_field_elements
 from pool_api.events import EventBus
+from pool_api.groth16_jobs import run_groth16
 from pool_api.metrics import Metrics
 from pool_api.models import Job, JobStatus, utcnow
 from pool_api.settings import Settings
@@ -244,6 +245,8 @@ class JobRunner:
         )
 
     def _compute(self, job: Job, book: NodeBook) -> bytes:
+        if job.kind == "groth16":
+            return run_groth16(self, job, book)  # five MSMs across the nodes, then a pairing check
         data = self.blobs.get(job.input_sha256)
         eligible = book.eligible(dispatch.alive_cpu_nodes())
         book.calibrate(list(eligible), job.curve or CALIBRATION_CURVE, CALIBRATION_FIELD)

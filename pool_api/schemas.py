@@ -84,6 +84,23 @@ class JobPublic(BaseModel):
     error: str | None = None
 
 
+class ZkeyPublic(BaseModel):
+    """A Groth16 proving key the pool holds (``hash``: SHA-256 of the ``.zkey`` file)."""
+
+    hash: str
+    curve: str
+    n_vars: int
+    n_public: int
+    domain_size: int
+
+
+class Groth16Proof(BaseModel):
+    """A done ``groth16`` job's result: snarkjs' ``proof.json`` and ``public.json``."""
+
+    proof: dict[str, str | list[str] | list[list[str]]]
+    public: list[str]
+
+
 class RewardCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     amount_units: StrictInt = Field(gt=0, description="Reward in the token's base unit.")

@@ -25,6 +25,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, SQLModel
 
 from ray_cluster import RayCluster, ray_cluster  # noqa: F401  (session-wide Ray cluster)
+from snarkjs_tools import snarkjs  # noqa: F401  (snarkjs from npm, installed once)
 
 # Make the repository's packages importable without installing the project.
 _REPO_ROOT = str(Path(__file__).resolve().parents[1])

@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 import accounting
 from pool_api.deps import OperatorAuth, Pool, SessionDep
 from pool_api.errors import NotFoundError, StateConflictError, UnsupportedMediaTypeError
+from pool_api.groth16_jobs import parse_groth16_job
 from pool_api.job_bodies import (
     REQUEST_BODY_OPENAPI,
     binary_result,
@@ -49,7 +50,7 @@ IdempotencyKey = Annotated[
 
 
 def _same_request(stored: Job, job: Job) -> bool:
-    fields = ("kind", "curve", "field", "inverse", "size", "input_sha256")
+    fields = ("kind", "curve", "field", "inverse", "size", "input_sha256", "zkey_sha256")
     return all(getattr(stored, name) == getattr(job, name) for name in fields)
 
 
@@ -74,7 +75,8 @@ async def submit_job(
     response: Response,
     idempotency_key: IdempotencyKey = None,
     kind: Annotated[
-        Literal["msm", "ntt"] | None, Query(description="Binary bodies only: the job kind.")
+        Literal["msm", "ntt", "groth16"] | None,
+        Query(description="Binary bodies only: the job kind."),
     ] = None,
     curve: Annotated[
         str | None, Query(max_length=32, description="Binary MSM only: the curve.")
@@ -83,12 +85,22 @@ async def submit_job(
         str | None, Query(max_length=32, description="Binary NTT only: the field.")
     ] = None,
     inverse: Annotated[bool, Query(description="Binary NTT only: inverse transform.")] = False,
+    zkey: Annotated[
+        str | None,
+        Query(
+            pattern="^[0-9a-f]{64}$",
+            description="groth16 only: SHA-256 of the proving key (POST /v1/zkeys); "
+            "the body is the .wtns witness.",
+        ),
+    ] = None,
 ) -> JobCreated:
     """Validate the whole input, store it once (content-addressed), queue the job.
 
     The body is JSON (``Content-Type: application/json``; numbers as decimal strings) or
     binary (``application/octet-stream``, DESIGN §4, parameters ``kind``, ``curve`` /
     ``field``, ``inverse`` in the query string; layout in :mod:`pool_api.job_bodies`).
+    A Groth16 job is binary: ``?kind=groth16&zkey=<sha256>`` with the ``.wtns`` as body
+    (404 for an unknown key, 422 for a witness that does not fit it).
     """
     content_type = request.headers.get("content-type", "application/json")
     media_type = content_type.split(";", 1)[0].strip().lower()
@@ -99,6 +111,8 @@ async def submit_job(
     raw = await request.body()
     if media_type == "application/json":
         job, blob = await run_in_threadpool(parse_json_job, raw)
+    elif kind == "groth16":
+        job, blob = await run_in_threadpool(parse_groth16_job, pool.engine, pool.blobs, raw, zkey)
     else:
         job, blob = await run_in_threadpool(parse_binary_job, raw, kind, curve, field, inverse)
     return await run_in_threadpool(_store_job, pool, job, blob, response, idempotency_key)
@@ -146,7 +160,7 @@ def _retry(stored: Job, job: Job, response: Response) -> JobCreated:
 def list_jobs(
     session: SessionDep,
     status_filter: Annotated[JobStatus | None, Query(alias="status")] = None,
-    kind: Annotated[Literal["msm", "ntt"] | None, Query()] = None,
+    kind: Annotated[Literal["msm", "ntt", "groth16"] | None, Query()] = None,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> JobPage:
@@ -229,6 +243,10 @@ def _read_job(pool: PoolState, job_id: str, format: str) -> JobPublic | Response
     if job is None:
         raise NotFoundError(f"no job {job_id!r}")
     done = job.status == JobStatus.done and job.result_sha256
+    if job.kind == "groth16":  # the result is snarkjs' files, at /v1/jobs/{id}/proof
+        if format == "binary":
+            raise StateConflictError(f"job {job_id} is a groth16 job: GET /v1/jobs/{job_id}/proof")
+        done = False
     if format == "binary":
         if not done:
             raise StateConflictError(f"job {job_id} is {job.status.value}; no result yet")

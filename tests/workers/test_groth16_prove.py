@@ -4,7 +4,6 @@ pairing check; tampered proofs rejected; every MSM and NTT goes through the inje
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -23,24 +22,7 @@ from workers.groth16.prover import default_msm, default_ntt
 from workers.params import BN254_R
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "groth16"
-SNARKJS = FIXTURES / "node_modules" / ".bin" / "snarkjs"
 CASES = [("chain10", 1), ("chain10", 2), ("chain10", 3), ("chain12", 1), ("chain12", 2)]
-
-
-@pytest.fixture(scope="session")
-def snarkjs() -> Path:
-    """snarkjs from npm (version pinned in the fixtures' package-lock.json), installed once."""
-    if shutil.which("node") is None or shutil.which("npm") is None:
-        pytest.skip("node/npm not found: cannot run snarkjs groth16 verify")
-    if not SNARKJS.exists():
-        subprocess.run(
-            ["npm", "ci", "--no-audit", "--no-fund"],
-            cwd=FIXTURES,
-            check=True,
-            capture_output=True,
-            timeout=600,
-        )
-    return SNARKJS
 
 
 @pytest.fixture(scope="module")
