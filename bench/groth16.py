@@ -1,4 +1,4 @@
-"""Groth16 proving: our prover (one process, every core) against ``snarkjs groth16 prove``.
+"""Groth16 proving: our prover and the pool against ``snarkjs groth16 prove``.
 
 Usage: ``python bench/groth16.py [--powers 12 16] [--repeat N] [--json PATH]``
 
@@ -18,6 +18,8 @@ directory holding ``chain{k}.zkey``, ``chain{k}.w1.wtns`` and ``chain{k}.vkey.js
   ``groth16.prove(zkeyFile, wtnsFile)`` timed inside one ``node`` process (it reads the
   key from the file on every call; ffjavascript starts one worker thread per core), and
   the whole ``snarkjs groth16 prove`` command line once;
+* the pool (``--pool-nodes``, default 2): the same proof as a job through the real job
+  runner on a local Ray cluster (see :func:`time_pool`), pairing check included;
 * every proof is checked with :func:`workers.groth16.verify`, and one of ours with
   ``snarkjs groth16 verify``.
 
@@ -165,6 +167,60 @@ def time_snarkjs(zkey_path: Path, wtns_path: Path, repeat: int) -> dict:
     return {"in_process_s": result["best"], "cli_s": result["cli_s"]}
 
 
+def time_pool(zkey_path: Path, wtns_path: Path, repeat: int, nodes: int) -> dict:
+    """The pool's proof: upload the key once, then jobs through the real job runner.
+
+    A local Ray cluster of ``nodes`` worker nodes (one CPU each, the head none) and a
+    pool (SQLite, embedded Redis) from ``bench/pool.py``; each job is submitted over
+    HTTP (the witness as the body) and run by :meth:`JobRunner.run_job` in this thread:
+    witness checks, the NTTs on the head, the five MSMs split into chunks on the nodes
+    (verified, recorded, credited), the pairing check, the proof stored. The first job
+    is the warm-up (numba caches on the nodes, the key's bases shipped to them).
+    """
+    from bench.pool import BenchPool
+    from workers.groth16 import proof_from_json
+
+    with tempfile.TemporaryDirectory() as tmp:
+        pool = BenchPool(nodes, Path(tmp), max_in_flight=4)
+        try:
+            uploaded = pool.client.post(
+                "/v1/zkeys",
+                content=zkey_path.read_bytes(),
+                headers={"Content-Type": "application/octet-stream"},
+            )
+            uploaded.raise_for_status()
+            key = uploaded.json()["hash"]
+            witness = wtns_path.read_bytes()
+            times, proof = [], None
+            for _ in range(repeat + 1):
+                created = pool.client.post(
+                    "/v1/jobs",
+                    params={"kind": "groth16", "zkey": key},
+                    content=witness,
+                    headers={"Content-Type": "application/octet-stream"},
+                )
+                created.raise_for_status()
+                job_id = created.json()["id"]
+                runner = pool.state.runner
+                assert runner._claim_next() == job_id
+                t0 = time.perf_counter()
+                runner.run_job(job_id)
+                times.append(time.perf_counter() - t0)
+                answer = pool.client.get(f"/v1/jobs/{job_id}/proof")
+                assert answer.status_code == 200, answer.text
+                proof = proof_from_json(answer.json()["proof"], answer.json()["public"])
+            chunks = len(pool.records(job_id))
+        finally:
+            pool.close()
+    return {
+        "nodes": nodes,
+        "warmup_s": times[0],
+        "prove_s": min(times[1:]),
+        "chunks": chunks,
+        "proof": proof,
+    }
+
+
 def snarkjs_verifies(vkey: Path, proof) -> bool:
     with tempfile.TemporaryDirectory() as tmp:
         (Path(tmp) / "p.json").write_text(json.dumps(proof.proof_json()))
@@ -184,6 +240,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--json", type=Path, default=DEFAULT_JSON)
     parser.add_argument("--build-dir", type=Path, default=BUILD_DIR)
+    parser.add_argument(
+        "--pool-nodes", type=int, default=2, help="worker nodes of the pool run (0: skip it)"
+    )
     args = parser.parse_args()
     if not SNARKJS.exists():
         subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=FIXTURES, check=True)
@@ -192,11 +251,17 @@ def main() -> None:
         zkey, wtns, vkey = circuit(power, args.build_dir)
         ours = time_ours(zkey, wtns, max(1, args.repeat))
         proof = ours.pop("proof")
+        pool = None
+        if args.pool_nodes:
+            pool = time_pool(zkey, wtns, max(1, args.repeat), args.pool_nodes)
+            pool_proof = pool.pop("proof")
+            pool["snarkjs_verifies"] = snarkjs_verifies(vkey, pool_proof)
         peer = time_snarkjs(zkey, wtns, max(1, args.repeat))
         rows.append(
             {
                 "power": power,
                 "ours": ours,
+                "pool": pool,
                 "snarkjs": peer,
                 "snarkjs_verifies_ours": snarkjs_verifies(vkey, proof),
             }
@@ -236,6 +301,15 @@ def print_table(rows: list[dict]) -> None:
         )
         phases = ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in ours["phases_s"].items())
         print(f"{'':>7} phases: {phases}")
+        pool = row.get("pool")
+        if pool:
+            ratio = f"{snark / pool['prove_s']:.1f}x" if snark else "-"
+            print(
+                f"{'':>7} through the pool ({pool['nodes']} worker nodes, {pool['chunks']} chunks,"
+                f" pairing check included): {pool['prove_s']:.3f} s (first job"
+                f" {pool['warmup_s']:.2f} s), snarkjs/pool {ratio},"
+                f" snarkjs verifies: {'ok' if pool['snarkjs_verifies'] else 'FAILED'}"
+            )
     print("ratio = snarkjs in-process / ours (load + prove); both read the key on every proof.")
 
 
