@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Any, Literal, NamedTuple
 
 from sqlalchemy import ColumnElement, and_, or_, select
@@ -382,18 +383,33 @@ def _pg_array(values: Iterable[int | None]) -> str:
     return "{" + ",".join(map(str, values)) + "}"
 
 
+#: Rows per message of a streamed ``COPY``: the server stores one batch while the next is formatted.
+_PG_COPY_BATCH = 10_000
+
+
 def _pg_copy(session: Session, sql: str, lines: Iterable[str]) -> None:
-    """``COPY … FROM STDIN`` (text format) of preformatted ``lines``, sent as one payload.
+    """``COPY … FROM STDIN`` (text format) of preformatted ``lines``, streamed in batches.
 
     Each line is one row, its fields already escaped for COPY's text format and
-    joined by tabs: one ``"\\n".join`` instead of psycopg's per-row ``write_row``.
+    joined by tabs: one ``"\\n".join`` per batch instead of psycopg's per-row
+    ``write_row``. ``lines`` may be a generator: it is formatted batch by batch while
+    a writer thread (psycopg's ``QueuedLibpqWriter``) sends the previous batches, so
+    on a machine with a second core the client's formatting and the server's inserts
+    overlap.
     """
-    payload = "\n".join(lines)
-    if not payload:
+    rows = iter(lines)
+    batch = list(islice(rows, _PG_COPY_BATCH))
+    if not batch:
         return
+    # The session's own driver (PostgreSQL only reaches here): psycopg's writer class.
+    from psycopg.copy import QueuedLibpqWriter
+
     driver = session.connection().connection.driver_connection
-    with driver.cursor() as cursor, cursor.copy(sql) as copy:  # type: ignore[union-attr]
-        copy.write(payload.encode() + b"\n")
+    cursor = driver.cursor()  # type: ignore[union-attr]
+    with cursor, cursor.copy(sql, writer=QueuedLibpqWriter(cursor)) as copy:
+        while batch:
+            copy.write(("\n".join(batch) + "\n").encode())
+            batch = list(islice(rows, _PG_COPY_BATCH))
 
 
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
@@ -506,11 +522,11 @@ def _insert_transfers(
             session,
             "COPY transfer (id, debit_account_id, credit_account_id, amount_units, code,"
             " job_ref, reward_id, created_at) FROM STDIN",
-            [
+            (
                 f"{transfer_id}\t{ids[leg.debit]}\t{ids[leg.credit]}"
                 f"\t{leg.amount_units}\t{codes[leg.code]}{tail}"
                 for transfer_id, leg in zip(transfer_ids, legs, strict=True)
-            ],
+            ),
         )
         return
     # The column's own bind processor (SQLite: the text SQLAlchemy stores), applied once.
