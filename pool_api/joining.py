@@ -11,7 +11,7 @@
   (:func:`ray_environment`).
 * A joining node is found in the GCS by a unique custom resource it is started
   with (:func:`find_ray_node`), and calibrated locally with the same small MSM and
-  NTT as :func:`workers.tasks.calibrate`, on one thread, in work units per second.
+  NTT as the pool's calibration task (:mod:`workers.calibration`), in work units per second.
 """
 
 from __future__ import annotations
@@ -35,8 +35,6 @@ from pool_api.errors import JoinError
 
 LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
 SECRET_WORDS = ("TOKEN", "KEY", "SECRET", "PASSWORD", "URL", "INVITE", "PAYOUT")
-CALIBRATION_MSM_POINTS = 1 << 10
-CALIBRATION_NTT_LOG_SIZE = 12
 STATE_FILE = "join.json"
 
 
@@ -235,37 +233,11 @@ def detect_gpu() -> tuple[str | None, int | None]:
 
 
 def calibrate(step: Callable[[str], None] | None = None) -> dict[str, float]:
-    """Work units per second of this machine on one thread: the MSM and NTT of
-    :func:`workers.tasks.calibrate` (each run twice, the second timed), without Ray."""
-    import numba
-    import numpy as np
+    """Work units per second of this machine on one thread, without Ray: the same
+    MSM and NTT as the pool's calibration task (:mod:`workers.calibration`)."""
+    from workers.calibration import measure_speeds
 
-    from workers import cpu_msm, cpu_ntt
-    from workers.costs import msm_work_units, ntt_work_units
-    from workers.encoding import ints_to_limbs, points_to_limbs
-    from workers.params import CURVES
-
-    numba.set_num_threads(1)
-    curve, field = "bn254_g1", "bn254_fr"
-    m = CALIBRATION_MSM_POINTS
-    bases = points_to_limbs([CURVES[curve].generator] * m)
-    scalars = ints_to_limbs([(i * 0x9E3779B97F4A7C15 + 1) % (1 << 250) for i in range(m)])
-    size = 1 << CALIBRATION_NTT_LOG_SIZE
-    rows = ints_to_limbs([(i * 7919) % 1000003 for i in range(size)])[np.newaxis]
-    speeds: dict[str, float] = {}
-    for kernel, run, units in (
-        ("msm", lambda: cpu_msm.msm_limbs(curve, bases, scalars), msm_work_units(curve, m)),
-        ("ntt", lambda: cpu_ntt.ntt_rows_limbs(field, rows), ntt_work_units(field, size, 1)),
-    ):
-        run()
-        if step:
-            step(f"{kernel} warm")
-        started = time.perf_counter()
-        run()
-        speeds[kernel] = units / max(time.perf_counter() - started, 1e-6)
-        if step:
-            step(f"{kernel} timed")
-    return speeds
+    return measure_speeds("bn254_g1", "bn254_fr", step)
 
 
 def load_state(data_dir: Path) -> dict:

@@ -35,7 +35,7 @@ import numpy as np
 import ray
 
 from workers import cpu_msm, cpu_ntt
-from workers.costs import msm_work_units, ntt_work_units
+from workers.calibration import measure_speeds
 
 log = logging.getLogger(__name__)
 CORRUPT_ENV = "PROVERPOOL_TEST_CORRUPT_FRACTION"
@@ -173,34 +173,9 @@ def ntt_rows_chunk(
     return _finish(block, started, test_mode)
 
 
-CALIBRATION_MSM_POINTS = 1 << 10
-CALIBRATION_NTT_LOG_SIZE = 12
-
-
 @ray.remote(num_cpus=1)
 def calibrate(curve: str, field: str) -> tuple[str, dict[str, float]]:
-    """``(node id, work units per second by kernel)`` on a small MSM and NTT.
-
-    Each kernel runs twice and the second run is timed, so loading numba's
-    cache does not count.  The MSM bases are multiples of the generator.
-    """
-    from workers.encoding import ints_to_limbs, points_to_limbs
-    from workers.params import CURVES
-
-    numba.set_num_threads(1)
-    g = CURVES[curve].generator
-    m = CALIBRATION_MSM_POINTS
-    bases = points_to_limbs([g] * m)
-    scalars = ints_to_limbs([(i * 0x9E3779B97F4A7C15 + 1) % (1 << 250) for i in range(m)])
-    size = 1 << CALIBRATION_NTT_LOG_SIZE
-    rows = ints_to_limbs([(i * 7919) % 1000003 for i in range(size)])[np.newaxis]
-    speeds: dict[str, float] = {}
-    for kernel, run, units in (
-        ("msm", lambda: cpu_msm.msm_limbs(curve, bases, scalars), msm_work_units(curve, m)),
-        ("ntt", lambda: cpu_ntt.ntt_rows_limbs(field, rows), ntt_work_units(field, size, 1)),
-    ):
-        run()
-        started = time.perf_counter()
-        run()
-        speeds[kernel] = units / max(time.perf_counter() - started, 1e-6)
+    """``(node id, work units per second by kernel)``: :func:`workers.calibration.measure_speeds`
+    on the node this task runs on."""
+    speeds = measure_speeds(curve, field)
     return ray.get_runtime_context().get_node_id(), speeds
