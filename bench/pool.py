@@ -104,6 +104,13 @@ class BenchPool:
 
     def run(self, params: dict[str, str], body: bytes) -> tuple[float, str, list]:
         """Submit, then run the job in this thread: ``(seconds, job id, result)``."""
+        seconds, job_id = self.run_job(params, body)
+        job = self.client.get(f"/v1/jobs/{job_id}").json()
+        assert job["status"] == "done", job
+        return seconds, job_id, [int(v) for v in job["result"]]
+
+    def run_job(self, params: dict[str, str], body: bytes) -> tuple[float, str]:
+        """Submit a binary job, then run it in this thread: ``(seconds, job id)``."""
         created = self.client.post(
             "/v1/jobs",
             params=params,
@@ -116,10 +123,7 @@ class BenchPool:
         assert runner._claim_next() == job_id
         started = time.perf_counter()
         runner.run_job(job_id)
-        seconds = time.perf_counter() - started
-        job = self.client.get(f"/v1/jobs/{job_id}").json()
-        assert job["status"] == "done", job
-        return seconds, job_id, [int(v) for v in job["result"]]
+        return time.perf_counter() - started, job_id
 
     def records(self, job_id: str) -> list[ChunkRecord]:
         with Session(self.state.engine) as session:
