@@ -7,7 +7,6 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import pytest
 import redis
@@ -18,46 +17,12 @@ from pool_api import migrate
 from pool_api.main import create_app
 from pool_api.settings import Settings
 
+from pool_client import Pool
+
 OPERATOR_TOKEN = "operator-test-token"
 UNLIMITED = 10**9
 """Rate limits high enough for any test but those of the limits themselves."""
 EXTERNAL_REDIS_URL = os.environ.get("PROVERPOOL_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-
-
-@dataclass
-class Pool:
-    client: TestClient
-    settings: Settings
-    operator: dict[str, str]
-
-    @property
-    def state(self):
-        return self.client.app.state.pool
-
-    def key(self, contributor: dict) -> dict[str, str]:
-        return {"Authorization": f"Bearer {contributor['api_key']}"}
-
-    def add_contributor(self, name: str, node_id: str | None = None) -> dict:
-        created = self.client.post("/v1/contributors", json={"name": name}, headers=self.operator)
-        assert created.status_code == 201, created.text
-        body = created.json()
-        if node_id is not None:
-            registered = self.client.post(
-                "/v1/nodes",
-                json={"ray_node_id": node_id},
-                headers={"Authorization": f"Bearer {body['api_key']}"},
-            )
-            assert registered.status_code == 201, registered.text
-        return body
-
-    def wait(self, job_id: str, timeout_seconds: float = 120) -> dict:
-        deadline = time.monotonic() + timeout_seconds
-        while time.monotonic() < deadline:
-            job = self.client.get(f"/v1/jobs/{job_id}").json()
-            if job["status"] in ("done", "failed"):
-                return job
-            time.sleep(0.05)
-        raise AssertionError(f"job {job_id} did not finish: {job}")
 
 
 def _redis_url_for(db_url: str) -> str | None:

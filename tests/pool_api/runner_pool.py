@@ -10,7 +10,6 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 
 import pytest
 from fastapi.testclient import TestClient
@@ -25,48 +24,12 @@ from pool_api.settings import Settings
 from workers.params import FIELDS
 from workers.reference import random_points
 
+from pool_client import Pool
+
 OPERATOR_TOKEN = "operator-test-token"
 R = FIELDS["bn254_fr"].modulus
 CORRUPT = "PROVERPOOL_TEST_CORRUPT_FRACTION"
 SLOWDOWN = "PROVERPOOL_TEST_SLOWDOWN_FACTOR"
-
-
-@dataclass
-class Pool:
-    client: TestClient
-    settings: Settings
-    operator: dict[str, str]
-
-    @property
-    def state(self):
-        return self.client.app.state.pool
-
-    def add_contributor(self, name: str, node_id: str | None = None) -> dict:
-        created = self.client.post("/v1/contributors", json={"name": name}, headers=self.operator)
-        assert created.status_code == 201, created.text
-        body = created.json()
-        if node_id is not None:
-            registered = self.client.post(
-                "/v1/nodes",
-                json={"ray_node_id": node_id},
-                headers={"Authorization": f"Bearer {body['api_key']}"},
-            )
-            assert registered.status_code == 201, registered.text
-        return body
-
-    def submit(self, body: dict) -> str:
-        created = self.client.post("/v1/jobs", json=body)
-        assert created.status_code == 201, created.text
-        return created.json()["id"]
-
-    def wait(self, job_id: str, timeout_seconds: float = 180) -> dict:
-        deadline = time.monotonic() + timeout_seconds
-        while time.monotonic() < deadline:
-            job = self.client.get(f"/v1/jobs/{job_id}").json()
-            if job["status"] in ("done", "failed", "cancelled"):
-                return job
-            time.sleep(0.05)
-        raise AssertionError(f"job {job_id} did not finish: {job}")
 
 
 def msm_body(n: int, seed: int) -> tuple[dict, list, list]:
@@ -111,7 +74,12 @@ def make_pool(ray_cluster, tmp_path) -> Iterator[Callable[..., Pool]]:
         client = TestClient(create_app(settings))
         client.__enter__()
         clients.append(client)
-        return Pool(client, settings, {"Authorization": f"Bearer {OPERATOR_TOKEN}"})
+        return Pool(
+            client,
+            settings,
+            {"Authorization": f"Bearer {OPERATOR_TOKEN}"},
+            wait_timeout_seconds=180,
+        )
 
     yield make
     for client in clients:

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 import uvicorn
-from runner_pool import OPERATOR_TOKEN
 from sqlmodel import Session, func, select
 from typer.testing import CliRunner
 
@@ -21,6 +20,8 @@ from pool_api.cli import app
 from pool_api.main import create_app
 from pool_api.models import Zkey
 from pool_api.settings import Settings
+
+from runner_pool import OPERATOR_TOKEN
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "groth16"
 ZKEY = FIXTURES / "chain10.zkey"

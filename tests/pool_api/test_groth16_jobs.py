@@ -14,6 +14,16 @@ from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlmodel import Session, select
+
+from pool_api import migrate
+from pool_api.main import create_app
+from pool_api.models import ChunkRecord, Contributor, utcnow
+from pool_api.settings import Settings
+from workers.costs import MSM_POINT_WEIGHT
+from workers.groth16 import VerificationKey, proof_from_json, read_zkey, verify
+
+from ray_cluster import extra_workers
 from runner_pool import (
     CORRUPT,
     OPERATOR_TOKEN,
@@ -26,16 +36,6 @@ from runner_pool import (
     restart_runner,
     wait_for,
 )
-from sqlmodel import Session, select
-
-from pool_api import migrate
-from pool_api.main import create_app
-from pool_api.models import ChunkRecord, Contributor, utcnow
-from pool_api.settings import Settings
-from workers.costs import MSM_POINT_WEIGHT
-from workers.groth16 import VerificationKey, proof_from_json, read_zkey, verify
-
-from ray_cluster import extra_workers
 from snarkjs_tools import FIXTURES, snarkjs_verify
 
 OCTET = {"Content-Type": "application/octet-stream"}
@@ -59,7 +59,12 @@ def pool(ray_cluster, tmp_path_factory) -> Iterator[Pool]:
         rate_limit_key_requests=10**9,
     )
     with TestClient(create_app(settings)) as client:
-        yield Pool(client, settings, {"Authorization": f"Bearer {OPERATOR_TOKEN}"})
+        yield Pool(
+            client,
+            settings,
+            {"Authorization": f"Bearer {OPERATOR_TOKEN}"},
+            wait_timeout_seconds=180,
+        )
 
 
 @pytest.fixture(scope="module")

@@ -11,6 +11,12 @@ import logging
 import time
 
 import pytest
+from sqlmodel import Session
+
+from pool_api.models import Contributor, utcnow
+from workers import msm, ntt
+
+from ray_cluster import extra_workers
 from runner_pool import (
     SLOWDOWN,
     assert_credits_follow_records,
@@ -23,12 +29,6 @@ from runner_pool import (
     restart_runner,
     wait_for,
 )
-from sqlmodel import Session
-
-from pool_api.models import Contributor, utcnow
-from workers import msm, ntt
-
-from ray_cluster import extra_workers
 
 FIXTURES = (extra_workers, make_pool)  # used as test arguments
 

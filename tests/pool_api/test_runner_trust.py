@@ -9,6 +9,12 @@ default rate is tested in ``tests/workers/test_verify.py``.
 
 from __future__ import annotations
 
+from sqlmodel import Session, select
+
+from pool_api.models import Strike
+from workers import msm, ntt
+
+from ray_cluster import extra_workers
 from runner_pool import (
     CORRUPT,
     assert_credits_follow_records,
@@ -18,12 +24,6 @@ from runner_pool import (
     msm_body,
     ntt_body,
 )
-from sqlmodel import Session, select
-
-from pool_api.models import Strike
-from workers import msm, ntt
-
-from ray_cluster import extra_workers
 
 FIXTURES = (extra_workers, make_pool)  # used as test arguments
 
