@@ -178,31 +178,45 @@ class JobRunner:
         return counts
 
     def _choose_counts(self, job: Job, eligible: dict[str, int], book: NodeBook) -> dict:
-        """``chunks_per_node`` chunks per slot; MSM chunks sized ∝ the node's measured speed."""
+        """``chunks_per_node`` chunks per slot, sized ∝ the node's measured speed.
+
+        MSM chunks and both phases' NTT slices get one chunk per slot with a
+        weight from the node's speed for that kernel (``weights``, and the node
+        each was sized for in ``nodes``); without speeds, or with more slots
+        than the job has room for, equal chunks.
+        """
         wanted = max(1, sum(eligible.values())) * self.settings.chunks_per_node
         if job.kind == "msm":
             by_size = max(1, job.size // self.settings.msm_min_chunk_points)
-            nodes: list[str] = []
-            weights: list[float] = []
-            for node_id in sorted(eligible):
-                speed = book.speeds.get(node_id, {}).get("msm")
-                for _ in range(eligible[node_id] * self.settings.chunks_per_node):
-                    nodes.append(node_id)
-                    weights.append(speed or 0.0)
-            known = [w for w in weights if w > 0]
-            if not nodes or len(nodes) > by_size or not known:
-                return {"chunks": min(wanted, by_size)}
-            typical = sorted(known)[len(known) // 2]
-            weights = [(w or typical) / typical for w in weights]
-            if all(SAME_SPEED[0] <= w <= SAME_SPEED[1] for w in weights):
-                weights = [1.0] * len(weights)  # calibration noise, not different machines
-            return {"chunks": len(nodes), "weights": weights, "nodes": nodes}
+            sized = self._sized_for_nodes(eligible, book, "msm", by_size)
+            return sized or {"chunks": min(wanted, by_size)}
         n1, n2 = four_step_shape(job.size)
-        per_slice = self.settings.ntt_min_chunk_elements
-        return {
-            "column_slices": min(wanted, max(1, job.size // per_slice), n2),
-            "row_slices": min(wanted, max(1, job.size // per_slice), n1),
+        by_size = max(1, job.size // self.settings.ntt_min_chunk_elements)
+        sized = self._sized_for_nodes(eligible, book, "ntt", min(by_size, n1))
+        return sized or {
+            "column_slices": min(wanted, by_size, n2),
+            "row_slices": min(wanted, by_size, n1),
         }
+
+    def _sized_for_nodes(
+        self, eligible: dict[str, int], book: NodeBook, kernel: str, most_chunks: int
+    ) -> dict | None:
+        """One chunk per slot weighted by the node's ``kernel`` speed, or ``None``."""
+        nodes: list[str] = []
+        weights: list[float] = []
+        for node_id in sorted(eligible):
+            speed = book.speeds.get(node_id, {}).get(kernel)
+            for _ in range(eligible[node_id] * self.settings.chunks_per_node):
+                nodes.append(node_id)
+                weights.append(speed or 0.0)
+        known = [w for w in weights if w > 0]
+        if not nodes or len(nodes) > most_chunks or not known:
+            return None
+        typical = sorted(known)[len(known) // 2]
+        weights = [(w or typical) / typical for w in weights]
+        if all(SAME_SPEED[0] <= w <= SAME_SPEED[1] for w in weights):
+            weights = [1.0] * len(weights)  # calibration noise, not different machines
+        return {"chunks": len(nodes), "weights": weights, "nodes": nodes}
 
     def _policy(
         self,
@@ -274,14 +288,20 @@ class JobRunner:
             return binary.encode_points(job.curve, [point])
         assert job.field is not None
         values = decode_field_elements(data)
-        plan = plan_ntt(job.field, job.size, counts["column_slices"], counts["row_slices"])
+        if "weights" in counts:
+            plan = plan_ntt(job.field, job.size, 0, 0, counts["weights"])
+        else:
+            plan = plan_ntt(job.field, job.size, counts["column_slices"], counts["row_slices"])
+        nodes = counts.get("nodes", [])
+        preferred = {c.index: nodes[i] for i, c in enumerate(plan.column_chunks) if i < len(nodes)}
+        preferred |= {c.index: nodes[i] for i, c in enumerate(plan.row_chunks) if i < len(nodes)}
         self._update_job(job.id, chunks_total=len(plan.chunks), chunks_done=len(completed))
         out: np.ndarray = dispatch.run_ntt(
             job.field,
             values,
             plan,
             inverse=job.inverse,
-            policy=self._policy(job, book, "ntt", plan.chunks),
+            policy=self._policy(job, book, "ntt", plan.chunks, preferred),
             completed=completed,
             test_mode=test_mode,
         )
@@ -313,7 +333,7 @@ class JobRunner:
     ) -> None:
         """Record an accepted chunk (value in the blob store); credit comes at the job's end."""
         done, total = self.store.record(job_id, kind, chunk, output, verification, book)
-        self.metrics.chunk_duration.labels(kind, "cpu").observe(output.duration_seconds)
+        self.metrics.chunk_duration.labels(kind, output.backend).observe(output.duration_seconds)
         self.events.publish(
             "job.progress", job_id=job_id, chunks_done=done, chunks_total=total, status="running"
         )

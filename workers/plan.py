@@ -122,16 +122,30 @@ class NttPlan:
         return self.column_chunks + self.row_chunks
 
 
-def plan_ntt(field: str, n: int, column_slices: int, row_slices: int) -> NttPlan:
-    """Four-step plan of an NTT of size ``n`` (a power of two)."""
+def plan_ntt(
+    field: str,
+    n: int,
+    column_slices: int,
+    row_slices: int,
+    weights: Sequence[float] | None = None,
+) -> NttPlan:
+    """Four-step plan of an NTT of size ``n`` (a power of two).
+
+    With ``weights`` (one per slice, in both phases; the slice counts are then
+    ignored) slice sizes are proportional to them (:func:`weighted_ranges`),
+    so a node twice as fast gets twice as many columns and rows; a phase with
+    fewer columns or rows than weights drops the extra weights.
+    """
     n1, n2 = four_step_shape(n)
+    column_ranges = weighted_ranges(n2, weights) if weights else _ranges(n2, column_slices)
+    row_ranges = weighted_ranges(n1, weights) if weights else _ranges(n1, row_slices)
     column_chunks = [
         Chunk(i, "ntt_columns", a, b, ntt_work_units(field, n1, b - a, twiddled=True))
-        for i, (a, b) in enumerate(_ranges(n2, column_slices))
+        for i, (a, b) in enumerate(column_ranges)
     ]
     offset = len(column_chunks)
     row_chunks = [
         Chunk(offset + i, "ntt_rows", a, b, ntt_work_units(field, n2, b - a))
-        for i, (a, b) in enumerate(_ranges(n1, row_slices))
+        for i, (a, b) in enumerate(row_ranges)
     ]
     return NttPlan(n, n1, n2, column_chunks, row_chunks)

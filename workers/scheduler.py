@@ -17,7 +17,10 @@ faster node takes more chunks and the nodes finish together.
   copy on another contributor's node.  The first result that verifies wins;
   the other copy is cancelled and never reported.
 * **Verification**: ``verify`` (NTT: :func:`workers.verify.check_ntt_slice`)
-  runs on every result; a failure is a cheat.  Chunks in ``audit`` (MSM:
+  runs on every result, in a small thread pool beside the loop (the check
+  releases the GIL), so the nodes get their next chunks while earlier ones
+  are being checked; a failure — or a reply the check cannot even read — is a
+  cheat.  Chunks in ``audit`` (MSM:
   :func:`workers.verify.audit_sample`) are recomputed on a node of another
   owner; a mismatch is settled by ``settle`` (a third computation, on the
   head).  A cheating owner is reported once through ``on_cheat``, gets no more
@@ -34,6 +37,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Hashable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 
 import ray
@@ -46,6 +50,9 @@ from workers.tasks import ChunkOutput
 log = logging.getLogger(__name__)
 Submit = Callable[[Chunk, NodeAffinitySchedulingStrategy], ray.ObjectRef]
 POLL_SECONDS = 0.1
+VERIFY_POLL_SECONDS = 0.005
+"""How often the loop looks for finished checks while some are running."""
+VERIFY_THREADS = 2
 NODE_REFRESH_SECONDS = 1.0
 NO_NODE_TIMEOUT_SECONDS = 60.0
 
@@ -99,6 +106,8 @@ class _Run:
         self.waiting: list[Chunk] = list(chunks)
         self.audit_waiting: list[tuple[Chunk, ChunkOutput]] = []
         self.pending: dict[ray.ObjectRef, _Copy] = {}
+        self.verifying: dict[Future, tuple[_Copy, ChunkOutput]] = {}
+        self.executor: ThreadPoolExecutor | None = None
         self.accepted: dict[int, _Accepted] = {}
         self.tentative: dict[int, ChunkOutput] = {}  # awaiting an audit
         self.failures: dict[int, int] = {}
@@ -139,9 +148,9 @@ class _Run:
         self.pending[ref] = _Copy(chunk, node_id, role, time.monotonic(), speculative)
 
     def owners_running(self, index: int) -> set[Hashable]:
-        return {
-            self.policy.owner_of(c.node_id) for c in self.pending.values() if c.chunk.index == index
-        }
+        """Owners with a copy of chunk ``index`` running or being checked."""
+        copies = list(self.pending.values()) + [c for c, _ in self.verifying.values()]
+        return {self.policy.owner_of(c.node_id) for c in copies if c.chunk.index == index}
 
     # --- the loop -----------------------------------------------------------------------
     def fill(self) -> None:
@@ -223,7 +232,7 @@ class _Run:
         self.refresh_nodes(force=True)
         no_node_since: float | None = None
         while True:
-            if not (self.waiting or self.pending or self.audit_waiting):
+            if not (self.waiting or self.pending or self.audit_waiting or self.verifying):
                 missing = [i for i in self.by_index if i not in self.accepted]
                 if not missing:
                     break
@@ -233,6 +242,10 @@ class _Run:
                 raise JobInterrupted("stopped at a chunk boundary")
             self.refresh_nodes()
             self.fill()
+            if not self.pending and self.verifying:
+                wait(list(self.verifying), timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
+                self.checks_done()
+                continue
             if not self.pending:
                 no_node_since = no_node_since or time.monotonic()
                 if time.monotonic() - no_node_since > NO_NODE_TIMEOUT_SECONDS:
@@ -241,11 +254,13 @@ class _Run:
                 self.refresh_nodes(force=True)
                 continue
             no_node_since = None
-            ready, _ = ray.wait(list(self.pending), num_returns=1, timeout=POLL_SECONDS)
+            timeout = VERIFY_POLL_SECONDS if self.verifying else POLL_SECONDS
+            ready, _ = ray.wait(list(self.pending), num_returns=1, timeout=timeout)
             for ref in ready:
                 copy = self.pending.pop(ref, None)
                 if copy is not None:
                     self.collect(ref, copy)
+            self.checks_done()
             self.speculate()
         return {i: a.output.value for i, a in self.accepted.items()}
 
@@ -260,6 +275,31 @@ class _Run:
         # Credit and blame follow the node this copy was pinned to, never the node id
         # the (untrusted) task reports about itself.
         output = replace(output, node_id=copy.node_id)
+        if chunk.index in self.accepted or self.policy.owner_of(copy.node_id) in self.cheaters:
+            self.ensure_progress(chunk.index)
+            return
+        if copy.role == "primary" and self.policy.verify is not None:
+            if self.executor is None:
+                self.executor = ThreadPoolExecutor(VERIFY_THREADS, "proverpool-verify")
+            future = self.executor.submit(self.policy.verify, chunk, output)
+            self.verifying[future] = (copy, output)
+            return
+        self.checked(copy, output, passed=True)
+
+    def checks_done(self) -> None:
+        """Hand every finished check to :meth:`checked`."""
+        for future in [f for f in self.verifying if f.done()]:
+            copy, output = self.verifying.pop(future)
+            try:
+                passed = bool(future.result())
+            except Exception:  # an unreadable reply from an untrusted node fails its check
+                log.exception("chunk %s: the check raised", copy.chunk.index)
+                passed = False
+            self.checked(copy, output, passed)
+
+    def checked(self, copy: _Copy, output: ChunkOutput, passed: bool) -> None:
+        """A result whose check (if any) is done: accept it, audit it, or catch its owner."""
+        chunk = copy.chunk
         owner = self.policy.owner_of(output.node_id)
         if chunk.index in self.accepted or owner in self.cheaters:
             self.ensure_progress(chunk.index)
@@ -269,7 +309,7 @@ class _Run:
             return
         if chunk.index in self.tentative:
             return  # a slower copy of a chunk already awaiting its audit
-        if self.policy.verify is not None and not self.policy.verify(chunk, output):
+        if not passed:
             self.cheated(output.node_id, chunk)
             self.ensure_progress(chunk.index)
             return
@@ -350,9 +390,10 @@ class _Run:
         """
         if index in self.accepted:
             return
+        copies = list(self.pending.values()) + [c for c, _ in self.verifying.values()]
         running = [
             c
-            for c in self.pending.values()
+            for c in copies
             if c.chunk.index == index and self.policy.owner_of(c.node_id) not in self.cheaters
         ]
         if index in self.tentative:
@@ -396,3 +437,5 @@ def run_placed(chunks: Sequence[Chunk], submit: Submit, policy: Policy) -> dict[
     finally:
         for ref in run.pending:
             ray.cancel(ref, force=False)
+        if run.executor is not None:
+            run.executor.shutdown(wait=False, cancel_futures=True)

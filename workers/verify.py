@@ -1,26 +1,30 @@
 """Checking untrusted chunk results on the head (DESIGN §6).  No Ray here.
 
-NTT slices: a randomized linear check in O(n)
-----------------------------------------------
+NTT slices: a random-point evaluation per row, O(n)
+----------------------------------------------------
 A slice is a block of ``r`` rows, each the NTT of size ``m`` of the matching
 input row (:mod:`workers.plan`): ``O_i = s · T_i · NTT_m(A_i)`` where ``T_i`` is
 the diagonal four-step twiddle ``diag(ω_n^{(o+i)·k})`` of a column slice (the
-identity for a row slice) and ``s`` the inverse's ``n⁻¹`` (else 1).  NTT is
-linear, so with a secret random ``ρ`` drawn on the head after the result
-arrived (Freivalds, "Fast probabilistic algorithms", MFCS 1979, the same
-"check a random linear combination" idea)::
+identity for a row slice) and ``s`` the inverse's ``n⁻¹`` (else 1).  Read row
+``i`` as the coefficients of a polynomial and evaluate both sides at a secret
+random ``σ`` drawn on the head after the result arrived (Freivalds,
+"Fast probabilistic algorithms", MFCS 1979; Schwartz, J. ACM 27(4), 1980)::
 
-    Σ_i ρ^i · T_i⁻¹ O_i  ==  s · NTT_m( Σ_i ρ^i A_i )
+    Σ_k σ^k · ω_n^{−(o+i)·k} · O_ik  ==  Σ_j u_j · A_ij,
+    u_j = s · Σ_k σ^k ω_m^{jk}   (u = s · NTT_m(1, σ, σ², …): once per slice)
 
-Left and right cost ``r·m`` multiplications each (two passes over the slice)
-plus one NTT of size ``m`` — O(n) for the slice, against the worker's
-O(n log m).  **Soundness**: if ``O`` is wrong, ``D = T⁻¹(O − O_true)`` is a
-nonzero ``r × m`` matrix (``T`` is invertible); some column ``k`` of ``D`` is
-a nonzero polynomial ``Σ_i D_ik ρ^i`` of degree < ``r`` in ``ρ``, which
-vanishes for at most ``r − 1`` of the ``p`` values of ``ρ``.  A wrong slice
-passes with probability at most ``(r − 1)/p``: below ``2^−21`` even on
-BabyBear (``p ≈ 2^31``, ``r ≤ 2^10``), below ``2^−244`` on BN254.  A cheater
-cannot adapt: ``ρ`` is drawn after the result is in.
+The left side is Horner's rule at ``x_i = σ·ω_n^{−(o+i)}`` (``x_{i+1} =
+x_i·ω_n^{−1}``), the right a dot product with ``u``: one multiplication per
+element on each side, so ``2·r·m`` for the slice plus one NTT of size ``m``,
+against the worker's ``O(r·m log m)``.  Both run in one pass per row
+(:func:`_row_evaluations`, GIL released so the scheduler can check a slice
+while it keeps the nodes busy).  **Soundness**: if row ``i`` is wrong,
+``D = T_i⁻¹(O_i − O_i^true)`` is nonzero (``T_i`` is invertible) and
+``Σ_k D_k σ^k`` a nonzero polynomial of degree < ``m``: it vanishes for at
+most ``m − 1`` of the ``p`` values of ``σ``.  A wrong slice passes with
+probability at most ``(m − 1)/p``: below ``2^−20`` even on BabyBear
+(``p ≈ 2^31``, ``m ≤ 2^11``), below ``2^−242`` on BN254.  A cheater cannot
+adapt: ``σ`` is drawn after the result is in.
 
 MSM chunks: audits by recomputation
 -----------------------------------
@@ -56,49 +60,64 @@ from workers.arith import (
     add,
     load,
     mont_mul,
-    mont_pow_small,
     montgomery_constants,
     store,
+    to_mont_into,
     to_montgomery_int,
     unpack,
 )
+from workers.encoding import ints_to_limbs
 from workers.params import FIELDS
 
 DEFAULT_AUDIT_RATE = 0.05
 """Fraction of MSM chunks recomputed on another contributor's node."""
 
 
-@njit(cache=True)
-def _fold_rows(
-    acc: np.ndarray,
-    matrix: np.ndarray,
-    rho: np.ndarray,
+@njit(cache=True, nogil=True)
+def _row_evaluations(
+    left: np.ndarray,
+    right: np.ndarray,
+    inputs: np.ndarray,
+    outputs: np.ndarray,
+    u: np.ndarray,
+    x0: np.ndarray,
     beta: np.ndarray,
-    n: int,
-    row_offset: int,
     consts: np.ndarray,
 ) -> None:
-    """``acc[k] = Σ_i ρ^i · β^{((row_offset + i) mod n)·k} · matrix[i][k]`` (ρ, β Montgomery).
+    """Per row: ``left[i] = Σ_k x_i^k·O[i][k]`` (``x_i = x0·β^i``), ``right[i] = Σ_j u_j·A[i][j]``.
 
-    ``matrix`` holds canonical values; the products stay canonical.
+    ``inputs``/``outputs`` hold canonical values, ``u``, ``x0`` and ``β``
+    Montgomery ones, so every product (and both results) stays canonical.
+    Horner's chain and the dot product share one loop, so their
+    multiplications overlap.
     """
-    p, pinv, _, one = unpack(consts)
-    r = load(rho, 0)
+    p, pinv, _, _ = unpack(consts)
+    x = load(x0, 0)
     b = load(beta, 0)
-    weight = one
-    twiddled = n > 1
-    for i in range(matrix.shape[0]):
-        step = mont_pow_small(b, (row_offset + i) % n, p, pinv, one)
-        w = weight
-        row = matrix[i]
-        if twiddled:
-            for k in range(matrix.shape[1]):
-                store(acc, k, add(load(acc, k), mont_mul(load(row, k), w, p, pinv), p))
-                w = mont_mul(w, step, p, pinv)
-        else:  # β = 1: one multiplication per element
-            for k in range(matrix.shape[1]):
-                store(acc, k, add(load(acc, k), mont_mul(load(row, k), w, p, pinv), p))
-        weight = mont_mul(weight, r, p, pinv)
+    z = np.uint64(0)
+    m = inputs.shape[1]
+    half = m // 2
+    for i in range(inputs.shape[0]):
+        a_row = inputs[i]
+        o_row = outputs[i]
+        y = mont_mul(x, x, p, pinv)
+        even = (z, z, z, z)  # Σ_t O[2t]·y^t and Σ_t O[2t+1]·y^t: two independent chains
+        odd = (z, z, z, z)
+        d0 = (z, z, z, z)
+        d1 = (z, z, z, z)
+        for t in range(half - 1, -1, -1):
+            even = add(mont_mul(even, y, p, pinv), load(o_row, 2 * t), p)
+            odd = add(mont_mul(odd, y, p, pinv), load(o_row, 2 * t + 1), p)
+            d0 = add(d0, mont_mul(load(a_row, 2 * t), load(u, 2 * t), p, pinv), p)
+            d1 = add(d1, mont_mul(load(a_row, 2 * t + 1), load(u, 2 * t + 1), p, pinv), p)
+        h = add(even, mont_mul(odd, x, p, pinv), p)
+        d = add(d0, d1, p)
+        if m % 2:  # m = 1: the row is its own NTT
+            h = add(h, load(o_row, m - 1), p)
+            d = add(d, mont_mul(load(a_row, m - 1), load(u, m - 1), p, pinv), p)
+        store(left, i, h)
+        store(right, i, d)
+        x = mont_mul(x, b, p, pinv)
 
 
 def _as_limbs(values: np.ndarray) -> np.ndarray:
@@ -109,34 +128,55 @@ def _as_limbs(values: np.ndarray) -> np.ndarray:
     return arr
 
 
-def fold(
-    field: str, matrix: np.ndarray, rho: int, *, untwiddle_n: int = 1, row_offset: int = 0
-) -> np.ndarray:
-    """``Σ_i ρ^i · ω_n^{−(row_offset+i)·k} · matrix[i][k]`` for every ``k`` (``n = untwiddle_n``).
+def row_evaluations(
+    field: str,
+    inputs: np.ndarray,
+    outputs: np.ndarray,
+    sigma: int,
+    *,
+    twiddle_n: int = 1,
+    row_offset: int = 0,
+    scale: int | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Both sides of the check of every row at ``σ`` (see the module docstring).
 
-    With ``untwiddle_n = 1`` the twiddle is 1: a plain ``ρ``-weighted row sum.
-    Works for every field in the ``(…, 4)`` canonical-limb layout (the
-    one-word fields run the same 4-limb Montgomery code: any odd ``p`` works).
+    ``(left, right)``, each ``(r, 4)`` canonical limbs; a correct slice has
+    ``left == right``.  Works for every field in the ``(…, 4)`` limb layout
+    (the one-word fields run the same 4-limb Montgomery code: any odd ``p``).
     """
     p = FIELDS[field].modulus
     consts = montgomery_constants(p)
-    matrix = _as_limbs(matrix)
-    beta = pow(FIELDS[field].root_of_unity(untwiddle_n), -1, p) if untwiddle_n > 1 else 1
-    acc = np.zeros((matrix.shape[1], 4), dtype=np.uint64)
-    _fold_rows(
-        acc,
-        matrix,
-        to_montgomery_int(rho % p, p),
+    inputs = _as_limbs(inputs)
+    outputs = _as_limbs(outputs)
+    rows, m = inputs.shape[0], inputs.shape[1]
+    sigma %= p
+    powers = [1] * m
+    for k in range(1, m):
+        powers[k] = powers[k - 1] * sigma % p
+    u_canonical = cpu_ntt.ntt_limbs(field, ints_to_limbs(powers))
+    if scale is not None:
+        u_canonical = cpu_ntt.scale_limbs(field, u_canonical, scale)
+    u = np.empty((m, 4), dtype=np.uint64)
+    to_mont_into(u, np.ascontiguousarray(u_canonical, dtype=np.uint64), consts)
+    beta = pow(FIELDS[field].root_of_unity(twiddle_n), -1, p) if twiddle_n > 1 else 1
+    x0 = sigma * pow(beta, row_offset % max(1, twiddle_n), p) % p
+    left = np.empty((rows, 4), dtype=np.uint64)
+    right = np.empty((rows, 4), dtype=np.uint64)
+    _row_evaluations(
+        left,
+        right,
+        inputs,
+        outputs,
+        u,
+        to_montgomery_int(x0, p),
         to_montgomery_int(beta, p),
-        max(1, untwiddle_n),
-        row_offset,
         consts,
     )
-    return acc
+    return left, right
 
 
 def random_challenge(field: str) -> int:
-    """A secret uniform ``ρ`` in ``[1, p)`` (drawn on the head, never shown to workers)."""
+    """A secret uniform ``σ`` in ``[1, p)`` (drawn on the head, never shown to workers)."""
     return 1 + secrets.randbelow(FIELDS[field].modulus - 1)
 
 
@@ -148,29 +188,38 @@ def check_ntt_slice(
     twiddle_n: int | None = None,
     row_offset: int = 0,
     scale: int | None = None,
-    rho: int | None = None,
+    sigma: int | None = None,
 ) -> bool:
     """Whether ``outputs`` is the slice computed from ``inputs`` (see the module docstring).
 
     ``inputs``/``outputs``: ``(r, m, 4)`` canonical limbs.  A column slice of
     the four-step algorithm passes ``twiddle_n = n`` and its first column
     ``row_offset``; a row slice of an inverse passes ``scale = n⁻¹ mod p``.
-    A wrong slice passes with probability at most ``(r − 1)/p``.
+    A wrong slice passes with probability at most ``(m − 1)/p``.  Anything
+    that is not such an array (an untrusted worker's reply) fails.
     """
-    inputs = _as_limbs(inputs)
-    outputs = _as_limbs(outputs)
+    try:
+        inputs = _as_limbs(inputs)
+        outputs = _as_limbs(outputs)
+    except (TypeError, ValueError):
+        return False
     if inputs.shape != outputs.shape:
         return False
-    if inputs.shape[0] == 0:
+    if inputs.shape[0] == 0 or inputs.shape[1] == 0:
         return True
     p = FIELDS[field].modulus
     if int(outputs.max(initial=0)) and not _canonical(outputs, p):
         return False
-    rho = random_challenge(field) if rho is None else rho
-    left = fold(field, outputs, rho, untwiddle_n=twiddle_n or 1, row_offset=row_offset)
-    right = cpu_ntt.ntt_limbs(field, fold(field, inputs, rho))
-    if scale is not None:
-        right = cpu_ntt.scale_limbs(field, right, scale)
+    sigma = random_challenge(field) if sigma is None else sigma
+    left, right = row_evaluations(
+        field,
+        inputs,
+        outputs,
+        sigma,
+        twiddle_n=twiddle_n or 1,
+        row_offset=row_offset,
+        scale=scale,
+    )
     return bool(np.array_equal(left, right))
 
 

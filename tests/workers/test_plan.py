@@ -51,3 +51,17 @@ def test_weighted_msm_chunks_follow_node_speed(n, weights):
         total = sum(weights)
         for c, w in zip(chunks, weights, strict=True):
             assert abs(c.size - n * w / total) <= 1
+
+
+@pytest.mark.parametrize(("log_n", "weights"), [(10, [3, 1]), (12, [1, 1, 2, 4]), (4, [1] * 9)])
+def test_weighted_ntt_slices_follow_node_speed(log_n, weights):
+    """Both phases split ∝ the weights; a phase shorter than the weights drops the extra ones."""
+    plan = plan_ntt("bn254_fr", 1 << log_n, 0, 0, weights)
+    assert [c.index for c in plan.chunks] == list(range(len(plan.chunks)))
+    for chunks, total in ((plan.column_chunks, plan.n2), (plan.row_chunks, plan.n1)):
+        assert [i for c in chunks for i in range(c.start, c.stop)] == list(range(total))
+        assert len(chunks) == min(len(weights), total)
+        if total >= len(weights):
+            whole = sum(weights)
+            for c, w in zip(chunks, weights, strict=True):
+                assert abs(c.size - total * w / whole) <= 1

@@ -62,21 +62,42 @@ def test_non_canonical_output_fails():
     assert not verify.check_ntt_slice(field, rows_in, bad, scale=scale)
 
 
-def test_fold_matches_python():
+def test_row_evaluations_match_python():
+    """Both sides of the check, against the formulas written out with Python integers."""
     field = "goldilocks"
     p = FIELDS[field].modulus
     rng = random.Random(5)
     m, r, n, offset = 8, 3, 64, 5
-    rows = [[rng.randrange(p) for _ in range(m)] for _ in range(r)]
-    rho = rng.randrange(p)
+    inputs = [[rng.randrange(p) for _ in range(m)] for _ in range(r)]
+    outputs = [[rng.randrange(p) for _ in range(m)] for _ in range(r)]
+    sigma, scale = rng.randrange(p), rng.randrange(1, p)
     w_inv = pow(FIELDS[field].root_of_unity(n), -1, p)
-    want = [
-        sum(pow(rho, i, p) * pow(w_inv, (offset + i) * k, p) * rows[i][k] for i in range(r)) % p
-        for k in range(m)
+    w_m = FIELDS[field].root_of_unity(m)
+    u = [scale * sum(pow(sigma, k, p) * pow(w_m, j * k, p) for k in range(m)) % p for j in range(m)]
+    want_left = [
+        sum(pow(sigma, k, p) * pow(w_inv, (offset + i) * k, p) * outputs[i][k] for k in range(m))
+        % p
+        for i in range(r)
     ]
-    matrix = np.stack([ints_to_limbs(row) for row in rows])
-    got = verify.fold(field, matrix, rho, untwiddle_n=n, row_offset=offset)
-    assert limbs_to_ints(got) == want
+    want_right = [sum(u[j] * inputs[i][j] for j in range(m)) % p for i in range(r)]
+    left, right = verify.row_evaluations(
+        field,
+        np.stack([ints_to_limbs(row) for row in inputs]),
+        np.stack([ints_to_limbs(row) for row in outputs]),
+        sigma,
+        twiddle_n=n,
+        row_offset=offset,
+        scale=scale,
+    )
+    assert limbs_to_ints(left) == want_left
+    assert limbs_to_ints(right) == want_right
+
+
+@pytest.mark.parametrize("reply", ["a string", None, [[1, 2]], np.zeros((2, 3), dtype=np.uint64)])
+def test_malformed_reply_fails(reply):
+    """An untrusted worker's reply that is not a limb array is a failed check, not an error."""
+    _, _, _, _, rows_in, _, scale = _slices("bn254_fr", 6, seed=4)
+    assert not verify.check_ntt_slice("bn254_fr", rows_in, reply, scale=scale)
 
 
 @pytest.mark.parametrize(("audit_rate", "corrupted"), [(verify.DEFAULT_AUDIT_RATE, 10), (0.2, 3)])
