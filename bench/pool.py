@@ -13,7 +13,8 @@ verify, record, credit), submitted over HTTP as binary bodies:
   ``(wall − Σ chunk compute / nodes) / chunks``;
 * verification: MSM job time at the default audit rate against rate 0 (same
   jobs, alternated) and the audited share of the work; the head's O(n) NTT
-  slice checks as a share of the NTT job time;
+  slice checks: their work alone as a share of the NTT job time, and the
+  distributed NTT with checks on against off (alternated);
 * bytes shipped per MSM 2^18 job, first and repeated basis, with and without
   the bases cache: scalars (``ray.put`` once, pulled once per node) plus the
   bases each worker process had to pull.
@@ -213,7 +214,7 @@ def run(repeat: int, quick: bool) -> dict[str, object]:
                     results.update(overheads(pool, small_body, small_expected))
                     results.update(audit_share(pool, msm_params, msm_body, repeat, expected_msm))
                     results["ntt_check_share"] = ntt_check_share(
-                        values, log_ntt, pool.settings, timings[2]["ntt_seconds"]
+                        values, log_ntt, pool.settings, timings[2]["ntt_seconds"], repeat
                     )
                     results["bytes_shipped"] = bytes_per_msm_job(log_msm, 4)
             finally:
@@ -286,8 +287,20 @@ def audit_share(pool: BenchPool, params, body, repeat: int, expected) -> dict[st
     }
 
 
-def ntt_check_share(values: np.ndarray, log_n: int, settings: Settings, job_seconds: float):
-    """Head-side time of every slice check of the 2^log_n NTT job, as a share of the job."""
+def ntt_check_share(
+    values: np.ndarray, log_n: int, settings: Settings, job_seconds: float, repeat: int
+) -> dict[str, float]:
+    """What the head's slice checks cost the 2^log_n NTT job.
+
+    * ``check_seconds``: every slice check of the job run back to back on one
+      thread (the work the head does), and ``share`` = that over the job's time
+      through the pool — the cost if nothing overlapped it;
+    * ``seconds_checked``/``seconds_unchecked``: the same distributed NTT through
+      :func:`workers.dispatch.run_ntt` with the checks on and off (alternating,
+      mean of ``repeat`` each), and ``measured_share`` = what turning them on
+      adds, as a share of the checked job: the checks run beside the scheduler
+      loop while the nodes compute, so most of them are off the critical path.
+    """
     n = 1 << log_n
     slices = min(2 * settings.chunks_per_node, n // settings.ntt_min_chunk_elements)
     plan = plan_ntt("bn254_fr", n, slices, slices)
@@ -312,7 +325,25 @@ def ntt_check_share(values: np.ndarray, log_n: int, settings: Settings, job_seco
     for c in plan.row_chunks:
         assert verify.check_ntt_slice("bn254_fr", matrix[c.start : c.stop], rows[c.index])
     seconds = time.perf_counter() - started
-    return {"check_seconds": seconds, "job_seconds": job_seconds, "share": seconds / job_seconds}
+    expected = np.ascontiguousarray(
+        np.concatenate([rows[c.index] for c in plan.row_chunks]).transpose(1, 0, 2)
+    ).reshape(n, 4)
+    times: dict[bool, list[float]] = {True: [], False: []}
+    for _ in range(max(3, repeat)):
+        for check in (True, False):
+            begun = time.perf_counter()
+            out = dispatch.run_ntt("bn254_fr", values, plan, check=check)
+            times[check].append(time.perf_counter() - begun)
+            assert np.array_equal(out, expected)
+    checked, unchecked = statistics.mean(times[True]), statistics.mean(times[False])
+    return {
+        "check_seconds": seconds,
+        "job_seconds": job_seconds,
+        "share": seconds / job_seconds,
+        "seconds_checked": checked,
+        "seconds_unchecked": unchecked,
+        "measured_share": (checked - unchecked) / checked,
+    }
 
 
 def print_table(results: dict) -> None:
@@ -345,7 +376,11 @@ def print_table(results: dict) -> None:
         f"{a['jobs_each']} jobs each, audited work {a['audited_work_share']:.1%})"
     )
     c = results["ntt_check_share"]
-    print(f"NTT slice checks on the head: {c['check_seconds']:.3f}s = {c['share']:.1%} of the job")
+    print(
+        f"NTT slice checks on the head: {c['check_seconds']:.3f}s of work = {c['share']:.1%} of "
+        f"the job; job with checks {c['seconds_checked']:.3f}s vs without "
+        f"{c['seconds_unchecked']:.3f}s: {c['measured_share']:.1%} of the job"
+    )
     b = results["bytes_shipped"]
     print(
         f"bytes per MSM job (bases {b['bases_bytes']:,} + scalars {b['scalars_bytes']:,}): "
