@@ -22,8 +22,8 @@ while it keeps the nodes busy).  **Soundness**: if row ``i`` is wrong,
 ``D = T_i⁻¹(O_i − O_i^true)`` is nonzero (``T_i`` is invertible) and
 ``Σ_k D_k σ^k`` a nonzero polynomial of degree < ``m``: it vanishes for at
 most ``m − 1`` of the ``p`` values of ``σ``.  A wrong slice passes with
-probability at most ``(m − 1)/p``: below ``2^−20`` even on BabyBear
-(``p ≈ 2^31``, ``m ≤ 2^11``), below ``2^−242`` on BN254.  A cheater cannot
+probability at most ``(m − 1)/p``: for a 2^20 NTT (rows of ``m ≤ 2^10``)
+below ``2^−20`` even on BabyBear (``p ≈ 2^31``), below ``2^−243`` on BN254.  A cheater cannot
 adapt: ``σ`` is drawn after the result is in.
 
 MSM chunks: audits by recomputation
