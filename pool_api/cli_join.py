@@ -144,7 +144,7 @@ def _join(
     joining.save_state(data_dir, state)
     client.api_key = state["api_key"]
     gpu_model, gpu_memory = (None, None) if no_gpu else joining.detect_gpu()
-    speeds = _calibrate(joining)
+    speeds = _calibrate(joining, gpu=gpu_model is not None)
     cluster = client.call("GET", "/v1/cluster").json()
     joining.use_ray_token(cluster.get("ray_auth_token"))
     cpus = num_cpus or os.cpu_count() or 1
@@ -184,12 +184,12 @@ def _join(
     typer.echo("stopped")
 
 
-def _calibrate(joining) -> dict[str, float]:  # noqa: ANN001
+def _calibrate(joining, gpu: bool) -> dict[str, float]:  # noqa: ANN001
     from rich.progress import Progress
 
     with Progress(transient=True) as progress:
         task = progress.add_task("calibrating (MSM, NTT)", total=4)
-        speeds = joining.calibrate(lambda _step: progress.advance(task))
+        speeds = joining.calibrate(lambda _step: progress.advance(task), gpu=gpu)
     typer.echo(
         "calibrated: " + ", ".join(f"{k} {v:,.0f} work units/s" for k, v in sorted(speeds.items()))
     )

@@ -232,12 +232,15 @@ def detect_gpu() -> tuple[str | None, int | None]:
     return "CUDA GPU", None
 
 
-def calibrate(step: Callable[[str], None] | None = None) -> dict[str, float]:
-    """Work units per second of this machine on one thread, without Ray: the same
-    MSM and NTT as the pool's calibration task (:mod:`workers.calibration`)."""
+def calibrate(step: Callable[[str], None] | None = None, gpu: bool = True) -> dict[str, float]:
+    """Work units per second of this machine, without Ray: the same MSM and NTT as the
+    pool's calibration task (:mod:`workers.calibration`), on one thread and — with
+    ``gpu`` (the node offers its GPU) and a device CuPy sees — on the GPU, the faster
+    of the two per kernel."""
     from workers.calibration import measure_speeds
+    from workers.gpu import gpu_available
 
-    return measure_speeds("bn254_g1", "bn254_fr", step)
+    return measure_speeds("bn254_g1", "bn254_fr", step, use_gpu=gpu and gpu_available())
 
 
 def load_state(data_dir: Path) -> dict:

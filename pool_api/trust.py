@@ -141,7 +141,8 @@ class NodeBook:
             return
         refs = [
             tasks.calibrate.options(
-                scheduling_strategy=NodeAffinitySchedulingStrategy(node_id=n, soft=False)
+                scheduling_strategy=NodeAffinitySchedulingStrategy(node_id=n, soft=False),
+                **tasks.gpu_options(n, ("msm", curve), ("ntt", field)),
             ).remote(curve, field)
             for n in missing
         ]

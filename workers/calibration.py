@@ -1,35 +1,81 @@
-"""A node's speed per kernel: a short MSM and NTT, timed on one thread (no Ray here).
+"""A node's speed per kernel: a short MSM and NTT, timed on one thread and the GPU (no Ray here).
 
 Used by the pool's calibration task on each node (:func:`workers.tasks.calibrate`) and
 by ``proverpool join`` before the node starts. Speeds are in work units per second
-(:mod:`workers.costs`), so the scheduler can size chunks for each node.
+(:mod:`workers.costs`), so the scheduler can size chunks for each node (issue 4).
+
+With ``use_gpu``, where CuPy sees a device and the GPU backend covers the kernel
+(:func:`workers.gpu_plan.supported`), the GPU is timed too and the kernel's speed is
+the faster of the two: a chunk task on such a node runs on the GPU
+(:func:`workers.tasks.chunk_backend`).  The GPU gets larger inputs
+(:data:`CALIBRATION_GPU_MSM_POINTS`, :data:`CALIBRATION_GPU_NTT_SHAPE`): at the CPU's
+sizes its launch and transfer overheads would dominate, and GPU nodes take larger
+chunks.  It is the speed of one chunk with the device to itself; the node's CPU slots
+share its GPU, and the observed chunk times (the runner's moving average) correct
+the figure where they contend.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 
 import numba
 import numpy as np
 
-from workers import cpu_msm, cpu_ntt
+from workers import cpu_msm, cpu_ntt, gpu, gpu_plan
 from workers.costs import msm_work_units, ntt_work_units
 from workers.encoding import ints_to_limbs, points_to_limbs
 from workers.params import CURVES
 
+log = logging.getLogger(__name__)
 CALIBRATION_MSM_POINTS = 1 << 10
 CALIBRATION_NTT_LOG_SIZE = 12
+CALIBRATION_GPU_MSM_POINTS = 1 << 16
+CALIBRATION_GPU_NTT_SHAPE = (16, 1 << 12)
+"""Rows × size of the GPU's NTT: a four-step slice of a 2^24 transform."""
+
+Run = Callable[[], object]
+
+
+def _timed(run: Run, units: int) -> float:
+    started = time.perf_counter()
+    run()
+    return units / max(time.perf_counter() - started, 1e-6)
+
+
+def _gpu_runs(curve: str, field: str) -> dict[str, tuple[Run, int]]:
+    """The GPU's runs and their work units, for the kernels it covers."""
+    runs: dict[str, tuple[Run, int]] = {}
+    rng = np.random.default_rng(1)
+    if gpu_plan.supported("msm", curve):
+        m = CALIBRATION_GPU_MSM_POINTS
+        generator = points_to_limbs([CURVES[curve].generator], curve)
+        bases = np.ascontiguousarray(np.broadcast_to(generator, (m, *generator.shape[1:])))
+        scalars = rng.integers(0, 1 << 64, size=(m, 4), dtype=np.uint64, endpoint=False)
+        scalars[:, 3] &= np.uint64((1 << 58) - 1)  # below 2^250 < r
+        runs["msm"] = (lambda: gpu.msm_gpu(curve, bases, scalars), msm_work_units(curve, m))
+    if gpu_plan.supported("ntt", field):
+        count, size = CALIBRATION_GPU_NTT_SHAPE
+        matrix = np.zeros((count, size, 4), dtype=np.uint64)
+        matrix[..., 0] = (np.arange(count * size, dtype=np.uint64) * 7919 % 1000003).reshape(
+            count, size
+        )
+        runs["ntt"] = (lambda: gpu.ntt_rows_gpu(field, matrix), ntt_work_units(field, size, count))
+    return runs
 
 
 def measure_speeds(
-    curve: str, field: str, step: Callable[[str], None] | None = None
+    curve: str, field: str, step: Callable[[str], None] | None = None, use_gpu: bool = False
 ) -> dict[str, float]:
-    """Work units per second of ``{"msm", "ntt"}`` on one thread.
+    """Work units per second of ``{"msm", "ntt"}``: one thread, or the GPU where faster.
 
     Each kernel runs twice and the second run is timed, so loading numba's cache
-    does not count. The MSM bases are copies of the generator. ``step`` (if given)
-    hears ``"<kernel> warm"`` and ``"<kernel> timed"`` as the runs finish.
+    (and compiling the CUDA kernels) does not count. The MSM bases are copies of the
+    generator. ``use_gpu``: time the GPU too (see the module docstring); without a usable
+    device this is logged and only the CPU is timed. ``step`` (if given) hears
+    ``"<kernel> warm"`` and ``"<kernel> timed"`` as the runs finish.
     """
     numba.set_num_threads(1)
     m = CALIBRATION_MSM_POINTS
@@ -37,17 +83,34 @@ def measure_speeds(
     scalars = ints_to_limbs([(i * 0x9E3779B97F4A7C15 + 1) % (1 << 250) for i in range(m)])
     size = 1 << CALIBRATION_NTT_LOG_SIZE
     rows = ints_to_limbs([(i * 7919) % 1000003 for i in range(size)])[np.newaxis]
+    gpu_runs: dict[str, tuple[Run, int]] = {}
+    if use_gpu:
+        gpu_runs = _gpu_runs(curve, field) if _gpu_usable() else {}
     speeds: dict[str, float] = {}
     for kernel, run, units in (
         ("msm", lambda: cpu_msm.msm_limbs(curve, bases, scalars), msm_work_units(curve, m)),
         ("ntt", lambda: cpu_ntt.ntt_rows_limbs(field, rows), ntt_work_units(field, size, 1)),
     ):
+        on_gpu = gpu_runs.get(kernel)
         run()
+        if on_gpu:
+            on_gpu[0]()
         if step:
             step(f"{kernel} warm")
-        started = time.perf_counter()
-        run()
-        speeds[kernel] = units / max(time.perf_counter() - started, 1e-6)
+        speeds[kernel] = _timed(run, units)
+        if on_gpu:
+            gpu_speed = _timed(*on_gpu)
+            log.info(
+                "calibration %s: CPU %.3g, GPU %.3g work units/s", kernel, speeds[kernel], gpu_speed
+            )
+            speeds[kernel] = max(speeds[kernel], gpu_speed)
         if step:
             step(f"{kernel} timed")
     return speeds
+
+
+def _gpu_usable() -> bool:
+    if gpu.gpu_available():
+        return True
+    log.warning("calibration: no CUDA device visible to CuPy; timing the CPU only")
+    return False

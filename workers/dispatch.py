@@ -144,7 +144,8 @@ def run_msm(
     task = tasks.msm_chunk
 
     def submit(c: Chunk, strategy: object) -> ray.ObjectRef:
-        return task.options(scheduling_strategy=strategy).remote(
+        on_gpu = tasks.gpu_options(strategy, ("msm", curve))
+        return task.options(scheduling_strategy=strategy, **on_gpu).remote(
             curve, sha256, box, scalars_ref, c.start, c.stop, test_mode
         )
 
@@ -190,7 +191,8 @@ def run_ntt(
     column_task = tasks.ntt_columns_chunk
 
     def submit_column(c: Chunk, strategy: object) -> ray.ObjectRef:
-        return column_task.options(scheduling_strategy=strategy).remote(
+        on_gpu = tasks.gpu_options(strategy, ("ntt", field))
+        return column_task.options(scheduling_strategy=strategy, **on_gpu).remote(
             field, columns_ref, c.start, c.stop, n, test_mode
         )
 
@@ -213,7 +215,8 @@ def run_ntt(
     row_task = tasks.ntt_rows_chunk
 
     def submit_row(c: Chunk, strategy: object) -> ray.ObjectRef:
-        return row_task.options(scheduling_strategy=strategy).remote(
+        on_gpu = tasks.gpu_options(strategy, ("ntt", field))
+        return row_task.options(scheduling_strategy=strategy, **on_gpu).remote(
             field, matrix_ref, c.start, c.stop, scale, test_mode
         )
 

@@ -18,15 +18,30 @@ Each task holds one CPU (``num_cpus=1``), so its kernels run on one thread:
 ``numba.set_num_threads(1)`` at the top of every task body (numba's thread
 count is per calling thread, so this binds exactly the thread running the
 task; see :func:`workers.arith.kernel_threads`).
+
+GPU nodes (issue 4): a chunk whose kernel the GPU backend covers (MSM on
+``bn254_g1``, NTT over ``bn254_fr``/``bls12_381_fr``: :func:`workers.gpu_plan.supported`)
+is submitted to a node that advertises Ray's ``GPU`` resource with a share of
+it (:func:`gpu_options`: ``num_gpus`` = one device split between the node's CPU
+slots, so every slot can still hold a chunk; a CPU-only node gets no GPU
+request at all).  Ray makes only the devices of a task's share visible to it
+(``CUDA_VISIBLE_DEVICES``), so the task runs the GPU kernels
+(:mod:`workers.gpu`) exactly when it was given a share and CuPy sees a device
+(:func:`chunk_backend`), else the CPU kernels — a node that advertises a GPU
+it cannot use logs why and computes on the CPU.  :class:`ChunkOutput` says
+which backend ran.  The four-step twiddles and the inverse's scaling stay on
+the CPU (``O(n)`` next to the ``O(n log n)`` NTT).
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import os
 import random
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,7 +49,7 @@ import numba
 import numpy as np
 import ray
 
-from workers import cpu_msm, cpu_ntt
+from workers import cpu_msm, cpu_ntt, gpu, gpu_plan
 from workers.calibration import measure_speeds
 
 log = logging.getLogger(__name__)
@@ -51,6 +66,8 @@ class ChunkOutput:
     duration_seconds: float
     fetched_bytes: int = 0
     """Shared input this task had to pull (MSM bases missing from its worker's cache)."""
+    backend: str = "cpu"
+    """Which kernels computed it: ``"cpu"`` or ``"gpu"``."""
 
 
 def _test_env(name: str, test_mode: bool) -> float | None:
@@ -69,7 +86,11 @@ def _corrupt_now(test_mode: bool) -> bool:
 
 
 def _finish(
-    value: Any, started: float, test_mode: bool = False, fetched_bytes: int = 0
+    value: Any,
+    started: float,
+    test_mode: bool = False,
+    fetched_bytes: int = 0,
+    backend: str = "cpu",
 ) -> ChunkOutput:
     node_id = ray.get_runtime_context().get_node_id()
     elapsed = time.perf_counter() - started
@@ -77,7 +98,7 @@ def _finish(
     if slowdown is not None and slowdown > 1:
         time.sleep(elapsed * (slowdown - 1) + 0.05 * (slowdown - 1))
         elapsed = time.perf_counter() - started
-    return ChunkOutput(value, node_id, elapsed, fetched_bytes)
+    return ChunkOutput(value, node_id, elapsed, fetched_bytes, backend)
 
 
 def _corrupt_block(block: np.ndarray) -> np.ndarray:
@@ -89,6 +110,108 @@ def _corrupt_block(block: np.ndarray) -> np.ndarray:
         if flat[0, 0] == 0:
             flat[0, 1:] = 0
     return block
+
+
+# --- GPU or CPU ---------------------------------------------------------------------------
+
+GPU_SHARE_STEPS = 10_000
+"""Ray's resolution for fractional resources (1/10,000): a GPU share is a multiple of it."""
+_NODE_GPU_SHARES: dict[str, float] = {}
+"""Ray node id → the GPU share a chunk task asks for there (0: no GPU); resources are fixed."""
+_GPU_WARNED: set[str] = set()
+"""Reasons already logged by this process for not using an assigned GPU (logged once each)."""
+
+
+def gpu_share(node_gpus: float, node_cpus: float) -> float:
+    """The fraction of a GPU one chunk task asks for on a node with these Ray resources.
+
+    Every slot (one per CPU) can hold a chunk at once, and no share straddles
+    two devices (Ray packs fractional requests onto one device): with ``G``
+    whole GPUs and ``C`` CPUs, ``1 / ceil(C / G)`` rounded down to Ray's
+    resolution.  ``0.0`` without a whole GPU or a CPU.
+    """
+    devices = math.floor(node_gpus)
+    if devices < 1 or node_cpus < 1:
+        return 0.0
+    per_device = math.ceil(math.floor(node_cpus) / devices)
+    return max(1, GPU_SHARE_STEPS // per_device) / GPU_SHARE_STEPS
+
+
+def node_gpu_share(node_id: str) -> float:
+    """:func:`gpu_share` of the alive Ray node ``node_id`` (``0.0`` if unknown), cached."""
+    if node_id not in _NODE_GPU_SHARES:
+        for node in ray.nodes():
+            if node.get("Alive"):
+                resources = node.get("Resources", {})
+                _NODE_GPU_SHARES[node["NodeID"]] = gpu_share(
+                    resources.get("GPU", 0), resources.get("CPU", 0)
+                )
+    return _NODE_GPU_SHARES.get(node_id, 0.0)
+
+
+def gpu_options(where: object, *kernels: tuple[str, str]) -> dict[str, float]:
+    """Extra ``.options`` for a task placed on ``where`` that runs ``kernels``.
+
+    ``where``: a Ray node id or a ``NodeAffinitySchedulingStrategy``;
+    ``kernels``: ``(kind, curve or field)`` pairs, kind ``"msm"`` or ``"ntt"``.
+    ``{"num_gpus": share}`` (:func:`gpu_share`) when the node advertises a GPU
+    and the GPU backend covers one of the kernels, else ``{}``: a CPU-only node,
+    or a kernel only the CPU has, is never made to wait for a GPU.
+    """
+    node_id = where if isinstance(where, str) else getattr(where, "node_id", None)
+    if not node_id or not any(gpu_plan.supported(kind, name) for kind, name in kernels):
+        return {}
+    share = node_gpu_share(node_id)
+    return {"num_gpus": share} if share > 0 else {}
+
+
+def _warn_once(reason: str, message: str, *args: object) -> None:
+    if reason not in _GPU_WARNED:
+        _GPU_WARNED.add(reason)
+        log.warning(message, *args)
+
+
+def chunk_backend(kind: str, name: str, gpu_assigned: bool | None = None) -> str:
+    """``"gpu"`` or ``"cpu"``: the kernels a chunk of ``kind`` on ``name`` runs with here.
+
+    The GPU when the GPU backend covers it, this task holds a GPU share
+    (``gpu_assigned``; by default whether Ray gave the running task a GPU id)
+    and CuPy sees a device and loads the kernels; otherwise the CPU, with a
+    warning (once per process and reason) when a GPU was assigned but is
+    unusable.
+    """
+    if not gpu_plan.supported(kind, name):
+        return "cpu"
+    if gpu_assigned is None:  # (``ray.get_gpu_ids`` would start a local Ray outside one)
+        gpu_assigned = ray.is_initialized() and bool(ray.get_gpu_ids())
+    if not gpu_assigned:
+        return "cpu"
+    if not gpu.gpu_available():
+        _warn_once(
+            "no device",
+            "this node advertises a GPU and the task holds a share of it, but CuPy sees no "
+            "CUDA device (CuPy missing, no driver, or CUDA_VISIBLE_DEVICES=%r): chunks run "
+            "on the CPU kernels",
+            os.environ.get("CUDA_VISIBLE_DEVICES"),
+        )
+        return "cpu"
+    try:
+        gpu.launcher()  # compiles (or loads CuPy's cached) kernels once per process, untimed
+    except Exception as exc:  # a broken toolkit must not fail the chunk: the CPU can do it
+        _warn_once("no kernels", "the GPU kernels do not load (%s): chunks run on the CPU", exc)
+        return "cpu"
+    return "gpu"
+
+
+def _computed(backend: str, on_gpu: Callable[[], Any], on_cpu: Callable[[], Any]) -> tuple:
+    """``(value, backend used)``: ``on_gpu()`` if ``backend`` is ``"gpu"`` and it succeeds,
+    else ``on_cpu()`` (a GPU failure — out of memory, a CUDA error — is logged, not fatal)."""
+    if backend == "gpu":
+        try:
+            return on_gpu(), "gpu"
+        except Exception:
+            log.exception("GPU kernel failed: computing this chunk on the CPU")
+    return on_cpu(), "cpu"
 
 
 BASES_CACHE: OrderedDict[str, np.ndarray] = OrderedDict()
@@ -127,11 +250,17 @@ def msm_chunk(
     """Partial MSM over points ``[start, stop)``: an affine point."""
     numba.set_num_threads(1)  # one CPU per task
     bases, fetched = cached_bases(bases_sha256, bases_box)
+    backend = chunk_backend("msm", curve)
     started = time.perf_counter()
     if stop > start and _corrupt_now(test_mode):
         stop -= 1  # the cheat: skip the last point
-    value = cpu_msm.msm_limbs(curve, bases[start:stop].copy(), scalars[start:stop].copy())
-    return _finish(value, started, test_mode, fetched)
+    part_bases, part_scalars = bases[start:stop].copy(), scalars[start:stop].copy()
+    value, backend = _computed(
+        backend,
+        lambda: gpu.msm_gpu(curve, part_bases, part_scalars),
+        lambda: cpu_msm.msm_limbs(curve, part_bases, part_scalars),
+    )
+    return _finish(value, started, test_mode, fetched, backend)
 
 
 @ray.remote(num_cpus=1)
@@ -145,12 +274,18 @@ def ntt_columns_chunk(
     ``n1`` and then entry ``[j2][k1]`` is multiplied by ``ω_n^{j2·k1}``.
     """
     numba.set_num_threads(1)  # one CPU per task
+    backend = chunk_backend("ntt", field)
     started = time.perf_counter()
-    block = cpu_ntt.ntt_rows_limbs(field, columns[start:stop].copy())
+    part = columns[start:stop].copy()
+    block, backend = _computed(
+        backend,
+        lambda: gpu.ntt_rows_gpu(field, part),
+        lambda: cpu_ntt.ntt_rows_limbs(field, part),
+    )
     block = cpu_ntt.twiddle_limbs(field, block, n, start)
     if _corrupt_now(test_mode):
         block = _corrupt_block(block)
-    return _finish(block, started, test_mode)
+    return _finish(block, started, test_mode, backend=backend)
 
 
 @ray.remote(num_cpus=1)
@@ -164,18 +299,26 @@ def ntt_rows_chunk(
 ) -> ChunkOutput:
     """Four-step phase 2 on rows ``[start, stop)``: an NTT of size ``n2`` per row."""
     numba.set_num_threads(1)  # one CPU per task
+    backend = chunk_backend("ntt", field)
     started = time.perf_counter()
-    block = cpu_ntt.ntt_rows_limbs(field, matrix[start:stop].copy())
+    part = matrix[start:stop].copy()
+    block, backend = _computed(
+        backend,
+        lambda: gpu.ntt_rows_gpu(field, part),
+        lambda: cpu_ntt.ntt_rows_limbs(field, part),
+    )
     if scale is not None:
         block = cpu_ntt.scale_limbs(field, block, scale)
     if _corrupt_now(test_mode):
         block = _corrupt_block(block)
-    return _finish(block, started, test_mode)
+    return _finish(block, started, test_mode, backend=backend)
 
 
 @ray.remote(num_cpus=1)
 def calibrate(curve: str, field: str) -> tuple[str, dict[str, float]]:
     """``(node id, work units per second by kernel)``: :func:`workers.calibration.measure_speeds`
-    on the node this task runs on."""
-    speeds = measure_speeds(curve, field)
+    on the node this task runs on, the GPU included when the task holds a share of one
+    (submitted with :func:`gpu_options`, as the chunks are)."""
+    use_gpu = any(chunk_backend(k, n) == "gpu" for k, n in (("msm", curve), ("ntt", field)))
+    speeds = measure_speeds(curve, field, use_gpu=use_gpu)
     return ray.get_runtime_context().get_node_id(), speeds
