@@ -26,6 +26,7 @@ import accounting
 from pool_api.blobs import BlobStore
 from pool_api.models import ChunkRecord, Job, JobStatus, utcnow
 from pool_api.trust import NodeBook
+from workers.calibration import gpu_key
 from workers.plan import Chunk
 from workers.tasks import ChunkOutput
 
@@ -97,8 +98,9 @@ class ChunkStore:
             record.finished_at = utcnow()
             session.add(record)
             if output.duration_seconds > 0:
+                kernel = kind if output.backend == "cpu" else gpu_key(kind)
                 book.observe(
-                    session, output.node_id, kind, chunk.work_units / output.duration_seconds
+                    session, output.node_id, kernel, chunk.work_units / output.duration_seconds
                 )
             job = session.get(Job, job_id)
             assert job is not None

@@ -235,8 +235,8 @@ def detect_gpu() -> tuple[str | None, int | None]:
 def calibrate(step: Callable[[str], None] | None = None, gpu: bool = True) -> dict[str, float]:
     """Work units per second of this machine, without Ray: the same MSM and NTT as the
     pool's calibration task (:mod:`workers.calibration`), on one thread and — with
-    ``gpu`` (the node offers its GPU) and a device CuPy sees — on the GPU, the faster
-    of the two per kernel."""
+    ``gpu`` (the node offers its GPU) and a device CuPy sees — on the GPU as well
+    (``msm_gpu``, ``ntt_gpu``)."""
     from workers.calibration import measure_speeds
     from workers.gpu import gpu_available
 

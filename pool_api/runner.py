@@ -43,7 +43,8 @@ from pool_api.metrics import Metrics
 from pool_api.models import Job, JobStatus, utcnow
 from pool_api.settings import Settings
 from pool_api.trust import NodeBook
-from workers import binary, dispatch, verify
+from workers import binary, dispatch, gpu_plan, tasks, verify
+from workers.calibration import gpu_key
 from workers.errors import JobInterrupted
 from workers.params import CURVES
 from workers.plan import Chunk, four_step_shape, plan_msm, plan_ntt
@@ -178,37 +179,55 @@ class JobRunner:
         return counts
 
     def _choose_counts(self, job: Job, eligible: dict[str, int], book: NodeBook) -> dict:
-        """``chunks_per_node`` chunks per slot, sized ∝ the node's measured speed.
+        """``chunks_per_node`` chunks per slot, sized ∝ the slot's measured speed.
 
         MSM chunks and both phases' NTT slices get one chunk per slot with a
-        weight from the node's speed for that kernel (``weights``, and the node
-        each was sized for in ``nodes``); without speeds, or with more slots
-        than the job has room for, equal chunks.
+        weight from the node's speed for that kernel (``weights``, the node each
+        was sized for in ``nodes``, and in ``gpu`` the positions sized for a GPU
+        slot); without speeds, or with more slots than the job has room for,
+        equal chunks.
         """
         wanted = max(1, sum(eligible.values())) * self.settings.chunks_per_node
         if job.kind == "msm":
+            assert job.curve is not None
             by_size = max(1, job.size // self.settings.msm_min_chunk_points)
-            sized = self._sized_for_nodes(eligible, book, "msm", by_size)
+            sized = self._sized_for_slots(eligible, book, ("msm", job.curve), by_size)
             return sized or {"chunks": min(wanted, by_size)}
+        assert job.field is not None
         n1, n2 = four_step_shape(job.size)
         by_size = max(1, job.size // self.settings.ntt_min_chunk_elements)
-        sized = self._sized_for_nodes(eligible, book, "ntt", min(by_size, n1))
+        sized = self._sized_for_slots(eligible, book, ("ntt", job.field), min(by_size, n1))
         return sized or {
             "column_slices": min(wanted, by_size, n2),
             "row_slices": min(wanted, by_size, n1),
         }
 
-    def _sized_for_nodes(
-        self, eligible: dict[str, int], book: NodeBook, kernel: str, most_chunks: int
+    def _sized_for_slots(
+        self, eligible: dict[str, int], book: NodeBook, kernel: tuple[str, str], most_chunks: int
     ) -> dict | None:
-        """One chunk per slot weighted by the node's ``kernel`` speed, or ``None``."""
+        """One chunk per slot and round, weighted by the slot's speed, or ``None``.
+
+        A node offers one slot per CPU; on a node with GPUs, when the GPU backend
+        covers the kernel and the node has a measured GPU speed, the first slot
+        per device is a GPU slot (its chunks run there, sized by the GPU's
+        speed) and the rest CPU slots.  Rounds come one after another, so each
+        node's first chunks fill all its slots.
+        """
+        kind, name = kernel
+        on_gpu = gpu_plan.supported(kind, name)
         nodes: list[str] = []
         weights: list[float] = []
+        gpu_positions: list[int] = []
         for node_id in sorted(eligible):
-            speed = book.speeds.get(node_id, {}).get(kernel)
-            for _ in range(eligible[node_id] * self.settings.chunks_per_node):
-                nodes.append(node_id)
-                weights.append(speed or 0.0)
+            speeds = book.speeds.get(node_id, {})
+            gpu_speed = speeds.get(gpu_key(kind)) if on_gpu else None
+            gpu_slots = min(tasks.node_gpus(node_id), eligible[node_id]) if gpu_speed else 0
+            for _ in range(self.settings.chunks_per_node):
+                for slot in range(eligible[node_id]):
+                    if slot < gpu_slots:
+                        gpu_positions.append(len(nodes))
+                    nodes.append(node_id)
+                    weights.append((gpu_speed if slot < gpu_slots else speeds.get(kind)) or 0.0)
         known = [w for w in weights if w > 0]
         if not nodes or len(nodes) > most_chunks or not known:
             return None
@@ -216,7 +235,7 @@ class JobRunner:
         weights = [(w or typical) / typical for w in weights]
         if all(SAME_SPEED[0] <= w <= SAME_SPEED[1] for w in weights):
             weights = [1.0] * len(weights)  # calibration noise, not different machines
-        return {"chunks": len(nodes), "weights": weights, "nodes": nodes}
+        return {"chunks": len(nodes), "weights": weights, "nodes": nodes, "gpu": gpu_positions}
 
     def _policy(
         self,
@@ -225,6 +244,7 @@ class JobRunner:
         kind: str,
         chunks: list[Chunk],
         preferred: dict[int, str] | None = None,
+        gpu_chunks: set[int] = frozenset(),
     ) -> Policy:
         audit: set[int] = set()
         if kind == "msm":
@@ -241,7 +261,10 @@ class JobRunner:
             self.metrics.verification_failures.labels(kind).inc()
 
         def expected(chunk: Chunk, node_id: str) -> float | None:
-            return book.expected_seconds(kind, node_id, chunk.work_units)
+            on_gpu = chunk.index in gpu_chunks and tasks.node_gpus(node_id) >= 1
+            return book.expected_seconds(
+                gpu_key(kind) if on_gpu else kind, node_id, chunk.work_units
+            )
 
         return Policy(
             nodes=lambda: book.eligible(dispatch.alive_cpu_nodes()),
@@ -272,6 +295,7 @@ class JobRunner:
             bases, scalars = decode_msm_input(data, job.size, job.curve)
             chunks = plan_msm(job.curve, job.size, counts["chunks"], counts.get("weights"))
             preferred = dict(enumerate(counts.get("nodes", [])))
+            gpu_chunks = set(counts.get("gpu", []))
             self._update_job(job.id, chunks_total=len(chunks), chunks_done=len(completed))
             if job.size == 0:
                 return binary.encode_points(job.curve, [CURVES[job.curve].infinity])
@@ -280,9 +304,10 @@ class JobRunner:
                 bases,
                 scalars,
                 chunks,
-                policy=self._policy(job, book, "msm", chunks, preferred),
+                policy=self._policy(job, book, "msm", chunks, preferred, gpu_chunks),
                 completed=completed,
                 test_mode=test_mode,
+                gpu_chunks=gpu_chunks,
             )
             # Stored as DESIGN §4's point encoding (for bn254_g1 the same bytes as x, y limbs).
             return binary.encode_points(job.curve, [point])
@@ -295,15 +320,22 @@ class JobRunner:
         nodes = counts.get("nodes", [])
         preferred = {c.index: nodes[i] for i, c in enumerate(plan.column_chunks) if i < len(nodes)}
         preferred |= {c.index: nodes[i] for i, c in enumerate(plan.row_chunks) if i < len(nodes)}
+        gpu_chunks = {
+            phase[i].index
+            for i in counts.get("gpu", [])
+            for phase in (plan.column_chunks, plan.row_chunks)
+            if i < len(phase)
+        }
         self._update_job(job.id, chunks_total=len(plan.chunks), chunks_done=len(completed))
         out: np.ndarray = dispatch.run_ntt(
             job.field,
             values,
             plan,
             inverse=job.inverse,
-            policy=self._policy(job, book, "ntt", plan.chunks, preferred),
+            policy=self._policy(job, book, "ntt", plan.chunks, preferred, gpu_chunks),
             completed=completed,
             test_mode=test_mode,
+            gpu_chunks=gpu_chunks,
         )
         return encode_field_elements(out)
 

@@ -8,8 +8,9 @@
   ``max_strikes``-th strike.  Banned contributors' nodes are never offered
   work.
 * **Speeds**: ``Node.speeds_json`` holds work units per second per kernel
-  (``msm``, ``ntt``): a calibration task when the node is first seen, then an
-  exponentially weighted moving average of observed chunks
+  (``msm``, ``ntt`` on one CPU slot; ``msm_gpu``, ``ntt_gpu`` on a GPU slot):
+  a calibration task when the node is first seen, then an exponentially
+  weighted moving average of observed chunks, per backend
   (``new = α·observed + (1 − α)·old``, ``α`` = :data:`SPEED_EWMA_WEIGHT`).
   The straggler deadline is derived from it.
 """

@@ -5,14 +5,12 @@ by ``proverpool join`` before the node starts. Speeds are in work units per seco
 (:mod:`workers.costs`), so the scheduler can size chunks for each node (issue 4).
 
 With ``use_gpu``, where CuPy sees a device and the GPU backend covers the kernel
-(:func:`workers.gpu_plan.supported`), the GPU is timed too and the kernel's speed is
-the faster of the two: a chunk task on such a node runs on the GPU
-(:func:`workers.tasks.chunk_backend`).  The GPU gets larger inputs
-(:data:`CALIBRATION_GPU_MSM_POINTS`, :data:`CALIBRATION_GPU_NTT_SHAPE`): at the CPU's
-sizes its launch and transfer overheads would dominate, and GPU nodes take larger
-chunks.  It is the speed of one chunk with the device to itself; the node's CPU slots
-share its GPU, and the observed chunk times (the runner's moving average) correct
-the figure where they contend.
+(:func:`workers.gpu_plan.supported`), the GPU is timed too, under its own key
+(``msm_gpu``, ``ntt_gpu``; :func:`gpu_key`): a GPU node offers one GPU slot per device
+beside its CPU slots, and the runner sizes the chunks of each slot by its own speed.
+The GPU gets larger inputs (:data:`CALIBRATION_GPU_MSM_POINTS`,
+:data:`CALIBRATION_GPU_NTT_SHAPE`): at the CPU's sizes its launch and transfer
+overheads would dominate, and the GPU slot takes larger chunks.
 """
 
 from __future__ import annotations
@@ -69,7 +67,7 @@ def _gpu_runs(curve: str, field: str) -> dict[str, tuple[Run, int]]:
 def measure_speeds(
     curve: str, field: str, step: Callable[[str], None] | None = None, use_gpu: bool = False
 ) -> dict[str, float]:
-    """Work units per second of ``{"msm", "ntt"}``: one thread, or the GPU where faster.
+    """Work units per second: ``msm``/``ntt`` on one thread, ``msm_gpu``/``ntt_gpu`` on the GPU.
 
     Each kernel runs twice and the second run is timed, so loading numba's cache
     (and compiling the CUDA kernels) does not count. The MSM bases are copies of the
@@ -99,14 +97,21 @@ def measure_speeds(
             step(f"{kernel} warm")
         speeds[kernel] = _timed(run, units)
         if on_gpu:
-            gpu_speed = _timed(*on_gpu)
+            speeds[gpu_key(kernel)] = _timed(*on_gpu)
             log.info(
-                "calibration %s: CPU %.3g, GPU %.3g work units/s", kernel, speeds[kernel], gpu_speed
+                "calibration %s: CPU %.3g, GPU %.3g work units/s",
+                kernel,
+                speeds[kernel],
+                speeds[gpu_key(kernel)],
             )
-            speeds[kernel] = max(speeds[kernel], gpu_speed)
         if step:
             step(f"{kernel} timed")
     return speeds
+
+
+def gpu_key(kernel: str) -> str:
+    """The speeds key of ``kernel`` (``"msm"``, ``"ntt"``) on a node's GPU slot."""
+    return f"{kernel}_gpu"
 
 
 def _gpu_usable() -> bool:

@@ -23,7 +23,7 @@ import dataclasses
 import hashlib
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 
 import numpy as np
 import ray
@@ -113,6 +113,7 @@ def run_msm(
     completed: Mapping[int, object] | None = None,
     test_mode: bool = False,
     cache_bases: bool = True,
+    gpu_chunks: Collection[int] = (),
 ) -> Point:
     """Distributed MSM: partial sums of point chunks, added on the head.
 
@@ -120,7 +121,9 @@ def run_msm(
     (:func:`workers.tasks.cached_bases`) and the head keeps their object
     references (:data:`BASES_REFS`), so a job that repeats a basis (the usual
     case: one proving key, many proofs) ships only its scalars.
-    ``cache_bases=False`` ships them again (for measuring).
+    ``cache_bases=False`` ships them again (for measuring).  Chunks in
+    ``gpu_chunks`` (sized for a node's GPU slot) ask for a GPU where their node
+    has one (:func:`workers.tasks.gpu_options`); the others run on a CPU.
     """
     if curve not in CURVES:
         raise DispatchError(f"unknown curve {curve!r}")
@@ -144,7 +147,7 @@ def run_msm(
     task = tasks.msm_chunk
 
     def submit(c: Chunk, strategy: object) -> ray.ObjectRef:
-        on_gpu = tasks.gpu_options(strategy, ("msm", curve))
+        on_gpu = tasks.gpu_options(strategy, ("msm", curve)) if c.index in gpu_chunks else {}
         return task.options(scheduling_strategy=strategy, **on_gpu).remote(
             curve, sha256, box, scalars_ref, c.start, c.stop, test_mode
         )
@@ -165,10 +168,12 @@ def run_ntt(
     completed: Mapping[int, object] | None = None,
     test_mode: bool = False,
     check: bool = True,
+    gpu_chunks: Collection[int] = (),
 ) -> np.ndarray:
     """Distributed four-step NTT (see :mod:`workers.plan`) of canonical limbs ``(n, 4)``.
 
-    Every slice is verified on the head unless ``check`` is false.
+    Every slice is verified on the head unless ``check`` is false; slices in
+    ``gpu_chunks`` ask for a GPU as in :func:`run_msm`.
     """
     if field not in FIELDS:
         raise DispatchError(f"unknown field {field!r}")
@@ -191,7 +196,7 @@ def run_ntt(
     column_task = tasks.ntt_columns_chunk
 
     def submit_column(c: Chunk, strategy: object) -> ray.ObjectRef:
-        on_gpu = tasks.gpu_options(strategy, ("ntt", field))
+        on_gpu = tasks.gpu_options(strategy, ("ntt", field)) if c.index in gpu_chunks else {}
         return column_task.options(scheduling_strategy=strategy, **on_gpu).remote(
             field, columns_ref, c.start, c.stop, n, test_mode
         )
@@ -215,7 +220,7 @@ def run_ntt(
     row_task = tasks.ntt_rows_chunk
 
     def submit_row(c: Chunk, strategy: object) -> ray.ObjectRef:
-        on_gpu = tasks.gpu_options(strategy, ("ntt", field))
+        on_gpu = tasks.gpu_options(strategy, ("ntt", field)) if c.index in gpu_chunks else {}
         return row_task.options(scheduling_strategy=strategy, **on_gpu).remote(
             field, matrix_ref, c.start, c.stop, scale, test_mode
         )

@@ -19,14 +19,14 @@ Each task holds one CPU (``num_cpus=1``), so its kernels run on one thread:
 count is per calling thread, so this binds exactly the thread running the
 task; see :func:`workers.arith.kernel_threads`).
 
-GPU nodes (issue 4): a chunk whose kernel the GPU backend covers (MSM on
-``bn254_g1``, NTT over ``bn254_fr``/``bls12_381_fr``: :func:`workers.gpu_plan.supported`)
-is submitted to a node that advertises Ray's ``GPU`` resource with a share of
-it (:func:`gpu_options`: ``num_gpus`` = one device split between the node's CPU
-slots, so every slot can still hold a chunk; a CPU-only node gets no GPU
-request at all).  Ray makes only the devices of a task's share visible to it
+GPU nodes (issue 4): a node that advertises Ray's ``GPU`` resource offers, per
+device, one GPU slot beside its CPU slots.  A chunk planned for a GPU slot
+(whose kernel the GPU backend covers: MSM on ``bn254_g1``, NTT over
+``bn254_fr``/``bls12_381_fr``, :func:`workers.gpu_plan.supported`) is submitted
+with a whole device (:func:`gpu_options`); every other chunk, on any node,
+asks for none.  Ray makes only the task's device visible to it
 (``CUDA_VISIBLE_DEVICES``), so the task runs the GPU kernels
-(:mod:`workers.gpu`) exactly when it was given a share and CuPy sees a device
+(:mod:`workers.gpu`) exactly when it was given a device and CuPy sees it
 (:func:`chunk_backend`), else the CPU kernels — a node that advertises a GPU
 it cannot use logs why and computes on the CPU.  :class:`ChunkOutput` says
 which backend ran.  The four-step twiddles and the inverse's scaling stay on
@@ -114,55 +114,35 @@ def _corrupt_block(block: np.ndarray) -> np.ndarray:
 
 # --- GPU or CPU ---------------------------------------------------------------------------
 
-GPU_SHARE_STEPS = 10_000
-"""Ray's resolution for fractional resources (1/10,000): a GPU share is a multiple of it."""
-_NODE_GPU_SHARES: dict[str, float] = {}
-"""Ray node id → the GPU share a chunk task asks for there (0: no GPU); resources are fixed."""
+_NODE_GPUS: dict[str, int] = {}
+"""Ray node id → whole GPUs it advertises (Ray resources are fixed for a node's life)."""
 _GPU_WARNED: set[str] = set()
 """Reasons already logged by this process for not using an assigned GPU (logged once each)."""
 
 
-def gpu_share(node_gpus: float, node_cpus: float) -> float:
-    """The fraction of a GPU one chunk task asks for on a node with these Ray resources.
-
-    Every slot (one per CPU) can hold a chunk at once, and no share straddles
-    two devices (Ray packs fractional requests onto one device): with ``G``
-    whole GPUs and ``C`` CPUs, ``1 / ceil(C / G)`` rounded down to Ray's
-    resolution.  ``0.0`` without a whole GPU or a CPU.
-    """
-    devices = math.floor(node_gpus)
-    if devices < 1 or node_cpus < 1:
-        return 0.0
-    per_device = math.ceil(math.floor(node_cpus) / devices)
-    return max(1, GPU_SHARE_STEPS // per_device) / GPU_SHARE_STEPS
-
-
-def node_gpu_share(node_id: str) -> float:
-    """:func:`gpu_share` of the alive Ray node ``node_id`` (``0.0`` if unknown), cached."""
-    if node_id not in _NODE_GPU_SHARES:
+def node_gpus(node_id: str) -> int:
+    """Whole GPUs the alive Ray node ``node_id`` advertises (``0`` if none or unknown), cached."""
+    if node_id not in _NODE_GPUS:
         for node in ray.nodes():
             if node.get("Alive"):
-                resources = node.get("Resources", {})
-                _NODE_GPU_SHARES[node["NodeID"]] = gpu_share(
-                    resources.get("GPU", 0), resources.get("CPU", 0)
-                )
-    return _NODE_GPU_SHARES.get(node_id, 0.0)
+                _NODE_GPUS[node["NodeID"]] = math.floor(node.get("Resources", {}).get("GPU", 0))
+    return _NODE_GPUS.get(node_id, 0)
 
 
 def gpu_options(where: object, *kernels: tuple[str, str]) -> dict[str, float]:
-    """Extra ``.options`` for a task placed on ``where`` that runs ``kernels``.
+    """Extra ``.options`` for a task on ``where`` that should run ``kernels`` on a GPU.
 
     ``where``: a Ray node id or a ``NodeAffinitySchedulingStrategy``;
     ``kernels``: ``(kind, curve or field)`` pairs, kind ``"msm"`` or ``"ntt"``.
-    ``{"num_gpus": share}`` (:func:`gpu_share`) when the node advertises a GPU
-    and the GPU backend covers one of the kernels, else ``{}``: a CPU-only node,
-    or a kernel only the CPU has, is never made to wait for a GPU.
+    ``{"num_gpus": 1}`` (a whole device: one GPU chunk at a time per device,
+    the node's other slots run CPU chunks) when the node advertises a GPU and
+    the GPU backend covers one of the kernels, else ``{}``: a CPU-only node, or
+    a kernel only the CPU has, is never made to wait for a GPU.
     """
     node_id = where if isinstance(where, str) else getattr(where, "node_id", None)
     if not node_id or not any(gpu_plan.supported(kind, name) for kind, name in kernels):
         return {}
-    share = node_gpu_share(node_id)
-    return {"num_gpus": share} if share > 0 else {}
+    return {"num_gpus": 1} if node_gpus(node_id) >= 1 else {}
 
 
 def _warn_once(reason: str, message: str, *args: object) -> None:
@@ -174,7 +154,7 @@ def _warn_once(reason: str, message: str, *args: object) -> None:
 def chunk_backend(kind: str, name: str, gpu_assigned: bool | None = None) -> str:
     """``"gpu"`` or ``"cpu"``: the kernels a chunk of ``kind`` on ``name`` runs with here.
 
-    The GPU when the GPU backend covers it, this task holds a GPU share
+    The GPU when the GPU backend covers it, this task holds a GPU
     (``gpu_assigned``; by default whether Ray gave the running task a GPU id)
     and CuPy sees a device and loads the kernels; otherwise the CPU, with a
     warning (once per process and reason) when a GPU was assigned but is
@@ -189,7 +169,7 @@ def chunk_backend(kind: str, name: str, gpu_assigned: bool | None = None) -> str
     if not gpu.gpu_available():
         _warn_once(
             "no device",
-            "this node advertises a GPU and the task holds a share of it, but CuPy sees no "
+            "this node advertises a GPU and the task was given it, but CuPy sees no "
             "CUDA device (CuPy missing, no driver, or CUDA_VISIBLE_DEVICES=%r): chunks run "
             "on the CPU kernels",
             os.environ.get("CUDA_VISIBLE_DEVICES"),
@@ -317,8 +297,8 @@ def ntt_rows_chunk(
 @ray.remote(num_cpus=1)
 def calibrate(curve: str, field: str) -> tuple[str, dict[str, float]]:
     """``(node id, work units per second by kernel)``: :func:`workers.calibration.measure_speeds`
-    on the node this task runs on, the GPU included when the task holds a share of one
-    (submitted with :func:`gpu_options`, as the chunks are)."""
+    on the node this task runs on, the GPU included when the task was given one
+    (submitted with :func:`gpu_options`, as the GPU slot's chunks are)."""
     use_gpu = any(chunk_backend(k, n) == "gpu" for k, n in (("msm", curve), ("ntt", field)))
     speeds = measure_speeds(curve, field, use_gpu=use_gpu)
     return ray.get_runtime_context().get_node_id(), speeds

@@ -1,7 +1,8 @@
-"""A GPU node in the pool (issue 4): larger MSM chunks by its speed, right results either way.
+"""A GPU node in the pool (issue 4): its GPU slot takes larger chunks, right results either way.
 
-The node advertises one logical GPU (``num_gpus=1``); on a machine without
-CuPy its chunk tasks hold the GPU share and fall back to the CPU kernels, so
+The node advertises two CPUs and one logical GPU (``num_gpus=1``): one GPU slot
+(sized by the stored GPU speed) and one CPU slot.  On a machine without CuPy
+the GPU slot's chunk tasks hold the GPU and fall back to the CPU kernels, so
 the chunk-duration metric is labelled ``cpu``.
 """
 
@@ -20,14 +21,14 @@ from runner_pool import assert_credits_follow_records, job_records, make_pool, m
 FIXTURES = (extra_workers, make_pool)  # used as test arguments
 CPU_SPEED = 1.0e6
 GPU_SPEED = 4.0e6
-"""Stored work units per second: the GPU node is four times as fast."""
+"""Stored work units per second: a GPU slot is four times as fast as a CPU slot."""
 
 
-def _set_speeds(pool, speeds: dict[str, float]) -> None:
+def _set_speeds(pool, speeds: dict[str, dict[str, float]]) -> None:
     with Session(pool.state.engine) as session:
-        for node_id, speed in speeds.items():
+        for node_id, node_speeds in speeds.items():
             node = session.get(Node, node_id)
-            node.speeds_json = json.dumps({"msm": speed, "ntt": speed})
+            node.speeds_json = json.dumps(node_speeds)
             session.add(node)
         session.commit()
 
@@ -39,8 +40,8 @@ def _chunk_samples(pool, kind: str, backend: str) -> float:
     return value or 0.0
 
 
-def test_gpu_node_takes_larger_msm_chunks_and_jobs_stay_right(make_pool, extra_workers):
-    gpu_ray_node = extra_workers.cluster.add_node(num_cpus=1, num_gpus=1)
+def test_gpu_slot_takes_larger_chunks_and_jobs_stay_right(make_pool, extra_workers):
+    gpu_ray_node = extra_workers.cluster.add_node(num_cpus=2, num_gpus=1)
     extra_workers.cluster.wait_for_nodes()
     extra_workers.added.append(gpu_ray_node)
     gpu_node = gpu_ray_node.node_id
@@ -49,9 +50,11 @@ def test_gpu_node_takes_larger_msm_chunks_and_jobs_stay_right(make_pool, extra_w
     pool.add_contributor("alice", cpu_nodes[0])
     pool.add_contributor("bob", cpu_nodes[1])
     pool.add_contributor("carol", gpu_node)
-    _set_speeds(pool, {cpu_nodes[0]: CPU_SPEED, cpu_nodes[1]: CPU_SPEED, gpu_node: GPU_SPEED})
+    cpu_only = {"msm": CPU_SPEED, "ntt": CPU_SPEED}
+    with_gpu = cpu_only | {"msm_gpu": GPU_SPEED, "ntt_gpu": GPU_SPEED}
+    _set_speeds(pool, {cpu_nodes[0]: cpu_only, cpu_nodes[1]: cpu_only, gpu_node: with_gpu})
 
-    body, points, scalars = msm_body(240, seed=41)
+    body, points, scalars = msm_body(320, seed=41)
     job_id = pool.submit(body)
     job = pool.wait(job_id)
     assert job["status"] == "done", job
@@ -61,11 +64,15 @@ def test_gpu_node_takes_larger_msm_chunks_and_jobs_stay_right(make_pool, extra_w
     with Session(pool.state.engine) as session:
         plan = json.loads(session.get(Job, job_id).plan_json)
     sized_for = dict(enumerate(plan["nodes"]))
+    # Per node, two rounds of its slots: the GPU node's GPU slot, then its CPU slot, twice.
+    positions = [i for i, node in sized_for.items() if node == gpu_node]
+    assert positions == list(range(positions[0], positions[0] + 4))
+    assert plan["gpu"] == positions[::2]
     units = {r.chunk_index: r.work_units for r in job_records(pool, job_id)}
-    gpu_chunks = [units[i] for i, node in sized_for.items() if node == gpu_node]
-    cpu_chunks = [units[i] for i, node in sized_for.items() if node != gpu_node]
-    assert len(gpu_chunks) == 2 and len(cpu_chunks) == 4
-    assert sum(gpu_chunks) + sum(cpu_chunks) == 240 * 240  # 240 points of 240 units
+    gpu_chunks = [units[i] for i in plan["gpu"]]
+    cpu_chunks = [units[i] for i in sized_for if i not in plan["gpu"]]
+    assert len(gpu_chunks) == 2 and len(cpu_chunks) == 6
+    assert sum(gpu_chunks) + sum(cpu_chunks) == 320 * 240  # 320 points of 240 units
     for big in gpu_chunks:  # 80 points each against 20: ∝ the stored speeds
         assert all(3.5 <= big / small <= 4.5 for small in cpu_chunks), (gpu_chunks, cpu_chunks)
     on_gpu_node = {r.chunk_index for r in job_records(pool, job_id) if r.ray_node_id == gpu_node}
@@ -79,7 +86,7 @@ def test_gpu_node_takes_larger_msm_chunks_and_jobs_stay_right(make_pool, extra_w
     assert any(r.ray_node_id == gpu_node for r in job_records(pool, job_id))
 
     backend = "gpu" if gpu.gpu_available() else "cpu"
-    assert _chunk_samples(pool, "msm", backend) >= 6
+    assert _chunk_samples(pool, "msm", backend) >= 8
     assert _chunk_samples(pool, "ntt", backend) >= 1
     if backend == "cpu":
         assert _chunk_samples(pool, "msm", "gpu") == _chunk_samples(pool, "ntt", "gpu") == 0

@@ -1,6 +1,6 @@
 """Chunk tasks pick the GPU or the CPU kernels by their node (issue 4).
 
-On this machine (no CuPy) a node that advertises a logical GPU gets GPU-share
+On this machine (no CuPy) a node that advertises a logical GPU gets GPU
 requests for the kernels the GPU covers and falls back to the CPU with a
 warning; the tests marked ``gpu`` run a chunk task on a real device and are
 skipped without one (``pytest -m gpu tests/workers/test_tasks_backend.py``).
@@ -32,29 +32,7 @@ FIXTURES = (extra_workers,)  # used as test arguments
 GPU_ONLY = pytest.mark.skipif(not gpu.gpu_available(), reason="no CUDA device visible to CuPy")
 
 
-@pytest.mark.parametrize(
-    ("gpus", "cpus", "share"),
-    [
-        (0, 4, 0.0),
-        (1, 0, 0.0),
-        (0.5, 4, 0.0),  # no whole device
-        (1, 1, 1.0),
-        (2, 2, 1.0),
-        (1, 2, 0.5),
-        (1, 3, 0.3333),
-        (2, 3, 0.5),  # 0.667 twice would not fit on one device: two per device
-        (1, 16, 0.0625),
-        (1, 30_000, 0.0001),
-    ],
-)
-def test_gpu_share_lets_every_slot_hold_a_chunk(gpus, cpus, share):
-    assert tasks.gpu_share(gpus, cpus) == share
-    if share:
-        per_device = int(1 / share + 1e-9)
-        assert per_device * gpus >= min(cpus, 10_000)
-
-
-def test_backend_is_cpu_where_the_gpu_has_no_kernel_or_no_share(caplog):
+def test_backend_is_cpu_where_the_gpu_has_no_kernel_or_no_device(caplog):
     caplog.set_level(logging.WARNING, logger="workers.tasks")
     assert tasks.chunk_backend("msm", "bls12_381_g1", gpu_assigned=True) == "cpu"
     assert tasks.chunk_backend("ntt", "goldilocks", gpu_assigned=True) == "cpu"
@@ -146,7 +124,8 @@ def test_calibration_times_the_gpu_where_it_has_kernels(host_gpu, monkeypatch, c
     monkeypatch.setattr(calibration, "CALIBRATION_GPU_MSM_POINTS", 1 << 8)
     monkeypatch.setattr(calibration, "CALIBRATION_GPU_NTT_SHAPE", (4, 1 << 8))
     speeds = calibration.measure_speeds("bn254_g1", "bn254_fr", use_gpu=True)
-    assert set(speeds) == {"msm", "ntt"} and all(v > 0 for v in speeds.values())
+    assert set(speeds) == {"msm", "ntt", "msm_gpu", "ntt_gpu"}
+    assert all(v > 0 for v in speeds.values())
     assert "calibration msm: CPU" in caplog.text and "calibration ntt: CPU" in caplog.text
     caplog.clear()
     speeds = calibration.measure_speeds("bls12_381_g1", "goldilocks", use_gpu=True)
@@ -192,10 +171,11 @@ def _msm_input(n: int, seed: int) -> tuple[list, list, np.ndarray, np.ndarray]:
     return points, scalars, points_to_limbs(points), ints_to_limbs(scalars)
 
 
-def test_gpu_node_gets_a_share_and_chunks_stay_right(extra_workers):
+def test_gpu_node_gets_a_device_and_chunks_stay_right(extra_workers):
     added = _add_gpu_node(extra_workers)
     gpu_node = added.node_id
     cpu_node = extra_workers.worker_node_ids[0]
+    assert tasks.node_gpus(gpu_node) == 1 and tasks.node_gpus(cpu_node) == 0
     assert tasks.gpu_options(_on(gpu_node), ("msm", "bn254_g1")) == {"num_gpus": 1.0}
     assert tasks.gpu_options(gpu_node, ("ntt", "goldilocks"), ("ntt", "bn254_fr")) == {
         "num_gpus": 1.0
