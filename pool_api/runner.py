@@ -1,6 +1,8 @@
 """The job runner: takes queued jobs from SQL, runs them on Ray, verifies, records, credits.
 
-One background thread per application (DESIGN §3, §6).
+One background thread per application (DESIGN §3, §6), working only while it
+holds the pool's runner lease (:mod:`pool_api.leases`): with several API
+processes, one runs the jobs and the others stand by.
 
 * **Placement**: chunks go only to alive nodes whose contributor is neither
   banned nor caught in this job (:class:`pool_api.trust.NodeBook`); a node
@@ -31,14 +33,16 @@ import traceback
 
 import numpy as np
 import ray
+from sqlalchemy import update
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from pool_api.blobs import BlobStore
 from pool_api.chunk_store import ChunkStore
 from pool_api.codec import decode_field_elements, decode_msm_input, encode_field_elements
 from pool_api.events import EventBus
 from pool_api.groth16_jobs import run_groth16
+from pool_api.leases import RunnerLease, lease_name
 from pool_api.metrics import Metrics
 from pool_api.models import Job, JobStatus, utcnow
 from pool_api.settings import Settings
@@ -95,10 +99,16 @@ class JobRunner:
         self._thread: threading.Thread | None = None
         self._rng = random.SystemRandom()
         self.store = ChunkStore(engine, blobs)
+        self.lease = RunnerLease(
+            events.client,
+            lease_name(settings.resolved_database_url),
+            settings.runner_lease_seconds,
+        )
+        self._leased = False
+        """Whether this runner works under the lease (its own loop); ``run_job`` alone does not."""
 
     # --- lifecycle -------------------------------------------------------------
     def start(self) -> None:
-        self._requeue_interrupted()
         self._thread = threading.Thread(target=self._loop, name="proverpool-runner", daemon=True)
         self._thread.start()
 
@@ -108,6 +118,7 @@ class JobRunner:
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout_seconds)
+        self.lease.release()
 
     def wake(self) -> None:
         self._wake.set()
@@ -121,6 +132,14 @@ class JobRunner:
 
     def _loop(self) -> None:
         while not self._stop.is_set():
+            if not self.lease.held:
+                if not self.lease.try_acquire():  # another runner works: stand by
+                    self._wake.wait(self.settings.runner_poll_seconds)
+                    self._wake.clear()
+                    continue
+                log.info("this runner holds the pool's lease: it runs the jobs")
+                self._leased = True
+                self._requeue_interrupted()
             job_id = self._claim_next()
             if job_id is None:
                 self._wake.wait(self.settings.runner_poll_seconds)
@@ -129,17 +148,25 @@ class JobRunner:
             self.run_job(job_id)
 
     def _claim_next(self) -> str | None:
+        """The oldest queued job, now ``running``: claimed atomically (``queued`` → ``running``
+        in one conditional UPDATE), so no two runners ever take the same job."""
         with Session(self.engine) as session:
-            job = session.exec(
-                select(Job).where(Job.status == JobStatus.queued).order_by(Job.created_at)
-            ).first()
-            if job is None:
-                return None
-            job.status = JobStatus.running
-            job.updated_at = utcnow()
-            session.add(job)
-            session.commit()
-            return job.id
+            candidates = session.exec(
+                select(Job.id)
+                .where(Job.status == JobStatus.queued)
+                .order_by(Job.created_at)
+                .limit(8)
+            ).all()
+            for job_id in candidates:
+                claimed = session.execute(
+                    update(Job)
+                    .where(col(Job.id) == job_id, col(Job.status) == JobStatus.queued)
+                    .values(status=JobStatus.running, updated_at=utcnow())
+                )
+                session.commit()
+                if claimed.rowcount == 1:
+                    return job_id
+            return None
 
     def _status(self, job_id: str) -> JobStatus | None:
         with Session(self.engine) as session:
@@ -147,7 +174,9 @@ class JobRunner:
             return None if job is None else job.status
 
     def _should_continue(self, job_id: str) -> bool:
-        return not self._stop.is_set() and self._status(job_id) == JobStatus.running
+        if self._stop.is_set() or (self._leased and not self.lease.held):
+            return False
+        return self._status(job_id) == JobStatus.running
 
     # --- one job ---------------------------------------------------------------
     def run_job(self, job_id: str) -> None:

@@ -67,6 +67,12 @@ class Settings(BaseSettings):
     )
     chunks_per_node: int = Field(default=2, ge=1, description="Chunks per live node per phase.")
     runner_poll_seconds: float = Field(default=0.2, gt=0, description="Idle job-runner poll.")
+    runner_lease_seconds: float = Field(
+        default=10.0,
+        ge=1,
+        le=600,
+        description="Life of the one-runner-per-pool lease in Redis (renewed every third).",
+    )
     audit_rate: float = Field(
         default=0.05,
         ge=0,

@@ -124,6 +124,7 @@ def kill_pool(make_settings, ray_cluster: RayCluster) -> Iterator[Pool]:
         ntt_min_chunk_elements=16,
         chunks_per_node=8,
         straggler_min_seconds=120,
+        runner_lease_seconds=2,  # the killed runner's lease expires soon after the kill
     )
     with TestClient(create_app(settings, start_runner=False)) as client:
         pool = Pool(client, settings, {"Authorization": f"Bearer {OPERATOR_TOKEN}"}, 180)
