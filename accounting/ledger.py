@@ -35,20 +35,19 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from accounting._accounts import _accounts_where
 from accounting._core import (
     _INT64_MAX,
     PostStatus,
     _account_key,
-    _accounts_where,
-    _apply_transfers,
     _check_contributor_id,
     _check_positive_units,
     _check_ref,
     _check_work_units,
-    _fetch_rows,
-    _Leg,
     _require_same,
 )
+from accounting._sql import _fetch_rows, _pg_int_columns
+from accounting._transfers import _apply_transfers, _Fanout, _Leg
 from accounting.auditing import audit
 from accounting.errors import InvalidAmountError, InvalidInputError
 from accounting.models import (
@@ -319,24 +318,18 @@ def _post_reward(session: Session, reward_id: str, wanted: Mapping[str, object])
                 TransferCode.REWARD_FEE,
             )
         )
-    for contributor_id, units in shares.items():
-        if units:
-            legs.append(
-                _Leg(
-                    f"{reward_id}:share:{contributor_id}",
-                    pool,
-                    (AccountKind.CONTRIBUTOR, contributor_id),
-                    units,
-                    TransferCode.REWARD_SHARE,
-                )
-            )
     if held:
         legs.append(
             _Leg(
                 f"{reward_id}:held", pool, (AccountKind.HELD, None), held, TransferCode.REWARD_HELD
             )
         )
-    _apply_transfers(session, legs, job_ref=job_ref, reward_id=reward_id)
+    # The nonzero shares, one transfer each: "<reward_id>:share:<contributor_id>".
+    paid = {cid: units for cid, units in shares.items() if units}
+    fanout = _Fanout(
+        f"{reward_id}:share:", pool, AccountKind.CONTRIBUTOR, paid, TransferCode.REWARD_SHARE
+    )
+    _apply_transfers(session, legs, job_ref=job_ref, reward_id=reward_id, fanouts=[fanout])
     return RewardPosting(
         reward_id=reward_id,
         job_ref=job_ref,
@@ -344,7 +337,7 @@ def _post_reward(session: Session, reward_id: str, wanted: Mapping[str, object])
         amount_units=amount,
         fee_bps=bps,
         fee_units=fee,
-        shares={cid: units for cid, units in shares.items() if units},
+        shares=paid,
         held_units=held,
         scheme=scheme,
         window_units=window,
@@ -354,19 +347,26 @@ def _post_reward(session: Session, reward_id: str, wanted: Mapping[str, object])
 def _posting_from_ledger(session: Session, reward: Reward) -> RewardPosting:
     fee = held = 0
     shares: dict[int, int] = {}
+    # Every transfer of a reward debits pool_income: the (debit, reward) index finds them.
     rows = _fetch_rows(
         session,
         "SELECT transfer.code, transfer.amount_units, account.contributor_id FROM transfer"
         " JOIN account ON account.id = transfer.credit_account_id"
-        " WHERE transfer.reward_id = ?",
-        (reward.id,),
+        " WHERE transfer.debit_account_id = (SELECT id FROM account"
+        " WHERE kind = ? AND contributor_id IS NULL) AND transfer.reward_id = ?",
+        (AccountKind.POOL_INCOME.value, reward.id),
     )
     if rows is None:  # pragma: no cover - dialects other than PostgreSQL and SQLite
+        pool = (
+            select(Account.id)
+            .where(_accounts_where([(AccountKind.POOL_INCOME, None)]))
+            .scalar_subquery()
+        )
         rows = list(
             session.execute(
                 select(Transfer.code, Transfer.amount_units, Account.contributor_id)
                 .join(Account, Account.id == Transfer.credit_account_id)
-                .where(Transfer.reward_id == reward.id)
+                .where(Transfer.debit_account_id == pool, Transfer.reward_id == reward.id)
             )
         )
     for code, stored_amount, contributor_id in rows:
@@ -409,6 +409,18 @@ def work_units_by_contributor(session: Session, job_ref: str | None = None) -> d
     if job_ref is not None:
         job_ref = _check_ref(job_ref, "job_ref")
     where, params = ("WHERE job_ref = ?", (job_ref,)) if job_ref is not None else ("", ())
+    if session.get_bind().dialect.name == "postgresql":
+        # Two comma-joined lists instead of a row per contributor (see _pg_int_columns);
+        # sorted here, as the aggregate promises no order.
+        cids, totals = _pg_int_columns(
+            session,
+            "SELECT string_agg(contributor_id::text, ','), string_agg(total::text, ',')"
+            " FROM (SELECT contributor_id, SUM(work_units) AS total FROM work_credit"
+            f" {where.replace('?', '%s')} GROUP BY contributor_id) AS per_contributor",
+            params,
+            2,
+        )
+        return dict(sorted(zip(cids, totals, strict=True)))
     rows = _fetch_rows(
         session,
         f"SELECT contributor_id, SUM(work_units) FROM work_credit {where}"

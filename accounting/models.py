@@ -208,19 +208,22 @@ class Transfer(SQLModel, table=True):
         _sqlite_fk("debit_account_id", "account.id"),
         _sqlite_fk("credit_account_id", "account.id"),
         _sqlite_fk("reward_id", "reward.id"),
+        # One index for two lookups: an account's debits (statements), and a reward's
+        # transfers, which all debit ``pool_income`` (re-reading a posting). A reward's
+        # 100,000 transfers share one key, which PostgreSQL stores deduplicated.
+        Index("ix_transfer_debit_account_id_reward_id", "debit_account_id", "reward_id"),
     )
 
     id: str = Field(primary_key=True, max_length=ID_COLUMN_LENGTH)
-    debit_account_id: int = Field(index=True, nullable=False)
+    debit_account_id: int = Field(nullable=False)
     credit_account_id: int = Field(index=True, nullable=False)
     amount_units: int = Field(sa_type=Units(), nullable=False)
     code: TransferCode = Field(sa_type=_str_enum(TransferCode), nullable=False)
     #: Not indexed: nothing looks transfers up by job (rewards are found by ``reward_id``),
     #: and a 100,000-contributor reward would maintain a 100,000-entry index for it.
     job_ref: str = Field(max_length=ID_COLUMN_LENGTH)
-    reward_id: str | None = Field(
-        default=None, index=True, nullable=True, max_length=ID_COLUMN_LENGTH
-    )
+    #: Not indexed alone: a reward's transfers are found by (``pool_income``, reward_id).
+    reward_id: str | None = Field(default=None, nullable=True, max_length=ID_COLUMN_LENGTH)
     created_at: datetime = Field(
         default_factory=utcnow, sa_type=DateTime(timezone=True), nullable=False
     )
@@ -230,10 +233,13 @@ class Transfer(SQLModel, table=True):
 #: anti-join per INSERT/UPDATE *statement* over its new rows (a transition table) raises
 #: ``foreign_key_violation`` if any row names a missing account or reward, so the whole
 #: statement (e.g. a 100,000-row ``COPY``) is undone. Referenced rows cannot go away:
-#: ``account`` and ``reward`` rows are never deleted or truncated and their ``id`` never
-#: changes (``restrict_violation``), which is what lets the check skip the FK's row locks.
-#: The Alembic migration ``0001`` creates the same objects; ``create_all`` gets them from
-#: the ``after_create`` listener below.
+#: ``account`` and ``reward`` rows are never deleted or truncated and no ``UPDATE`` may set
+#: their ``id`` (``restrict_violation``; statement-level, so a 100,000-row balance update
+#: pays nothing per row), which is what lets the check skip the FK's row locks.
+#: Debit accounts and rewards repeat (a reward's 100,000 transfers all debit ``pool_income``
+#: for one reward), so each distinct one is looked up once; credit accounts row by row.
+#: The Alembic migrations ``0001`` and ``0007`` create the same objects; ``create_all`` gets
+#: them from the ``after_create`` listener below.
 PG_TRANSFER_REFERENCES_DDL: tuple[str, ...] = (
     """
 CREATE OR REPLACE FUNCTION ledger_check_transfer_references() RETURNS trigger
@@ -244,7 +250,9 @@ BEGIN
     SELECT t.id, t.debit_account_id, t.credit_account_id, t.reward_id INTO bad
     FROM (
         (SELECT n.* FROM new_transfer n
-         WHERE NOT EXISTS (SELECT 1 FROM account a WHERE a.id = n.debit_account_id)
+         WHERE n.debit_account_id IN (
+             SELECT d.id FROM (SELECT DISTINCT debit_account_id AS id FROM new_transfer) AS d
+             WHERE NOT EXISTS (SELECT 1 FROM account a WHERE a.id = d.id))
          LIMIT 1)
         UNION ALL
         (SELECT n.* FROM new_transfer n
@@ -252,8 +260,10 @@ BEGIN
          LIMIT 1)
         UNION ALL
         (SELECT n.* FROM new_transfer n
-         WHERE n.reward_id IS NOT NULL
-           AND NOT EXISTS (SELECT 1 FROM reward r WHERE r.id = n.reward_id)
+         WHERE n.reward_id IN (
+             SELECT d.id FROM (SELECT DISTINCT reward_id AS id FROM new_transfer
+                            WHERE reward_id IS NOT NULL) AS d
+             WHERE NOT EXISTS (SELECT 1 FROM reward r WHERE r.id = d.id))
          LIMIT 1)
     ) AS t
     LIMIT 1;
@@ -291,8 +301,8 @@ $$
             " FOR EACH STATEMENT EXECUTE FUNCTION ledger_refuse_removal()",
             f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table}"
             " FOR EACH STATEMENT EXECUTE FUNCTION ledger_refuse_removal()",
-            f"CREATE TRIGGER {table}_id_fixed BEFORE UPDATE OF id ON {table} FOR EACH ROW"
-            " WHEN (OLD.id IS DISTINCT FROM NEW.id) EXECUTE FUNCTION ledger_refuse_removal()",
+            f"CREATE TRIGGER {table}_id_fixed BEFORE UPDATE OF id ON {table}"
+            " FOR EACH STATEMENT EXECUTE FUNCTION ledger_refuse_removal()",
         )
     ),
 )

@@ -32,13 +32,12 @@ from sqlmodel import Session
 
 from accounting._core import (
     PostStatus,
-    _apply_transfers,
     _check_contributor_id,
     _check_positive_units,
     _check_ref,
-    _Leg,
     _post_once,
 )
+from accounting._transfers import _apply_transfers, _Leg
 from accounting.errors import (
     ConflictError,
     InvalidAmountError,

@@ -17,6 +17,11 @@ dropped afterwards) — migrated to the app's schema with Alembic:
   (every account is locked, checked and updated rather than created);
 * ``audit``, ``balances``, ``work_units_by_contributor``: the reads over it all.
 
+Each is timed by the wall clock, with the CPU time of this process (all its
+threads) and, for PostgreSQL on this machine, of the server backend serving the
+session (``/proc/<pid>/stat``): on a busy machine the CPU times move less than
+the wall times.
+
 Each run checks that the shares are exact (they and the fee sum to the amount,
 each is ⌊exact⌋ or ⌊exact⌋+1, the balances equal them) and that ``audit()``
 is clean. Prints a table and writes JSON (default ``bench/results/ledger.json``).
@@ -100,10 +105,48 @@ def _seed_credits(engine: Engine, contributors: int) -> None:
             conn.execute(text("ANALYZE"))
 
 
-def _timed(fn: Callable[[], Any]) -> tuple[float, Any]:
-    start = time.perf_counter()
-    result = fn()
-    return time.perf_counter() - start, result
+def _backend_pid(session: Session) -> int | None:
+    """The PostgreSQL backend process of ``session``'s connection, if it runs on this machine.
+
+    ``None`` on SQLite (in process) and for a server elsewhere (its pid means nothing here).
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return None
+    pid = session.execute(text("SELECT pg_backend_pid()")).scalar_one()
+    session.commit()
+    try:
+        comm = Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return None
+    return pid if comm in ("postgres", "postmaster") else None
+
+
+def _process_cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process ``pid`` so far (``/proc/<pid>/stat``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class _Clock:
+    """Wall time, this process's CPU time and the database backend's CPU time of calls."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self.client_cpu_seconds: dict[str, float] = {}
+        self.server_cpu_seconds: dict[str, float | None] = {}
+
+    def time(self, name: str, session: Session, fn: Callable[[], Any]) -> Any:
+        pid = _backend_pid(session)
+        server = _process_cpu_seconds(pid) if pid is not None else 0.0
+        client = time.process_time()
+        start = time.perf_counter()
+        result = fn()
+        self.seconds[name] = time.perf_counter() - start
+        self.client_cpu_seconds[name] = time.process_time() - client
+        self.server_cpu_seconds[name] = (
+            _process_cpu_seconds(pid) - server if pid is not None else None
+        )
+        return result
 
 
 def bench_database(url: str, contributors: int) -> dict[str, Any]:
@@ -112,44 +155,53 @@ def bench_database(url: str, contributors: int) -> dict[str, Any]:
     try:
         migrate.upgrade(engine)
         _seed_credits(engine, contributors)
-        times: dict[str, float] = {}
+        clock = _Clock()
         with Session(engine) as session:
-            times["post_reward"], posting = _timed(
+            posting = clock.time(
+                "post_reward",
+                session,
                 lambda: accounting.post_reward(
                     session,
                     reward_id=REWARD_ID,
                     job_ref=JOB_REF,
                     amount_units=AMOUNT_UNITS,
                     fee_bps=FEE_BPS,
-                )
+                ),
             )
         with Session(engine) as session:
-            times["post_reward (exists)"], again = _timed(
+            again = clock.time(
+                "post_reward (exists)",
+                session,
                 lambda: accounting.post_reward(
                     session,
                     reward_id=REWARD_ID,
                     job_ref=JOB_REF,
                     amount_units=AMOUNT_UNITS,
                     fee_bps=FEE_BPS,
-                )
+                ),
             )
         with Session(engine) as session:
-            times["post_reward (accounts exist)"], second = _timed(
+            second = clock.time(
+                "post_reward (accounts exist)",
+                session,
                 lambda: accounting.post_reward(
                     session,
                     reward_id=REWARD_ID_2,
                     job_ref=JOB_REF_2,
                     amount_units=AMOUNT_UNITS,
                     fee_bps=FEE_BPS,
-                )
+                ),
             )
         with Session(engine) as session:
-            times["audit"], problems = _timed(lambda: accounting.audit(session))
-            times["balances"], balances = _timed(lambda: accounting.balances(session))
-            times["work_units_by_contributor"], weights = _timed(
-                lambda: accounting.work_units_by_contributor(session, JOB_REF)
+            problems = clock.time("audit", session, lambda: accounting.audit(session))
+            balances = clock.time("balances", session, lambda: accounting.balances(session))
+            weights = clock.time(
+                "work_units_by_contributor",
+                session,
+                lambda: accounting.work_units_by_contributor(session, JOB_REF),
             )
             weights_2 = accounting.work_units_by_contributor(session, JOB_REF_2)
+        times = clock.seconds
         _check_split(posting, weights, contributors)
         _check_split(second, weights_2, contributors)
         _verify(posting, again, problems)
@@ -161,6 +213,15 @@ def bench_database(url: str, contributors: int) -> dict[str, Any]:
             "contributors": contributors,
             "transfers": len(posting.shares) + (1 if posting.fee_units else 0),
             "seconds": {name: round(t, 4) for name, t in times.items()},
+            # CPU time of this process (all its threads) and of the database server's
+            # backend (PostgreSQL on this machine; None for SQLite, which runs in process).
+            "client_cpu_seconds": {
+                name: round(t, 4) for name, t in clock.client_cpu_seconds.items()
+            },
+            "server_cpu_seconds": {
+                name: None if t is None else round(t, 4)
+                for name, t in clock.server_cpu_seconds.items()
+            },
             "target_seconds": TARGET_SECONDS,
             "post_reward_within_target": times["post_reward"] < TARGET_SECONDS,
             "audit_clean": not problems,
@@ -247,6 +308,16 @@ def table(report: dict[str, Any]) -> str:
     lines += [header, "-" * len(header)]
     for name in names:
         cells = "".join(f"{r['seconds'][name]:>13.3f}s" for r in report["results"])
+        lines.append(f"{name:<28}{cells}")
+    lines += ["", "CPU seconds, this process + the database server's backend:"]
+    for name in names:
+        cells = ""
+        for r in report["results"]:
+            server = r.get("server_cpu_seconds", {}).get(name)
+            client = r.get("client_cpu_seconds", {}).get(name)
+            cell = "" if client is None else f"{client:.2f}"
+            cell += "" if server is None else f" + {server:.2f}"
+            cells += f"{cell:>14}"
         lines.append(f"{name:<28}{cells}")
     lines.append(
         f"{'exact split, audit clean':<28}"

@@ -32,5 +32,12 @@ def test_bench_core_splits_exactly_and_audits_clean(db_url: str) -> None:
         "balances",
         "work_units_by_contributor",
     }
+    assert set(result["client_cpu_seconds"]) == set(result["seconds"])
+    # The server's CPU time where it can be read (a PostgreSQL backend on this machine).
+    server = result["server_cpu_seconds"]
+    assert set(server) == set(result["seconds"])
+    if result["dialect"] == "sqlite":
+        assert set(server.values()) == {None}
+    assert all(t is None or t >= 0 for t in server.values())
     report = {"machine": bench.machine(), "contributors": 1_000, "results": [result]}
     assert "post_reward" in bench.table(report)

@@ -140,6 +140,10 @@ def test_work_units_summed_per_contributor(session):
     assert work_units_by_contributor(session, "b") == {2: 2**40}
     assert work_units_by_contributor(session) == {1: 12, 2: 1 + 2**40}
     assert work_units_by_contributor(session, "nope") == {}
+    # Ascending contributor ids, whatever order the credits came in.
+    for cid in (9, 3, 12, 0):
+        credit_work(session, credit_id=f"c:{cid}", contributor_id=cid, job_ref="c", work_units=1)
+    assert list(work_units_by_contributor(session, "c")) == [0, 3, 9, 12]
 
 
 @pytest.mark.parametrize(
@@ -682,6 +686,30 @@ def test_concurrent_rewards_creating_overlapping_accounts(engine):
         assert audit(s) == []
         # one row per account, whatever the races
         assert len(s.scalars(select(Account)).all()) == contributors + 2
+
+
+def test_reward_creating_an_account_a_concurrent_reward_is_creating(engine):
+    """The plain INSERT of new accounts meets the other writer's row: it waits, then retries.
+
+    The second reward probes before the first commits (contributor 2 has no account
+    yet), its INSERT of contributors 2 and 3 blocks on the first's uncommitted row for
+    2 and fails on the unique index once the first commits; the savepoint is rolled
+    back, ``ON CONFLICT DO NOTHING`` creates 3, and 2 is locked and added to.
+    """
+    require_postgres(engine)
+    with Session(engine) as s:
+        credit_job(s, "job-a", {1: 1, 2: 1})
+        credit_job(s, "job-b", {2: 1, 3: 3})
+    a, b = _race(
+        engine,
+        lambda s: post_reward(s, reward_id="ra", job_ref="job-a", amount_units=100, fee_bps=0),
+        lambda s: post_reward(s, reward_id="rb", job_ref="job-b", amount_units=1000, fee_bps=0),
+    )
+    assert a.shares == {1: 50, 2: 50} and b.shares == {2: 250, 3: 750}
+    with Session(engine) as s:
+        assert balances(s) == {1: 50, 2: 300, 3: 750}
+        assert len(s.scalars(select(Account)).all()) == 3 + 1  # and pool_income
+        assert audit(s) == []
 
 
 @pytest.mark.parametrize("odd", ["tab\there", "back\\slash", "new\nline", "cr\rhere", "\\N"])

@@ -21,13 +21,10 @@ from accounting import AccountKind, credit_work, post_reward
 from accounting.models import PG_TRANSFER_REFERENCES_DDL
 from pool_api import migrate
 
-MIGRATION = (
-    Path(__file__).resolve().parents[2]
-    / "pool_api"
-    / "migrations"
-    / "versions"
-    / "0001_initial_schema.py"
-)
+VERSIONS = Path(__file__).resolve().parents[2] / "pool_api" / "migrations" / "versions"
+MIGRATION = VERSIONS / "0001_initial_schema.py"
+#: Replaces the reference check function and the id guards of ``0001``.
+MIGRATION_0007 = VERSIONS / "0007_ledger_lighter_writes.py"
 
 
 def _sqlite_foreign_keys(dbapi_connection: object, connection_record: object) -> None:
@@ -148,12 +145,24 @@ def test_postgresql_never_deletes_accounts_or_rewards_even_unreferenced(engine):
     assert _counts(engine)[1] == 1
 
 
-def test_the_migration_creates_the_models_triggers():
-    """``0001`` keeps a frozen copy of the DDL; today it must match the models'."""
-    spec = importlib.util.spec_from_file_location("_migration_0001", MIGRATION)
+def _migration(path: Path):
+    spec = importlib.util.spec_from_file_location(f"_migration_{path.stem}", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    assert [s.strip() for s in module._PG_TRANSFER_REFERENCES_DDL] == [
-        s.strip() for s in PG_TRANSFER_REFERENCES_DDL
-    ]
+    return module
+
+
+def test_the_migrations_create_the_models_triggers():
+    """``0001`` and ``0007`` keep frozen copies of the DDL; together they match the models'."""
+    initial, lighter = _migration(MIGRATION), _migration(MIGRATION_0007)
+    replaced = {
+        "CREATE OR REPLACE FUNCTION ledger_check_transfer_references(": lighter._PG_CHECK_FUNCTION,
+        **{statement.split(" BEFORE")[0]: statement for statement in lighter._PG_ID_FIXED_TRIGGERS},
+    }
+    migrated = []
+    for statement in initial._PG_TRANSFER_REFERENCES_DDL:
+        matches = [new for start, new in replaced.items() if statement.strip().startswith(start)]
+        migrated.append(matches[0] if matches else statement)
+    assert migrated != list(initial._PG_TRANSFER_REFERENCES_DDL)
+    assert [s.strip() for s in migrated] == [s.strip() for s in PG_TRANSFER_REFERENCES_DDL]
