@@ -278,11 +278,14 @@ def _twiddle_rows(
     n: int,
     row_offset: int,
     consts: np.ndarray,
+    lo: int = 0,
+    hi: int = -1,
 ) -> None:
-    """``out[i][j] = matrix[i][j] · ω^((row_offset + i)·j)``, ``ω`` (Montgomery) of order ``n``."""
+    """``out[i][j] = matrix[i][j] · ω^((row_offset + i)·j)`` for rows ``[lo, hi)`` (all if
+    ``hi < 0``), ``ω`` (Montgomery) of order ``n``."""
     p, pinv, _, one = unpack(consts)
     w_root = load(omega, 0)
-    for i in range(matrix.shape[0]):
+    for i in range(lo, matrix.shape[0] if hi < 0 else hi):
         step = mont_pow_small(w_root, (row_offset + i) % n, p, pinv, one)
         w = one
         src = matrix[i]
@@ -290,6 +293,24 @@ def _twiddle_rows(
         for j in range(matrix.shape[1]):
             store(dst, j, mont_mul(load(src, j), w, p, pinv))
             w = mont_mul(w, step, p, pinv)
+
+
+@njit(cache=True, parallel=True)
+def _twiddle_rows_parallel(
+    out: np.ndarray,
+    matrix: np.ndarray,
+    omega: np.ndarray,
+    n: int,
+    row_offset: int,
+    threads: int,
+    consts: np.ndarray,
+) -> None:
+    """:func:`_twiddle_rows` with the rows split into ``threads`` contiguous runs."""
+    m = matrix.shape[0]
+    for t in prange(threads):
+        _twiddle_rows(
+            out, matrix, omega, n, row_offset, consts, t * m // threads, (t + 1) * m // threads
+        )
 
 
 # --- entry points ---------------------------------------------------------------------------
@@ -459,7 +480,12 @@ def twiddle_limbs(field: str, matrix: np.ndarray, n: int, row_offset: int) -> np
         raise ValueError(f"expected a (rows, cols, 4) limb array, got shape {matrix.shape}")
     out = np.empty_like(matrix)
     omega = to_montgomery_int(params.root_of_unity(n), p)
-    _twiddle_rows(out, matrix, omega, n, row_offset, montgomery_constants(p))
+    rows = matrix.shape[0]
+    threads = min(kernel_threads(), rows) if matrix[..., 0].size >= PARALLEL_MIN_SIZE else 1
+    if threads > 1:
+        _twiddle_rows_parallel(out, matrix, omega, n, row_offset, threads, montgomery_constants(p))
+    else:
+        _twiddle_rows(out, matrix, omega, n, row_offset, montgomery_constants(p))
     return out
 
 

@@ -10,8 +10,10 @@ nodes may work and what to do with accepted chunks and cheaters.
 * MSM: partial sums of point chunks, added on the head.  Chunks in
   ``policy.audit`` are recomputed on another owner's node; a mismatch is
   settled by computing the chunk on the head (:mod:`workers.verify`).
-* NTT: the four-step slices of :mod:`workers.plan`; every slice is checked on
-  the head in O(n) before it is accepted (:func:`workers.verify.check_ntt_slice`).
+* NTT: the four-step slices of :mod:`workers.plan`, each a batch of plain NTTs
+  on the workers; the twiddles between the phases and the transposes are the
+  head's, and every slice is checked on the head in O(n) before it is
+  accepted (:func:`workers.verify.check_ntt_slice`).
 
 ``completed`` (chunk index → value) lets a resumed job skip chunks it already
 has.  :func:`bytes_shipped` is what one job puts into the object store.
@@ -28,7 +30,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 import numpy as np
 import ray
 
-from workers import cpu_msm, tasks, verify
+from workers import cpu_msm, cpu_ntt, tasks, verify
 from workers.errors import DispatchError
 from workers.params import CURVES, FIELDS
 from workers.plan import Chunk, NttPlan
@@ -185,20 +187,18 @@ def run_ntt(
     columns = np.ascontiguousarray(values.reshape(n1, n2, limbs).transpose(1, 0, 2))
 
     def check_columns(c: Chunk, out: ChunkOutput) -> bool:
-        return verify.check_ntt_slice(
-            field, columns[c.start : c.stop], out.value, twiddle_n=n, row_offset=c.start
-        )
+        return verify.check_ntt_slice(field, columns[c.start : c.stop], out.value)
 
     done = dict(completed or {})
     columns_ref = None
     if any(c.index not in done for c in plan.column_chunks):
         columns_ref = ray.put(columns)
-    column_task = tasks.ntt_columns_chunk
+    row_task = tasks.ntt_rows_chunk
 
     def submit_column(c: Chunk, strategy: object) -> ray.ObjectRef:
         on_gpu = tasks.gpu_options(strategy, ("ntt", field)) if c.index in gpu_chunks else {}
-        return column_task.options(scheduling_strategy=strategy, **on_gpu).remote(
-            field, columns_ref, c.start, c.stop, n, test_mode
+        return row_task.options(scheduling_strategy=strategy, **on_gpu).remote(
+            field, columns_ref, c.start, c.stop, None, test_mode
         )
 
     blocks = _run(
@@ -207,7 +207,9 @@ def run_ntt(
         dataclasses.replace(policy, verify=check_columns if check else None, audit=set()),
         done,
     )
-    twiddled_t = np.concatenate([blocks[c.index] for c in plan.column_chunks])  # (n2, n1)
+    # The four-step twiddles, on the head: entry [j2][k1] times ω_n^{j2·k1}.
+    column_ntts = np.concatenate([blocks[c.index] for c in plan.column_chunks])  # (n2, n1)
+    twiddled_t = cpu_ntt.twiddle_limbs(field, column_ntts, n, 0)
     matrix = np.ascontiguousarray(twiddled_t.transpose(1, 0, 2))  # (n1, n2)
     scale = pow(n, -1, FIELDS[field].modulus) if inverse else None
 
@@ -217,7 +219,6 @@ def run_ntt(
     matrix_ref = None
     if any(c.index not in done for c in plan.row_chunks):
         matrix_ref = ray.put(matrix)
-    row_task = tasks.ntt_rows_chunk
 
     def submit_row(c: Chunk, strategy: object) -> ray.ObjectRef:
         on_gpu = tasks.gpu_options(strategy, ("ntt", field)) if c.index in gpu_chunks else {}

@@ -12,7 +12,9 @@ Pure planning, no Ray: :mod:`workers.dispatch` runs the chunks.
       out[k1 + n1·k2] = Σ_j2 ω_{n2}^{j2·k2} · ω_n^{j2·k1} · Σ_j1 a[j1·n2 + j2] ω_{n1}^{j1·k1}
 
   Phase 1 ("column" slices): for each column ``j2`` an NTT of size ``n1``
-  over ``j1``, then the twiddle ``ω_n^{j2·k1}``.  Phase 2 ("row" slices):
+  over ``j1``; then the head multiplies by the twiddle ``ω_n^{j2·k1}``
+  (so that every slice a worker computes is a batch of plain NTTs, which
+  :mod:`workers.verify` checks cheaply).  Phase 2 ("row" slices):
   for each ``k1`` an NTT of size ``n2`` over ``j2``.  The result is read out
   transposed.  Both phases split freely into slices of columns/rows.
   The inverse transform is the forward one read backwards and scaled:
@@ -113,7 +115,7 @@ class NttPlan:
     n1: int
     n2: int
     column_chunks: list[Chunk]
-    """Phase 1: slices of the ``n2`` columns, each an NTT of size ``n1`` + twiddles."""
+    """Phase 1: slices of the ``n2`` columns, each an NTT of size ``n1`` (twiddles: the head)."""
     row_chunks: list[Chunk]
     """Phase 2: slices of the ``n1`` rows, each an NTT of size ``n2``."""
 
@@ -140,7 +142,7 @@ def plan_ntt(
     column_ranges = weighted_ranges(n2, weights) if weights else _ranges(n2, column_slices)
     row_ranges = weighted_ranges(n1, weights) if weights else _ranges(n1, row_slices)
     column_chunks = [
-        Chunk(i, "ntt_columns", a, b, ntt_work_units(field, n1, b - a, twiddled=True))
+        Chunk(i, "ntt_columns", a, b, ntt_work_units(field, n1, b - a))
         for i, (a, b) in enumerate(column_ranges)
     ]
     offset = len(column_chunks)

@@ -29,8 +29,8 @@ asks for none.  Ray makes only the task's device visible to it
 (:mod:`workers.gpu`) exactly when it was given a device and CuPy sees it
 (:func:`chunk_backend`), else the CPU kernels — a node that advertises a GPU
 it cannot use logs why and computes on the CPU.  :class:`ChunkOutput` says
-which backend ran.  The four-step twiddles and the inverse's scaling stay on
-the CPU (``O(n)`` next to the ``O(n log n)`` NTT).
+which backend ran.  The inverse's scaling stays on the CPU (``O(n)`` next to
+the ``O(n log n)`` NTT); the four-step twiddles are the head's.
 """
 
 from __future__ import annotations
@@ -244,31 +244,6 @@ def msm_chunk(
 
 
 @ray.remote(num_cpus=1)
-def ntt_columns_chunk(
-    field: str, columns: np.ndarray, start: int, stop: int, n: int, test_mode: bool = False
-) -> ChunkOutput:
-    """Four-step phase 1 on columns ``[start, stop)``.
-
-    ``columns`` is the input viewed as an ``(n2, n1)`` matrix (row ``j2`` holds
-    column ``j2`` of the ``(n1, n2)`` input); each row gets an NTT of size
-    ``n1`` and then entry ``[j2][k1]`` is multiplied by ``ω_n^{j2·k1}``.
-    """
-    numba.set_num_threads(1)  # one CPU per task
-    backend = chunk_backend("ntt", field)
-    started = time.perf_counter()
-    part = columns[start:stop].copy()
-    block, backend = _computed(
-        backend,
-        lambda: gpu.ntt_rows_gpu(field, part),
-        lambda: cpu_ntt.ntt_rows_limbs(field, part),
-    )
-    block = cpu_ntt.twiddle_limbs(field, block, n, start)
-    if _corrupt_now(test_mode):
-        block = _corrupt_block(block)
-    return _finish(block, started, test_mode, backend=backend)
-
-
-@ray.remote(num_cpus=1)
 def ntt_rows_chunk(
     field: str,
     matrix: np.ndarray,
@@ -277,7 +252,8 @@ def ntt_rows_chunk(
     scale: int | None,
     test_mode: bool = False,
 ) -> ChunkOutput:
-    """Four-step phase 2 on rows ``[start, stop)``: an NTT of size ``n2`` per row."""
+    """An NTT per row of ``matrix[start:stop]`` (times ``scale`` if given): a slice of either
+    four-step phase (the columns of the input, or the rows of the twiddled matrix)."""
     numba.set_num_threads(1)  # one CPU per task
     backend = chunk_backend("ntt", field)
     started = time.perf_counter()

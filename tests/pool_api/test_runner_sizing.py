@@ -6,8 +6,16 @@ from __future__ import annotations
 import pytest
 
 from workers import msm, ntt
+from workers.dispatch import alive_cpu_nodes
 
-from runner_pool import assert_credits_follow_records, job_records, make_pool, msm_body, ntt_body
+from runner_pool import (
+    assert_credits_follow_records,
+    job_records,
+    make_pool,
+    msm_body,
+    ntt_body,
+    wait_for,
+)
 
 FIXTURES = (make_pool,)  # used as test arguments
 FAST, SLOW = 3.0e7, 1.0e7
@@ -27,6 +35,9 @@ def test_faster_node_gets_proportionally_more(make_pool, ray_cluster, kind):
             headers=pool.key(created),
         )
         assert registered.status_code == 201, registered.text
+    # Nodes other tests added and removed must be gone, or their (reassigned) chunks blur
+    # the proportions.
+    wait_for(lambda: set(alive_cpu_nodes()) == {fast_node, slow_node}, 60)
     if kind == "ntt":
         body, values = ntt_body(1 << 12, seed=31)  # a 64 × 64 four-step
         expected = [str(v) for v in ntt("bn254_fr", values)]

@@ -107,10 +107,9 @@ def test_task_bodies_on_the_gpu_branch_match_the_cpu(ray_cluster, host_gpu, monk
     rng = random.Random(9)
     modulus = FIELDS[field].modulus
     values = ints_to_limbs([rng.randrange(modulus) for _ in range(16 * 32)]).reshape(16, 32, 4)
-    out = tasks.ntt_columns_chunk._function(field, values, 4, 12, 512)
+    out = tasks.ntt_rows_chunk._function(field, values, 4, 12, None)
     assert out.backend == "gpu"
-    block = cpu_ntt.ntt_rows_limbs(field, values[4:12])
-    assert np.array_equal(out.value, cpu_ntt.twiddle_limbs(field, block, 512, 4))
+    assert np.array_equal(out.value, cpu_ntt.ntt_rows_limbs(field, values[4:12]))
     out = tasks.ntt_rows_chunk._function(field, values, 0, 16, 11)
     assert out.backend == "gpu"
     block = cpu_ntt.ntt_rows_limbs(field, values)
@@ -204,11 +203,9 @@ def test_gpu_node_gets_a_device_and_chunks_stay_right(extra_workers):
     values = ints_to_limbs([rng.randrange(R) for _ in range(8 * 16)]).reshape(8, 16, 4)
     for task, args, expected in (
         (
-            tasks.ntt_columns_chunk,
-            (values, 2, 6, 128),
-            cpu_ntt.twiddle_limbs(
-                "bn254_fr", cpu_ntt.ntt_rows_limbs("bn254_fr", values[2:6]), 128, 2
-            ),
+            tasks.ntt_rows_chunk,
+            (values, 2, 6, None),
+            cpu_ntt.ntt_rows_limbs("bn254_fr", values[2:6]),
         ),
         (
             tasks.ntt_rows_chunk,
@@ -262,13 +259,11 @@ def test_ntt_chunks_on_the_gpu_match_the_cpu(extra_workers, field):
     modulus = FIELDS[field].modulus
     values = ints_to_limbs([rng.randrange(modulus) for _ in range(64 * 256)]).reshape(64, 256, 4)
     options = tasks.gpu_options(gpu_node, ("ntt", field))
-    columns = tasks.ntt_columns_chunk.options(scheduling_strategy=_on(gpu_node), **options)
     rows = tasks.ntt_rows_chunk.options(scheduling_strategy=_on(gpu_node), **options)
-    out_columns, out_rows = ray.get(
-        [columns.remote(field, values, 3, 40, 1 << 14), rows.remote(field, values, 5, 64, 9)]
+    out_plain, out_rows = ray.get(
+        [rows.remote(field, values, 3, 40, None), rows.remote(field, values, 5, 64, 9)]
     )
-    assert out_columns.backend == out_rows.backend == "gpu"
-    block = cpu_ntt.ntt_rows_limbs(field, values[3:40])
-    assert np.array_equal(out_columns.value, cpu_ntt.twiddle_limbs(field, block, 1 << 14, 3))
+    assert out_plain.backend == out_rows.backend == "gpu"
+    assert np.array_equal(out_plain.value, cpu_ntt.ntt_rows_limbs(field, values[3:40]))
     block = cpu_ntt.ntt_rows_limbs(field, values[5:64])
     assert np.array_equal(out_rows.value, cpu_ntt.scale_limbs(field, block, 9))

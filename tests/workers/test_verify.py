@@ -15,7 +15,7 @@ from workers.plan import four_step_shape
 
 
 def _slices(field: str, log_n: int, seed: int):
-    """A column slice (twiddled) and a row slice (scaled) of a four-step NTT, with inputs."""
+    """A column slice and a row slice (scaled, of an inverse) of a four-step NTT, with inputs."""
     p = FIELDS[field].modulus
     n = 1 << log_n
     n1, n2 = four_step_shape(n)
@@ -23,20 +23,18 @@ def _slices(field: str, log_n: int, seed: int):
     values = ints_to_limbs([rng.randrange(p) for _ in range(n)])
     columns = np.ascontiguousarray(values.reshape(n1, n2, 4).transpose(1, 0, 2))
     start, stop = 1, max(2, n2 // 2)
-    col_out = cpu_ntt.twiddle_limbs(
-        field, cpu_ntt.ntt_rows_limbs(field, columns[start:stop].copy()), n, start
-    )
+    col_out = cpu_ntt.ntt_rows_limbs(field, columns[start:stop].copy())
     scale = pow(n, -1, p)
     rows_in = columns[:3].copy()
     row_out = cpu_ntt.scale_limbs(field, cpu_ntt.ntt_rows_limbs(field, rows_in), scale)
-    return n, start, columns[start:stop], col_out, rows_in, row_out, scale
+    return columns[start:stop], col_out, rows_in, row_out, scale
 
 
 @pytest.mark.parametrize("field", sorted(FIELDS))
 def test_correct_slices_pass_every_corruption_fails(field):
-    n, start, col_in, col_out, rows_in, row_out, scale = _slices(field, 8, seed=len(field))
+    col_in, col_out, rows_in, row_out, scale = _slices(field, 8, seed=len(field))
     p = FIELDS[field].modulus
-    assert verify.check_ntt_slice(field, col_in, col_out, twiddle_n=n, row_offset=start)
+    assert verify.check_ntt_slice(field, col_in, col_out)
     assert verify.check_ntt_slice(field, rows_in, row_out, scale=scale)
     rng = random.Random(7)
     for _ in range(20):  # one element changed anywhere, to any other canonical value
@@ -44,59 +42,55 @@ def test_correct_slices_pass_every_corruption_fails(field):
         bad = col_out.copy()
         old = limbs_to_ints(bad[i, k][np.newaxis])[0]
         bad[i, k] = ints_to_limbs([(old + rng.randrange(1, p)) % p])[0]
-        assert not verify.check_ntt_slice(field, col_in, bad, twiddle_n=n, row_offset=start)
-    # The usual cheats: wrong twiddles, skipped scaling, swapped rows, zeros.
-    assert not verify.check_ntt_slice(field, col_in, col_out, twiddle_n=n, row_offset=start + 1)
+        assert not verify.check_ntt_slice(field, col_in, bad)
+    # The usual cheats: twiddles applied (the worker's job no more), skipped or wrong
+    # scaling, swapped rows, zeros, a row missing, an inverse instead of a forward NTT.
+    twiddled = cpu_ntt.twiddle_limbs(field, col_out, 1 << 8, 1)
+    assert not verify.check_ntt_slice(field, col_in, twiddled)
     assert not verify.check_ntt_slice(field, rows_in, row_out)
+    assert not verify.check_ntt_slice(field, rows_in, row_out, scale=scale + 1)
     assert not verify.check_ntt_slice(field, rows_in, row_out[::-1].copy(), scale=scale)
     assert not verify.check_ntt_slice(field, rows_in, np.zeros_like(row_out), scale=scale)
     assert not verify.check_ntt_slice(field, rows_in, row_out[:2], scale=scale)
+    inverse = cpu_ntt.ntt_rows_limbs(field, col_in.copy(), inverse=True)
+    assert not verify.check_ntt_slice(field, col_in, inverse)
 
 
 def test_non_canonical_output_fails():
     field = "babybear"
     p = FIELDS[field].modulus
-    _, _, _, _, rows_in, row_out, scale = _slices(field, 6, seed=3)
+    _, _, rows_in, row_out, scale = _slices(field, 6, seed=3)
     bad = row_out.copy()
     bad[0, 0, 0] += np.uint64(p)  # the same residue, not canonical
     assert not verify.check_ntt_slice(field, rows_in, bad, scale=scale)
 
 
-def test_row_evaluations_match_python():
-    """Both sides of the check, against the formulas written out with Python integers."""
-    field = "goldilocks"
+@pytest.mark.parametrize("field", ["bn254_fr", "goldilocks"])
+def test_column_sums_match_python(field):
+    """The unreduced 384-bit accumulation, against Python integers (weights up to 2^64 − 1)."""
     p = FIELDS[field].modulus
     rng = random.Random(5)
-    m, r, n, offset = 8, 3, 64, 5
-    inputs = [[rng.randrange(p) for _ in range(m)] for _ in range(r)]
-    outputs = [[rng.randrange(p) for _ in range(m)] for _ in range(r)]
-    sigma, scale = rng.randrange(p), rng.randrange(1, p)
-    w_inv = pow(FIELDS[field].root_of_unity(n), -1, p)
-    w_m = FIELDS[field].root_of_unity(m)
-    u = [scale * sum(pow(sigma, k, p) * pow(w_m, j * k, p) for k in range(m)) % p for j in range(m)]
-    want_left = [
-        sum(pow(sigma, k, p) * pow(w_inv, (offset + i) * k, p) * outputs[i][k] for k in range(m))
-        % p
-        for i in range(r)
-    ]
-    want_right = [sum(u[j] * inputs[i][j] for j in range(m)) % p for i in range(r)]
-    left, right = verify.row_evaluations(
-        field,
-        np.stack([ints_to_limbs(row) for row in inputs]),
-        np.stack([ints_to_limbs(row) for row in outputs]),
-        sigma,
-        twiddle_n=n,
-        row_offset=offset,
-        scale=scale,
-    )
-    assert limbs_to_ints(left) == want_left
-    assert limbs_to_ints(right) == want_right
+    r, m = 7, 8
+    rows = [[rng.randrange(p) for _ in range(m)] for _ in range(r)]
+    rows[0] = [p - 1] * m  # the largest values and weights: the carries all the way up
+    weights = [2**64 - 1] + [rng.randrange(2**64) for _ in range(r - 1)]
+    want = [sum(w * row[k] for w, row in zip(weights, rows, strict=True)) % p for k in range(m)]
+    matrix = np.stack([ints_to_limbs(row) for row in rows])
+    assert verify.column_sums(field, matrix, np.array(weights, dtype=np.uint64)) == want
+
+
+@pytest.mark.parametrize("field", sorted(FIELDS))
+def test_weights_are_secret_and_in_range(field):
+    bound = min(FIELDS[field].modulus, 2**64)
+    weights = verify.random_weights(field, 64)
+    assert weights.dtype == np.uint64 and all(0 <= int(w) < bound for w in weights)
+    assert len(set(weights.tolist())) > 60  # drawn afresh, not a fixed vector
 
 
 @pytest.mark.parametrize("reply", ["a string", None, [[1, 2]], np.zeros((2, 3), dtype=np.uint64)])
 def test_malformed_reply_fails(reply):
     """An untrusted worker's reply that is not a limb array is a failed check, not an error."""
-    _, _, _, _, rows_in, _, scale = _slices("bn254_fr", 6, seed=4)
+    _, _, rows_in, _, scale = _slices("bn254_fr", 6, seed=4)
     assert not verify.check_ntt_slice("bn254_fr", rows_in, reply, scale=scale)
 
 
