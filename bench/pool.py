@@ -297,7 +297,7 @@ def ntt_check_share(
       through the pool — the cost if nothing overlapped it;
     * ``seconds_checked``/``seconds_unchecked``: the same distributed NTT through
       :func:`workers.dispatch.run_ntt` with the checks on and off (alternating,
-      mean of ``repeat`` each), and ``measured_share`` = what turning them on
+      median of at least 5 each after a warm-up pair), and ``measured_share`` = what turning them on
       adds, as a share of the checked job: the checks run beside the scheduler
       loop while the nodes compute, so most of them are off the critical path.
     """
@@ -327,13 +327,14 @@ def ntt_check_share(
         np.concatenate([rows[c.index] for c in plan.row_chunks]).transpose(1, 0, 2)
     ).reshape(n, 4)
     times: dict[bool, list[float]] = {True: [], False: []}
-    for _ in range(max(3, repeat)):
+    for round_ in range(1 + max(5, repeat)):  # the first pair warms the workers up, uncounted
         for check in (True, False):
             begun = time.perf_counter()
             out = dispatch.run_ntt("bn254_fr", values, plan, check=check)
-            times[check].append(time.perf_counter() - begun)
+            if round_:
+                times[check].append(time.perf_counter() - begun)
             assert np.array_equal(out, expected)
-    checked, unchecked = statistics.mean(times[True]), statistics.mean(times[False])
+    checked, unchecked = statistics.median(times[True]), statistics.median(times[False])
     return {
         "check_seconds": seconds,
         "job_seconds": job_seconds,
