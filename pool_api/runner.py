@@ -75,6 +75,22 @@ def ensure_ray(settings: Settings) -> None:
     )
 
 
+def _placement(counts: dict, phases: list[list[Chunk]]) -> tuple[dict[int, str], set[int]]:
+    """Where a speed-sized plan's chunks go: chunk index → the node it was sized for, and the
+    chunks sized for a GPU slot.  Position ``i`` of every phase is slot position ``i`` of
+    :meth:`JobRunner._sized_for_slots` (a phase shorter than the slots drops the rest)."""
+    nodes: list[str] = counts.get("nodes", [])
+    gpu_positions = set(counts.get("gpu", []))
+    preferred: dict[int, str] = {}
+    gpu_chunks: set[int] = set()
+    for phase in phases:
+        for i, chunk in enumerate(phase[: len(nodes)]):
+            preferred[chunk.index] = nodes[i]
+            if i in gpu_positions:
+                gpu_chunks.add(chunk.index)
+    return preferred, gpu_chunks
+
+
 def live_worker_nodes() -> int:
     """Alive Ray nodes that can run a chunk (have CPUs)."""
     return len(dispatch.alive_cpu_nodes())
@@ -323,8 +339,7 @@ class JobRunner:
             assert job.curve is not None and job.curve in CURVES
             bases, scalars = decode_msm_input(data, job.size, job.curve)
             chunks = plan_msm(job.curve, job.size, counts["chunks"], counts.get("weights"))
-            preferred = dict(enumerate(counts.get("nodes", [])))
-            gpu_chunks = set(counts.get("gpu", []))
+            preferred, gpu_chunks = _placement(counts, [chunks])
             self._update_job(job.id, chunks_total=len(chunks), chunks_done=len(completed))
             if job.size == 0:
                 return binary.encode_points(job.curve, [CURVES[job.curve].infinity])
@@ -346,15 +361,7 @@ class JobRunner:
             plan = plan_ntt(job.field, job.size, 0, 0, counts["weights"])
         else:
             plan = plan_ntt(job.field, job.size, counts["column_slices"], counts["row_slices"])
-        nodes = counts.get("nodes", [])
-        preferred = {c.index: nodes[i] for i, c in enumerate(plan.column_chunks) if i < len(nodes)}
-        preferred |= {c.index: nodes[i] for i, c in enumerate(plan.row_chunks) if i < len(nodes)}
-        gpu_chunks = {
-            phase[i].index
-            for i in counts.get("gpu", [])
-            for phase in (plan.column_chunks, plan.row_chunks)
-            if i < len(phase)
-        }
+        preferred, gpu_chunks = _placement(counts, [plan.column_chunks, plan.row_chunks])
         self._update_job(job.id, chunks_total=len(plan.chunks), chunks_done=len(completed))
         out: np.ndarray = dispatch.run_ntt(
             job.field,

@@ -125,7 +125,7 @@ def _modulus_words(modulus: int, n_words: int, word_bytes: int) -> list[int]:
     return [(modulus >> (8 * word_bytes * i)) & mask for i in range(n_words)]
 
 
-def _first_not_below(words: np.ndarray, modulus: int) -> int:
+def first_not_below(words: np.ndarray, modulus: int) -> int:
     """Index of the first row of ``words`` (low word first) that is ``>= modulus``, or −1."""
     n, n_words = words.shape
     if n == 0:
@@ -146,7 +146,7 @@ def _decode_words(field: str, data: object) -> tuple[FieldParams, np.ndarray]:
     params = _field(field)
     width = element_width(field)
     words = _words(_as_bytes(data), width, field, "element")
-    bad = _first_not_below(words, params.modulus)
+    bad = first_not_below(words, params.modulus)
     if bad >= 0:
         value = int.from_bytes(words[bad].tobytes(), "little")
         raise NonCanonicalEncodingError(
@@ -230,7 +230,7 @@ def encode_field_elements_limbs(field: str, limbs: np.ndarray) -> bytes:
         arr = np.concatenate(
             [arr, np.zeros((arr.shape[0], n_words - arr.shape[1]), dtype=_U64)], axis=1
         )
-    bad = _first_not_below(arr, params.modulus)
+    bad = first_not_below(arr, params.modulus)
     if bad >= 0:
         raise ValueOutOfRangeError(f"values[{bad}] is outside the {field} range [0, modulus)")
     arr = np.ascontiguousarray(arr[:, :n_words])
@@ -303,7 +303,7 @@ def decode_points_limbs(curve: str, data: object) -> np.ndarray:
         )
     degree = params.degree
     words = _words(view, cw // degree, curve, "coordinate")
-    bad = _first_not_below(words, params.base_modulus)
+    bad = first_not_below(words, params.base_modulus)
     if bad >= 0:
         value = int.from_bytes(words[bad].tobytes(), "little")
         part = "xy"[(bad // degree) % 2] + (str(bad % degree) if degree == 2 else "")

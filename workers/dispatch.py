@@ -35,7 +35,7 @@ from workers.errors import DispatchError
 from workers.params import CURVES, FIELDS
 from workers.plan import Chunk, NttPlan
 from workers.reference import Point, sum_points
-from workers.scheduler import Policy, run_placed
+from workers.scheduler import Policy, Submit, run_placed
 from workers.tasks import ChunkOutput
 
 ChunkCallback = Callable[[Chunk, ChunkOutput], None]
@@ -189,21 +189,26 @@ def run_ntt(
     def check_columns(c: Chunk, out: ChunkOutput) -> bool:
         return verify.check_ntt_slice(field, columns[c.start : c.stop], out.value)
 
+    row_task = tasks.ntt_rows_chunk
+
+    def submit_rows(matrix_ref: ray.ObjectRef | None, scale: int | None) -> Submit:
+        """Submits a slice of ``matrix_ref``'s rows: one phase's chunks (both run NTT rows)."""
+
+        def submit(c: Chunk, strategy: object) -> ray.ObjectRef:
+            on_gpu = tasks.gpu_options(strategy, ("ntt", field)) if c.index in gpu_chunks else {}
+            return row_task.options(scheduling_strategy=strategy, **on_gpu).remote(
+                field, matrix_ref, c.start, c.stop, scale, test_mode
+            )
+
+        return submit
+
     done = dict(completed or {})
     columns_ref = None
     if any(c.index not in done for c in plan.column_chunks):
         columns_ref = ray.put(columns)
-    row_task = tasks.ntt_rows_chunk
-
-    def submit_column(c: Chunk, strategy: object) -> ray.ObjectRef:
-        on_gpu = tasks.gpu_options(strategy, ("ntt", field)) if c.index in gpu_chunks else {}
-        return row_task.options(scheduling_strategy=strategy, **on_gpu).remote(
-            field, columns_ref, c.start, c.stop, None, test_mode
-        )
-
     blocks = _run(
         plan.column_chunks,
-        submit_column,
+        submit_rows(columns_ref, None),
         dataclasses.replace(policy, verify=check_columns if check else None, audit=set()),
         done,
     )
@@ -220,15 +225,9 @@ def run_ntt(
     if any(c.index not in done for c in plan.row_chunks):
         matrix_ref = ray.put(matrix)
 
-    def submit_row(c: Chunk, strategy: object) -> ray.ObjectRef:
-        on_gpu = tasks.gpu_options(strategy, ("ntt", field)) if c.index in gpu_chunks else {}
-        return row_task.options(scheduling_strategy=strategy, **on_gpu).remote(
-            field, matrix_ref, c.start, c.stop, scale, test_mode
-        )
-
     rows = _run(
         plan.row_chunks,
-        submit_row,
+        submit_rows(matrix_ref, scale),
         dataclasses.replace(policy, verify=check_rows if check else None, audit=set()),
         done,
     )

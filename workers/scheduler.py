@@ -147,10 +147,14 @@ class _Run:
         ref = self.submit_fn(chunk, strategy)
         self.pending[ref] = _Copy(chunk, node_id, role, time.monotonic(), speculative)
 
+    def live_copies(self, index: int) -> list[_Copy]:
+        """The copies of chunk ``index`` running or being checked."""
+        copies = list(self.pending.values()) + [c for c, _ in self.verifying.values()]
+        return [c for c in copies if c.chunk.index == index]
+
     def owners_running(self, index: int) -> set[Hashable]:
         """Owners with a copy of chunk ``index`` running or being checked."""
-        copies = list(self.pending.values()) + [c for c, _ in self.verifying.values()]
-        return {self.policy.owner_of(c.node_id) for c in copies if c.chunk.index == index}
+        return {self.policy.owner_of(c.node_id) for c in self.live_copies(index)}
 
     # --- the loop -----------------------------------------------------------------------
     def fill(self) -> None:
@@ -390,11 +394,10 @@ class _Run:
         """
         if index in self.accepted:
             return
-        copies = list(self.pending.values()) + [c for c, _ in self.verifying.values()]
         running = [
             c
-            for c in copies
-            if c.chunk.index == index and self.policy.owner_of(c.node_id) not in self.cheaters
+            for c in self.live_copies(index)
+            if self.policy.owner_of(c.node_id) not in self.cheaters
         ]
         if index in self.tentative:
             queued = any(c.index == index for c, _ in self.audit_waiting)
