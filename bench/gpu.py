@@ -1,8 +1,9 @@
 """GPU kernel timings: MSM bn254_g1 at 2^16/2^18/2^20 and NTT bn254_fr at 2^20/2^22.
 
-Run ``python bench/gpu.py``; prints a table and writes ``bench/results/gpu.json``.
+Run ``python bench/cupy_backend.py``; prints a table and writes ``bench/results/cupy_backend.json``.
 Times are wall-clock per call of the unchecked entry points
-(:func:`workers.gpu.msm_gpu`, :func:`workers.gpu.ntt_gpu`), host↔device copies
+(:func:`workers.gpu.cupy_backend.msm_gpu`, :func:`workers.gpu.cupy_backend.ntt_gpu`),
+host↔device copies
 included, median of ``REPEATS`` after one warm-up call (which also compiles the
 kernels; its time is reported as ``first_s``).  MSM bases are drawn from a pool
 of 1024 random points (the bucket method's cost does not depend on repeats).
@@ -23,14 +24,14 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from workers import gpu
-from workers.encoding import points_to_limbs
+from workers.codec.limb_arrays import points_to_limbs
+from workers.gpu import cupy_backend
 from workers.params import BN254_P
 
 REPEATS = 3
 MSM_LOG_SIZES = (16, 18, 20)
 NTT_LOG_SIZES = (20, 22)
-OUT = Path(__file__).resolve().parent / "results" / "gpu.json"
+OUT = Path(__file__).resolve().parent / "results" / "cupy_backend.json"
 
 
 def random_point(rng: random.Random) -> tuple[int, int]:
@@ -62,7 +63,7 @@ def timed(fn) -> tuple[float, float]:
 
 
 def main() -> int:
-    if not gpu.gpu_available():
+    if not cupy_backend.gpu_available():
         print("no CUDA device visible to CuPy: nothing to benchmark")
         return 0
     import cupy
@@ -75,7 +76,7 @@ def main() -> int:
         n = 1 << log_n
         bases = pool[rng.integers(0, len(pool), size=n)]
         scalars = random_canonical(rng, n)
-        first, best = timed(lambda b=bases, s=scalars: gpu.msm_gpu("bn254_g1", b, s))
+        first, best = timed(lambda b=bases, s=scalars: cupy_backend.msm_gpu("bn254_g1", b, s))
         rows.append(
             {
                 "kernel": "msm",
@@ -87,7 +88,7 @@ def main() -> int:
         )
     for log_n in NTT_LOG_SIZES:
         values = random_canonical(rng, 1 << log_n)
-        first, best = timed(lambda v=values: gpu.ntt_gpu("bn254_fr", v))
+        first, best = timed(lambda v=values: cupy_backend.ntt_gpu("bn254_fr", v))
         rows.append(
             {
                 "kernel": "ntt",

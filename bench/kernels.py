@@ -6,7 +6,7 @@ Measures, in one process pinned to one numba thread:
 
 * the numba compile time: cold (a child process with an empty cache
   directory) and the first call here (a cache load when ``__pycache__`` is warm);
-* one Montgomery multiplication (``arith.mul_into`` over 2^20 elements, per element);
+* one Montgomery multiplication (``mont4.mul_into`` over 2^20 elements, per element);
 * MSM of 2^16 random points: the public ``msm`` (validation and the Python-int
   conversion included) and the unchecked ``msm_limbs`` on ready limb arrays;
 * py_ecc's naive MSM (a sum of ``optimized_bn128.multiply``) at 2^8 points,
@@ -74,8 +74,11 @@ import numpy as np  # noqa: E402
 from py_ecc import optimized_bn128  # noqa: E402
 
 from bench import peers  # noqa: E402
-from workers import api, arith, cpu_msm, cpu_ntt  # noqa: E402
-from workers.encoding import ints_to_limbs, limbs_to_ints, points_to_limbs  # noqa: E402
+from workers import api  # noqa: E402
+from workers.codec.limb_arrays import ints_to_limbs, limbs_to_ints, points_to_limbs  # noqa: E402
+from workers.fields import mont4  # noqa: E402
+from workers.msm import pippenger  # noqa: E402
+from workers.ntt import radix2  # noqa: E402
 from workers.params import BN254_P, BN254_R, CURVES, FIELDS, INFINITY  # noqa: E402
 from workers.reference import point_add, random_points  # noqa: E402
 
@@ -159,12 +162,12 @@ def run(repeat: int, quick: bool = False) -> dict[str, object]:
 
     # Montgomery multiplication throughput (load, multiply, store per element).
     n = 1 << 20
-    consts = arith.montgomery_constants(BN254_P)
+    consts = mont4.montgomery_constants(BN254_P)
     a = ints_to_limbs([rng.randrange(BN254_P) for _ in range(n)])
     b = ints_to_limbs([rng.randrange(BN254_P) for _ in range(n)])
     out = np.empty_like(a)
-    arith.mul_into(out, a, b, consts)
-    timings["mulmod_ns"] = best_of(repeat, lambda: arith.mul_into(out, a, b, consts)) / n * 1e9
+    mont4.mul_into(out, a, b, consts)
+    timings["mulmod_ns"] = best_of(repeat, lambda: mont4.mul_into(out, a, b, consts)) / n * 1e9
 
     # MSM 2^16 (the first 2^16 of the points the peer comparison uses).
     n = 1 << 16
@@ -172,9 +175,9 @@ def run(repeat: int, quick: bool = False) -> dict[str, object]:
     points = all_points[:n]
     scalars = [rng.randrange(BN254_R) for _ in range(n)]
     bases, scalar_limbs = points_to_limbs(points), ints_to_limbs(scalars)
-    timings["msm_2^16_window_c"] = cpu_msm.window_size(n)
+    timings["msm_2^16_window_c"] = pippenger.window_size(n)
     timings["msm_2^16_limbs_s"] = best_of(
-        repeat, lambda: cpu_msm.msm_limbs("bn254_g1", bases, scalar_limbs)
+        repeat, lambda: pippenger.msm_limbs("bn254_g1", bases, scalar_limbs)
     )
     timings["msm_2^16_api_s"] = best_of(repeat, lambda: api.msm("bn254_g1", points, scalars))
     timings["msm_2^16_validate_s"] = best_of(
@@ -194,13 +197,13 @@ def run(repeat: int, quick: bool = False) -> dict[str, object]:
         values = [rng.randrange(BN254_R) for _ in range(size)]
         limbs = ints_to_limbs(values)
         start = time.perf_counter()
-        cpu_ntt.ntt_limbs("bn254_fr", limbs)
+        radix2.ntt_limbs("bn254_fr", limbs)
         timings[f"ntt_2^{log_n}_first_s"] = time.perf_counter() - start  # + twiddle table
         timings[f"ntt_2^{log_n}_limbs_s"] = best_of(
-            repeat, lambda limbs=limbs: cpu_ntt.ntt_limbs("bn254_fr", limbs)
+            repeat, lambda limbs=limbs: radix2.ntt_limbs("bn254_fr", limbs)
         )
         timings[f"ntt_2^{log_n}_inverse_limbs_s"] = best_of(
-            repeat, lambda limbs=limbs: cpu_ntt.ntt_limbs("bn254_fr", limbs, inverse=True)
+            repeat, lambda limbs=limbs: radix2.ntt_limbs("bn254_fr", limbs, inverse=True)
         )
         timings[f"ntt_2^{log_n}_api_s"] = best_of(
             repeat, lambda values=values: api.ntt("bn254_fr", values)
@@ -211,9 +214,9 @@ def run(repeat: int, quick: bool = False) -> dict[str, object]:
         size = 1 << log_n
         p = FIELDS[field].modulus
         limbs = ints_to_limbs([rng.randrange(p) for _ in range(size)])
-        cpu_ntt.ntt_limbs(field, limbs)
+        radix2.ntt_limbs(field, limbs)
         timings[f"ntt_{field}_2^{log_n}_limbs_s"] = best_of(
-            repeat, lambda limbs=limbs, field=field: cpu_ntt.ntt_limbs(field, limbs)
+            repeat, lambda limbs=limbs, field=field: radix2.ntt_limbs(field, limbs)
         )
     for field in ("goldilocks", "babybear"):
         size = 1 << 20
@@ -221,12 +224,12 @@ def run(repeat: int, quick: bool = False) -> dict[str, object]:
         words = ints_to_limbs([rng.randrange(p) for _ in range(size)], 1)
         limbs = np.zeros((size, 4), dtype=np.uint64)
         limbs[:, :1] = words
-        cpu_ntt.ntt_limbs(field, limbs)
+        radix2.ntt_limbs(field, limbs)
         timings[f"ntt_{field}_2^20_limbs_s"] = best_of(
-            repeat, lambda limbs=limbs, field=field: cpu_ntt.ntt_limbs(field, limbs)
+            repeat, lambda limbs=limbs, field=field: radix2.ntt_limbs(field, limbs)
         )
         timings[f"ntt_{field}_2^20_words_s"] = best_of(
-            repeat, lambda words=words, field=field: cpu_ntt.ntt_limbs(field, words)
+            repeat, lambda words=words, field=field: radix2.ntt_limbs(field, words)
         )
     with tempfile.TemporaryDirectory() as tmp:
         results["other_curves"] = other_curve_timings(rng, repeat, Path(tmp), timings)
@@ -250,7 +253,7 @@ def curve_bench_bases(curve: str, n: int, rng: random.Random) -> np.ndarray:
     pool = np.concatenate(
         [
             points_to_limbs(
-                [cpu_msm.msm_limbs(curve, g, ints_to_limbs([rng.randrange(1, params.order)]))],
+                [pippenger.msm_limbs(curve, g, ints_to_limbs([rng.randrange(1, params.order)]))],
                 curve,
             )
             for _ in range(64)
@@ -270,9 +273,9 @@ def other_curve_timings(
             n = 1 << log_n
             bases = curve_bench_bases(curve, n, rng)
             scalars = ints_to_limbs([rng.randrange(order) for _ in range(n)])
-            cpu_msm.msm_limbs(curve, bases, scalars)  # warm-up (compiles on a cold cache)
+            pippenger.msm_limbs(curve, bases, scalars)  # warm-up (compiles on a cold cache)
             timings[f"msm_{curve}_2^{log_n}_limbs_s"] = best_of(
-                repeat, lambda c=curve, b=bases, s=scalars: cpu_msm.msm_limbs(c, b, s)
+                repeat, lambda c=curve, b=bases, s=scalars: pippenger.msm_limbs(c, b, s)
             )
             name = f"msm_{curve}_{log_n}"
             np.save(work / f"{name}_bases.npy", bases)
@@ -366,9 +369,9 @@ def _ffjs_rows(
     for log_n in msm_logs:
         n = 1 << log_n
         b, s = bases[:n], scalar_limbs[:n]
-        ours_msm[log_n] = cpu_msm.msm_limbs("bn254_g1", b, s)
+        ours_msm[log_n] = pippenger.msm_limbs("bn254_g1", b, s)
         timings[f"msm_2^{log_n}_limbs_s"] = best_of(
-            repeat, lambda b=b, s=s: cpu_msm.msm_limbs("bn254_g1", b, s)
+            repeat, lambda b=b, s=s: pippenger.msm_limbs("bn254_g1", b, s)
         )
         api_points, api_scalars = points[:n], scalars[:n]
         assert api.msm("bn254_g1", api_points, api_scalars, backend="cpu") == ours_msm[log_n]
@@ -391,10 +394,10 @@ def _ffjs_rows(
             )
     for log_n, values in ntt_values.items():
         limbs = ints_to_limbs(values)
-        ours_ntt[log_n] = limbs_to_ints(cpu_ntt.ntt_limbs("bn254_fr", limbs))
+        ours_ntt[log_n] = limbs_to_ints(radix2.ntt_limbs("bn254_fr", limbs))
         if f"ntt_2^{log_n}_limbs_s" not in timings:
             timings[f"ntt_2^{log_n}_limbs_s"] = best_of(
-                repeat, lambda limbs=limbs: cpu_ntt.ntt_limbs("bn254_fr", limbs)
+                repeat, lambda limbs=limbs: radix2.ntt_limbs("bn254_fr", limbs)
             )
         np.save(work / f"ntt_{log_n}.npy", limbs)
         if error is None:
@@ -568,12 +571,12 @@ def _galois_rows(
         words = ints_to_limbs(values, 1)
         limbs = np.zeros((size, 4), dtype=np.uint64)
         limbs[:, :1] = words
-        ours_out = limbs_to_ints(cpu_ntt.ntt_limbs(field, words))
+        ours_out = limbs_to_ints(radix2.ntt_limbs(field, words))
         key = f"ntt_{field}_2^{log_n}_limbs_s"
         if key not in timings:
-            timings[key] = best_of(repeat, lambda limbs=limbs, f=field: cpu_ntt.ntt_limbs(f, limbs))
+            timings[key] = best_of(repeat, lambda limbs=limbs, f=field: radix2.ntt_limbs(f, limbs))
             timings[f"ntt_{field}_2^{log_n}_words_s"] = best_of(
-                repeat, lambda words=words, f=field: cpu_ntt.ntt_limbs(f, words)
+                repeat, lambda words=words, f=field: radix2.ntt_limbs(f, words)
             )
         ours = timings[key]
         words_s = timings[f"ntt_{field}_2^{log_n}_words_s"]
@@ -606,7 +609,7 @@ def _galois_rows(
             if k == log_n:
                 verified = "same output" if out == ours_out else "DIFFERENT output"
             else:
-                ours_k = limbs_to_ints(cpu_ntt.ntt_limbs(field, ints_to_limbs(sub, 1)))
+                ours_k = limbs_to_ints(radix2.ntt_limbs(field, ints_to_limbs(sub, 1)))
                 verified = f"same output at 2^{k}" if out == ours_k else f"DIFFERENT at 2^{k}"
         peer_s = measured[log_n]
         timings[f"galois_ntt_{field}_2^{log_n}_s"] = peer_s
@@ -648,8 +651,8 @@ def _arkworks_rows(
     (work / "ark_scalars.bin").write_bytes(peers.le_bytes(scalars))
     bases = np.frombuffer(raw, dtype="<u8").reshape(n, 2, 6).astype(np.uint64)
     scalar_limbs = ints_to_limbs(scalars)
-    ours_sum = cpu_msm.msm_limbs(curve, bases, scalar_limbs)
-    ours_1 = best_of(repeat, lambda: cpu_msm.msm_limbs(curve, bases, scalar_limbs))
+    ours_sum = pippenger.msm_limbs(curve, bases, scalar_limbs)
+    ours_1 = best_of(repeat, lambda: pippenger.msm_limbs(curve, bases, scalar_limbs))
     timings[f"msm_{curve}_2^{log_n}_arkworks_points_s"] = ours_1
     np.save(work / "ark_bases.npy", bases)
     np.save(work / "ark_scalars.npy", scalar_limbs)

@@ -51,8 +51,8 @@ from sqlmodel import Session  # noqa: E402
 
 import accounting  # noqa: E402
 from accounting.models import WorkCredit  # noqa: E402
-from pool_api import migrate  # noqa: E402
-from pool_api.db import make_engine  # noqa: E402
+from pool_api.store import migrate  # noqa: E402
+from pool_api.store.db import make_engine  # noqa: E402
 
 DEFAULT_JSON = ROOT / "bench" / "results" / "ledger.json"
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"

@@ -56,11 +56,11 @@ import httpx  # noqa: E402
 from sqlalchemy import create_engine, make_url, text  # noqa: E402
 from sqlmodel import Session  # noqa: E402
 
-from pool_api import migrate  # noqa: E402
-from pool_api.blobs import BlobStore  # noqa: E402
 from pool_api.codec import encode_field_elements  # noqa: E402
-from pool_api.db import make_engine  # noqa: E402
-from pool_api.models import Job, JobStatus  # noqa: E402
+from pool_api.store import migrate  # noqa: E402
+from pool_api.store.blobs import BlobStore  # noqa: E402
+from pool_api.store.db import make_engine  # noqa: E402
+from pool_api.store.models import Job, JobStatus  # noqa: E402
 
 DEFAULT_JSON = ROOT / "bench" / "results" / "load.json"
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"

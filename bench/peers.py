@@ -243,7 +243,8 @@ def ours_threads_main(spec_path: Path) -> None:
     sys.path.insert(0, str(ROOT))
     import numba
 
-    from workers import cpu_msm, cpu_ntt
+    from workers.msm import pippenger
+    from workers.ntt import radix2
 
     spec = json.loads(spec_path.read_text())
     work_dir = spec_path.parent
@@ -255,13 +256,13 @@ def ours_threads_main(spec_path: Path) -> None:
             curve = job.get("curve", "bn254_g1")
 
             def call(bases=bases, scalars=scalars, curve=curve) -> object:
-                return cpu_msm.msm_limbs(curve, bases, scalars)
+                return pippenger.msm_limbs(curve, bases, scalars)
 
         else:
             values = np.load(work_dir / job["values"])
 
             def call(values=values, field=job["field"]) -> object:
-                return cpu_ntt.ntt_limbs(field, values)
+                return radix2.ntt_limbs(field, values)
 
         call()
         times = []

@@ -42,14 +42,16 @@ from sqlmodel import Session, select
 
 from pool_api.codec import encode_field_elements, encode_msm_input
 from pool_api.main import create_app
-from pool_api.models import ChunkRecord
 from pool_api.settings import Settings
-from workers import cpu_msm, cpu_ntt, dispatch, verify
-from workers.encoding import ints_to_limbs, limbs_to_ints, points_to_limbs
+from pool_api.store.models import ChunkRecord
+from workers.cluster import dispatch, verify
+from workers.cluster.plan import plan_msm, plan_ntt
+from workers.cluster.scheduler import Policy
+from workers.codec.limb_arrays import ints_to_limbs, limbs_to_ints, points_to_limbs
+from workers.msm import pippenger
+from workers.ntt import radix2
 from workers.params import FIELDS
-from workers.plan import plan_msm, plan_ntt
 from workers.reference import random_points
-from workers.scheduler import Policy
 
 DEFAULT_JSON = Path(__file__).parent / "results" / "pool.json"
 TOKEN = "bench-operator-token"
@@ -177,17 +179,17 @@ def run(repeat: int, quick: bool) -> dict[str, object]:
     msm_body = encode_msm_input(points, scalars)
     msm_params = {"kind": "msm", "curve": "bn254_g1"}
     expected_msm = list(
-        cpu_msm.msm_limbs("bn254_g1", points_to_limbs(points), ints_to_limbs(scalars))
+        pippenger.msm_limbs("bn254_g1", points_to_limbs(points), ints_to_limbs(scalars))
     )
     rng = np.random.default_rng(2)
     values = ints_to_limbs([int(v) % R for v in rng.integers(0, 2**63, size=1 << log_ntt)])
     ntt_body = encode_field_elements(values)
     ntt_params = {"kind": "ntt", "field": "bn254_fr"}
-    expected_ntt = limbs_to_ints(cpu_ntt.ntt_limbs("bn254_fr", values))
+    expected_ntt = limbs_to_ints(radix2.ntt_limbs("bn254_fr", values))
     small_points, small_scalars = msm_input(14, 3)
     small_body = encode_msm_input(small_points, small_scalars)
     small_expected = list(
-        cpu_msm.msm_limbs("bn254_g1", points_to_limbs(small_points), ints_to_limbs(small_scalars))
+        pippenger.msm_limbs("bn254_g1", points_to_limbs(small_points), ints_to_limbs(small_scalars))
     )
 
     results: dict[str, object] = {
@@ -296,7 +298,7 @@ def ntt_check_share(
       thread (the work the head does), and ``share`` = that over the job's time
       through the pool — the cost if nothing overlapped it;
     * ``seconds_checked``/``seconds_unchecked``: the same distributed NTT through
-      :func:`workers.dispatch.run_ntt` with the checks on and off (alternating,
+      :func:`workers.cluster.dispatch.run_ntt` with the checks on and off (alternating,
       median of at least 5 each after a warm-up pair), and ``measured_share`` = what turning them on
       adds, as a share of the checked job: the checks run beside the scheduler
       loop while the nodes compute, so most of them are off the critical path.
@@ -306,15 +308,15 @@ def ntt_check_share(
     plan = plan_ntt("bn254_fr", n, slices, slices)
     columns = np.ascontiguousarray(values.reshape(plan.n1, plan.n2, 4).transpose(1, 0, 2))
     blocks = {
-        c.index: cpu_ntt.ntt_rows_limbs("bn254_fr", columns[c.start : c.stop].copy())
+        c.index: radix2.ntt_rows_limbs("bn254_fr", columns[c.start : c.stop].copy())
         for c in plan.column_chunks
     }
     column_ntts = np.concatenate([blocks[c.index] for c in plan.column_chunks])
     matrix = np.ascontiguousarray(
-        cpu_ntt.twiddle_limbs("bn254_fr", column_ntts, n, 0).transpose(1, 0, 2)
+        radix2.twiddle_limbs("bn254_fr", column_ntts, n, 0).transpose(1, 0, 2)
     )
     rows = {
-        c.index: cpu_ntt.ntt_rows_limbs("bn254_fr", matrix[c.start : c.stop].copy())
+        c.index: radix2.ntt_rows_limbs("bn254_fr", matrix[c.start : c.stop].copy())
         for c in plan.row_chunks
     }
     started = time.perf_counter()

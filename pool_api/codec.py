@@ -8,7 +8,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from workers.encoding import coordinate_words, ints_to_limbs, limbs_to_ints, points_to_limbs
+from workers.codec.limb_arrays import (
+    coordinate_words,
+    ints_to_limbs,
+    limbs_to_ints,
+    points_to_limbs,
+)
 from workers.errors import KernelInputError
 
 # Long enough for any canonical coordinate (BLS12-381's 381-bit F_p: 115 digits, 96 hex
@@ -71,7 +76,7 @@ def encode_msm_input(
     """``bases (n, 2, words)`` then ``scalars (n, 4)``, little-endian 64-bit words.
 
     ``words`` per coordinate: 4 on ``bn254_g1``, 6 on ``bls12_381_g1``, 8 on
-    ``bn254_g2`` and 12 on ``bls12_381_g2`` (:func:`workers.encoding.points_to_limbs`).
+    ``bn254_g2`` and 12 on ``bls12_381_g2`` (:func:`workers.codec.limb_arrays.points_to_limbs`).
     """
     bases = points_to_limbs(points, curve).astype(DTYPE, copy=False)
     ks = ints_to_limbs(scalars, LIMBS).astype(DTYPE, copy=False)

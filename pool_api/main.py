@@ -11,10 +11,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
-from pool_api.errors import install_error_handlers
-from pool_api.limits import BodyLimit, RateLimit
-from pool_api.migrate import SchemaNotMigratedError
-from pool_api.routes import (
+from pool_api.api.limits import BodyLimit, RateLimit
+from pool_api.api.routes import (
     cluster,
     contributors,
     dashboard,
@@ -25,8 +23,10 @@ from pool_api.routes import (
     system,
     zkeys,
 )
+from pool_api.errors import install_error_handlers
 from pool_api.settings import Settings
 from pool_api.state import PoolState
+from pool_api.store.migrate import SchemaNotMigratedError
 
 log = logging.getLogger(__name__)
 

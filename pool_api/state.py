@@ -7,15 +7,16 @@ from dataclasses import dataclass
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, func, select
 
-from pool_api import migrate, presence
-from pool_api.blobs import BlobStore
-from pool_api.db import make_engine
-from pool_api.events import EventBus, connect_redis
+from pool_api.live import presence
+from pool_api.live.events import EventBus, connect_redis
+from pool_api.live.presence import PresenceSweeper
 from pool_api.metrics import Metrics, PoolStateCollector
-from pool_api.models import Contributor, Job, Node
-from pool_api.presence import PresenceSweeper
-from pool_api.runner import JobRunner
+from pool_api.runner.loop import JobRunner
 from pool_api.settings import Settings
+from pool_api.store import migrate
+from pool_api.store.blobs import BlobStore
+from pool_api.store.db import make_engine
+from pool_api.store.models import Contributor, Job, Node
 
 
 @dataclass

@@ -43,7 +43,7 @@ DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 POSTGRES_URL_ENV = "PROVERPOOL_TEST_POSTGRES_URL"
 
 #: Modules whose import registers tables in ``SQLModel.metadata``.
-MODEL_MODULES = ("accounting.models", "pool_api.models")
+MODEL_MODULES = ("accounting.models", "pool_api.store.models")
 
 
 def _register_models() -> None:

@@ -8,7 +8,7 @@ message names the offending input and index, e.g. ``points[3] is not on
 bn254_g1``.  :func:`validate_msm_input` and :func:`validate_ntt_input` run the
 same checks alone, for a caller (the HTTP layer) that stores a job before
 computing it.  The unchecked kernels on limb arrays are
-:func:`workers.cpu_msm.msm_limbs` and :mod:`workers.cpu_ntt`.
+:func:`workers.msm.pippenger.msm_limbs` and :mod:`workers.ntt.radix2`.
 """
 
 from __future__ import annotations
@@ -17,11 +17,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from workers import gpu, gpu_plan
-from workers.cpu_msm import first_point_off_curve, msm_limbs
-from workers.cpu_msm_checks import first_point_not_in_subgroup
-from workers.cpu_ntt import ntt_limbs, ntt_rows_limbs
-from workers.encoding import ints_to_limbs, limbs_to_ints, points_to_limbs
+from workers.codec.limb_arrays import ints_to_limbs, limbs_to_ints, points_to_limbs
 from workers.errors import (
     BackendUnavailableError,
     KernelInputError,
@@ -36,6 +32,10 @@ from workers.errors import (
     UnknownFieldError,
     ValueOutOfRangeError,
 )
+from workers.gpu import cupy_backend, driver
+from workers.msm.checks import first_point_not_in_subgroup
+from workers.msm.pippenger import first_point_off_curve, msm_limbs
+from workers.ntt.radix2 import ntt_limbs, ntt_rows_limbs
 from workers.params import CURVES, FIELDS, CurveParams, FieldParams
 
 __all__ = [
@@ -123,9 +123,9 @@ def _prepare_msm(curve: object, points: object, scalars: object) -> tuple[np.nda
 
     Checks in order: the curve, sequences of equal length, every point's
     shape and coordinate range, every scalar in ``[0, r)``, every point on the
-    curve (vectorised, :func:`workers.cpu_msm.first_point_off_curve`) and, where
+    curve (vectorised, :func:`workers.msm.pippenger.first_point_off_curve`) and, where
     the cofactor is not 1, in the prime-order subgroup (``[r]P = O`` in numba,
-    :func:`workers.cpu_msm_checks.first_point_not_in_subgroup`).
+    :func:`workers.msm.checks.first_point_not_in_subgroup`).
     """
     params = _curve(curve)
     points = _check_sequence("points", points, "points")
@@ -239,13 +239,13 @@ def _use_gpu(backend: object, kind: str, name: str) -> bool:
         )
     if backend == "cpu":
         return False
-    has_kernel = gpu_plan.supported(kind, name)
+    has_kernel = driver.supported(kind, name)
     if backend == "auto":
-        return has_kernel and gpu.gpu_available()
+        return has_kernel and cupy_backend.gpu_available()
     if not has_kernel:
         what = "MSM on" if kind == "msm" else "NTT over"
         raise BackendUnavailableError(f"the GPU backend has no {what} {name}; use backend='cpu'")
-    if not gpu.gpu_available():
+    if not cupy_backend.gpu_available():
         raise BackendUnavailableError(
             "backend='gpu' but no CUDA device is visible (CuPy missing or no GPU)"
         )
@@ -288,7 +288,7 @@ def msm(
     """
     bases, scalar_limbs = _prepare_msm(curve, points, scalars)
     if _use_gpu(backend, "msm", curve):
-        return gpu.msm_gpu(curve, bases, scalar_limbs)
+        return cupy_backend.msm_gpu(curve, bases, scalar_limbs)
     return msm_limbs(curve, bases, scalar_limbs)
 
 
@@ -313,7 +313,7 @@ def ntt(
     _check_flags(inverse, coset, params)
     params, limbs = _prepare_ntt(field, values, coset)
     if _use_gpu(backend, "ntt", params.name):
-        return limbs_to_ints(gpu.ntt_gpu(params.name, limbs, inverse, coset))
+        return limbs_to_ints(cupy_backend.ntt_gpu(params.name, limbs, inverse, coset))
     return limbs_to_ints(ntt_limbs(params.name, limbs, inverse, coset))
 
 
@@ -337,6 +337,8 @@ def ntt_batch(
     if limbs.shape[0] == 0:
         return []
     m, n, width = limbs.shape
-    rows = (gpu.ntt_rows_gpu if use_gpu else ntt_rows_limbs)(params.name, limbs, inverse, coset)
+    rows = (cupy_backend.ntt_rows_gpu if use_gpu else ntt_rows_limbs)(
+        params.name, limbs, inverse, coset
+    )
     flat = limbs_to_ints(rows.reshape(m * n, width))
     return [flat[i * n : (i + 1) * n] for i in range(m)]

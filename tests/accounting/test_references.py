@@ -19,7 +19,7 @@ from sqlmodel import Session
 
 from accounting import AccountKind, credit_work, post_reward
 from accounting.models import PG_TRANSFER_REFERENCES_DDL
-from pool_api import migrate
+from pool_api.store import migrate
 
 VERSIONS = Path(__file__).resolve().parents[2] / "pool_api" / "migrations" / "versions"
 MIGRATION = VERSIONS / "0001_initial_schema.py"

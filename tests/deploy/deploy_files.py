@@ -19,7 +19,7 @@ from typing import Any
 import typer
 import yaml
 
-from pool_api.cli import app
+from pool_api.cli.app import app
 
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"

@@ -42,7 +42,7 @@ from deploy_files import (
     yaml_files,
 )
 
-from pool_api.cli import app
+from pool_api.cli.app import app
 from pool_api.settings import Settings
 
 
@@ -155,7 +155,7 @@ def test_entry_points_are_console_scripts() -> None:
     scripts = console_scripts()
     assert dockerfile_entrypoint() == ["proverpool"] and "proverpool" in scripts
     module, _, attr = scripts["proverpool"].partition(":")
-    assert module == "pool_api.cli" and attr == "app"
+    assert module == "pool_api.cli.app" and attr == "app"
     for obj in k8s_objects():
         spec = obj["spec"].get("template", {}).get("spec")
         pod_specs = [spec] if spec else []

@@ -18,7 +18,7 @@ def _proverpool() -> list[str]:
     if script.exists():
         return [str(script)]
     found = shutil.which("proverpool")
-    return [found] if found else [sys.executable, "-m", "pool_api.cli"]
+    return [found] if found else [sys.executable, "-m", "pool_api.cli.app"]
 
 
 def test_demo_runs_end_to_end(tmp_path):

@@ -38,7 +38,7 @@ def _proverpool() -> list[str]:
     if script.exists():
         return [str(script)]
     found = shutil.which("proverpool")
-    return [found] if found else [sys.executable, "-m", "pool_api.cli"]
+    return [found] if found else [sys.executable, "-m", "pool_api.cli.app"]
 
 
 def _free_port() -> int:

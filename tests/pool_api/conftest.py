@@ -13,9 +13,9 @@ import redis
 import uvicorn
 from fastapi.testclient import TestClient
 
-from pool_api import migrate
 from pool_api.main import create_app
 from pool_api.settings import Settings
+from pool_api.store import migrate
 
 from pool_client import Pool
 

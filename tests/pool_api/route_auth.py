@@ -7,8 +7,8 @@ from collections.abc import Iterator
 from fastapi import FastAPI
 from fastapi.routing import APIRoute, iter_route_contexts
 
-from pool_api.deps import require_contributor, require_operator, require_self_or_operator
-from pool_api.node_auth import require_node_owner
+from pool_api.api.deps import require_contributor, require_operator, require_self_or_operator
+from pool_api.api.node_auth import require_node_owner
 
 
 def _calls(dependant) -> Iterator[object]:

@@ -16,11 +16,11 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
 from accounting.models import WorkCredit
-from pool_api import migrate
 from pool_api.main import create_app
-from pool_api.models import ChunkRecord, Job
-from pool_api.runner import JobRunner
+from pool_api.runner.loop import JobRunner
 from pool_api.settings import Settings
+from pool_api.store import migrate
+from pool_api.store.models import ChunkRecord, Job
 from workers.params import FIELDS
 from workers.reference import random_points
 

@@ -16,13 +16,13 @@ import threading
 
 import ray
 
-from pool_api.blobs import BlobStore
-from pool_api.db import make_engine
-from pool_api.events import EventBus, connect_redis
+from pool_api.live.events import EventBus, connect_redis
 from pool_api.metrics import Metrics
-from pool_api.runner import JobRunner, ensure_ray
+from pool_api.runner.loop import JobRunner, ensure_ray
 from pool_api.settings import Settings
-from workers.tasks import SLOWDOWN_ENV
+from pool_api.store.blobs import BlobStore
+from pool_api.store.db import make_engine
+from workers.cluster.tasks import SLOWDOWN_ENV
 
 
 def main() -> None:

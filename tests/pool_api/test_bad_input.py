@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlmodel import Session, func, select
 
-from pool_api.models import Contributor, Job
+from pool_api.store.models import Contributor, Job
 from workers.params import BN254_P, FIELDS
 
 R = FIELDS["bn254_fr"].modulus

@@ -12,7 +12,7 @@ from sqlmodel import Session
 from typer.testing import CliRunner
 
 import accounting
-from pool_api.cli import app
+from pool_api.cli.app import app
 
 runner = CliRunner()
 
@@ -99,7 +99,15 @@ def test_the_installed_command_exits_non_zero(tmp_path, engine, db_url):
         pytest.skip("one dialect is enough for the entry-point check")
     with Session(engine) as session:
         populate(session)
-    command = [sys.executable, "-m", "pool_api.cli", "ledger", "audit", "--database-url", db_url]
+    command = [
+        sys.executable,
+        "-m",
+        "pool_api.cli.app",
+        "ledger",
+        "audit",
+        "--database-url",
+        db_url,
+    ]
     ok = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert ok.returncode == 0, ok.stderr
     with engine.begin() as connection:

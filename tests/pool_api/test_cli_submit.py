@@ -15,11 +15,11 @@ import uvicorn
 from sqlmodel import Session, func, select
 from typer.testing import CliRunner
 
-from pool_api import migrate
-from pool_api.cli import app
+from pool_api.cli.app import app
 from pool_api.main import create_app
-from pool_api.models import Zkey
 from pool_api.settings import Settings
+from pool_api.store import migrate
+from pool_api.store.models import Zkey
 
 from runner_pool import OPERATOR_TOKEN
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pool_api.joining import advertised_ray_address, pool_version
+from pool_api.membership import advertised_ray_address, pool_version
 
 NODE = "d" * 56
 
@@ -59,14 +59,14 @@ def test_deregister_node(api):
 
 
 def test_join_refuses_another_version_and_a_non_pool(serve, monkeypatch):
-    from pool_api import cli_join
+    from pool_api.api.routes import cluster
+    from pool_api.cli import join
     from pool_api.errors import JoinError
-    from pool_api.routes import cluster
 
     base_url, _ = serve()
-    assert cli_join.PoolClient(base_url).check_version() == pool_version()
+    assert join.PoolClient(base_url).check_version() == pool_version()
     monkeypatch.setattr(cluster, "pool_version", lambda: "0.0.1")
     with pytest.raises(JoinError, match=r"version mismatch: the pool runs proverpool 0\.0\.1"):
-        cli_join.PoolClient(base_url).check_version()
+        join.PoolClient(base_url).check_version()
     with pytest.raises(JoinError, match="is not a proverpool pool"):
-        cli_join.PoolClient(base_url + "/static").check_version()
+        join.PoolClient(base_url + "/static").check_version()

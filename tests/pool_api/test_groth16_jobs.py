@@ -16,11 +16,11 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
-from pool_api import migrate
 from pool_api.main import create_app
-from pool_api.models import ChunkRecord, Contributor, utcnow
 from pool_api.settings import Settings
-from workers.costs import MSM_POINT_WEIGHT
+from pool_api.store import migrate
+from pool_api.store.models import ChunkRecord, Contributor, utcnow
+from workers.cluster.costs import MSM_POINT_WEIGHT
 from workers.groth16 import VerificationKey, proof_from_json, read_zkey, verify
 
 from ray_cluster import extra_workers
@@ -96,7 +96,7 @@ def submit(pool: Pool, zkey_hash: str, wtns: str, **headers: str):
 
 
 def expected_work_units(name: str) -> int:
-    """The five MSMs' worth (workers.costs): A, B1, C, H on bn254_g1, B2 on bn254_g2."""
+    """The five MSMs' worth (workers.cluster.costs): A, B1, C, H on bn254_g1, B2 on bn254_g2."""
     zkey = read_zkey((FIXTURES / f"{name}.zkey").read_bytes())
     g1_points = 2 * zkey.n_vars + (zkey.n_vars - zkey.n_public - 1) + zkey.domain_size
     return g1_points * MSM_POINT_WEIGHT["bn254_g1"] + zkey.n_vars * MSM_POINT_WEIGHT["bn254_g2"]

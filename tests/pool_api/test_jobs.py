@@ -7,7 +7,7 @@ import random
 import pytest
 from sqlmodel import Session, select
 
-from pool_api.models import ChunkRecord, Job
+from pool_api.store.models import ChunkRecord, Job
 from workers import msm, ntt
 from workers.params import CURVES, FIELDS
 from workers.reference import random_points
@@ -172,7 +172,7 @@ def _json_point(point) -> list:
 @pytest.mark.parametrize("curve", ["bls12_381_g1", "bn254_g2"])
 def test_msm_job_on_other_curves_json_and_binary(pool, ray_cluster, curve):
     """Every curve runs through the pool; results come back as JSON (G2 nested) and binary."""
-    from workers import binary
+    from workers.codec import binary
 
     pool.add_contributor(f"c-{curve}", ray_cluster.worker_node_ids[0])
     rng = random.Random(3)

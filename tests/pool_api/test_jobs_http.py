@@ -7,7 +7,7 @@ import random
 import pytest
 
 from workers import msm, ntt
-from workers.binary import encode_field_elements, encode_points
+from workers.codec.binary import encode_field_elements, encode_points
 from workers.params import FIELDS
 from workers.reference import random_points
 

@@ -25,11 +25,11 @@ import uvicorn
 from sqlmodel import Session
 
 import accounting
-from pool_api import migrate
-from pool_api.db import make_engine
 from pool_api.main import create_app
-from pool_api.models import Job, JobStatus
 from pool_api.settings import Settings
+from pool_api.store import migrate
+from pool_api.store.db import make_engine
+from pool_api.store.models import Job, JobStatus
 
 FEE_BPS = 500
 MIN_WITHDRAWAL = 1_000

@@ -9,10 +9,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import ForeignKeyConstraint
 from sqlmodel import SQLModel
 
-from pool_api import migrate
-from pool_api.db import make_engine
 from pool_api.main import create_app
 from pool_api.settings import Settings
+from pool_api.store import migrate
+from pool_api.store.db import make_engine
 
 #: (table, column, referred table.column) of the foreign keys only SQLite's DDL has.
 _SQLITE_ONLY_FKS = [
@@ -75,7 +75,7 @@ def test_app_refuses_an_unmigrated_external_database(db_url, tmp_path, caplog):
 def test_head_command_refuses_an_unmigrated_database(db_url, tmp_path, monkeypatch):
     from typer.testing import CliRunner
 
-    from pool_api.cli import app
+    from pool_api.cli.app import app
 
     monkeypatch.setenv("PROVERPOOL_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("PROVERPOOL_DATABASE_URL", db_url)

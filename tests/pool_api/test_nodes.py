@@ -9,7 +9,7 @@ import time
 import pytest
 from sqlmodel import Session
 
-from pool_api.models import ChunkRecord, Job
+from pool_api.store.models import ChunkRecord, Job
 
 HARDWARE = {
     "cpu_cores": 16,

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from sqlmodel import Session, select
 
-from pool_api.models import Contributor, Invite
+from pool_api.store.models import Contributor, Invite
 
 
 def _invite(api) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlmodel import Session
 
 import accounting
-from pool_api.models import Job, JobStatus
+from pool_api.store.models import Job, JobStatus
 
 
 def _done_job(pool, job_id: str, credits: dict[int, int]) -> None:

@@ -13,7 +13,7 @@ import time
 import pytest
 from sqlmodel import Session
 
-from pool_api.models import Contributor, utcnow
+from pool_api.store.models import Contributor, utcnow
 from workers import msm, ntt
 
 from ray_cluster import extra_workers
@@ -49,7 +49,7 @@ def _running_on(pool, job_id: str) -> bool:
 
 @pytest.mark.parametrize("graceful", [True, False], ids=["graceful", "sigkill"])
 def test_node_lost_mid_job(make_pool, extra_workers, caplog, graceful):
-    caplog.set_level(logging.WARNING, logger="workers.scheduler")
+    caplog.set_level(logging.WARNING, logger="workers.cluster.scheduler")
     victim = extra_workers.add_worker(env_vars={SLOWDOWN: "40"})
     pool = make_pool(chunks_per_node=2, straggler_min_seconds=120)
     pool.add_contributor("alice", extra_workers.worker_node_ids[0])
@@ -71,7 +71,7 @@ def test_node_lost_mid_job(make_pool, extra_workers, caplog, graceful):
 
 
 def test_straggler_rerun_elsewhere_first_verified_wins(make_pool, extra_workers, caplog):
-    caplog.set_level(logging.WARNING, logger="workers.scheduler")
+    caplog.set_level(logging.WARNING, logger="workers.cluster.scheduler")
     slow = extra_workers.add_worker(env_vars={SLOWDOWN: "60"})
     pool = make_pool(chunks_per_node=2, straggler_min_seconds=0.5, straggler_factor=3)
     pool.add_contributor("alice", extra_workers.worker_node_ids[0])

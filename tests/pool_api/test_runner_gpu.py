@@ -12,8 +12,9 @@ import json
 
 from sqlmodel import Session
 
-from pool_api.models import Job, Node
-from workers import gpu, msm, ntt
+from pool_api.store.models import Job, Node
+from workers import msm, ntt
+from workers.gpu import cupy_backend
 
 from ray_cluster import extra_workers
 from runner_pool import assert_credits_follow_records, job_records, make_pool, msm_body, ntt_body
@@ -85,7 +86,7 @@ def test_gpu_slot_takes_larger_chunks_and_jobs_stay_right(make_pool, extra_worke
     assert [int(v) for v in job["result"]] == ntt("bn254_fr", values)
     assert any(r.ray_node_id == gpu_node for r in job_records(pool, job_id))
 
-    backend = "gpu" if gpu.gpu_available() else "cpu"
+    backend = "gpu" if cupy_backend.gpu_available() else "cpu"
     assert _chunk_samples(pool, "msm", backend) >= 8
     assert _chunk_samples(pool, "ntt", backend) >= 1
     if backend == "cpu":

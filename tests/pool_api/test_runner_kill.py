@@ -34,8 +34,8 @@ from sqlmodel import Session, select
 
 from accounting.models import WorkCredit
 from pool_api.main import create_app
-from pool_api.models import ChunkRecord, Job
 from pool_api.settings import Settings
+from pool_api.store.models import ChunkRecord, Job
 from workers import msm, ntt
 
 from pool_client import FINAL_STATUSES, Pool
@@ -45,7 +45,8 @@ from runner_pool import OPERATOR_TOKEN, SLOWDOWN, msm_body, ntt_body
 REPO_ROOT = Path(__file__).resolve().parents[2]
 RUNNER_SCRIPT = Path(__file__).with_name("runner_process.py")
 SLOWDOWN_FACTOR = "10"
-"""Each chunk takes ≥ 0.45 s (``workers.tasks._finish``): the first runner is killed mid-job."""
+"""Each chunk takes ≥ 0.45 s (``workers.cluster.tasks._finish``): the first runner is killed
+mid-job."""
 STARTUP_TIMEOUT_SECONDS = 90
 """A runner process imports Ray and the kernels, joins the cluster and calibrates the nodes."""
 

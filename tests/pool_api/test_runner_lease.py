@@ -12,10 +12,10 @@ import time
 
 from fastapi.testclient import TestClient
 
-from pool_api.events import connect_redis
-from pool_api.leases import RunnerLease, lease_name
+from pool_api.live.events import connect_redis
 from pool_api.main import create_app
-from pool_api.models import JobStatus
+from pool_api.runner.lease import RunnerLease, lease_name
+from pool_api.store.models import JobStatus
 from workers import msm
 
 from pool_client import Pool

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from workers import msm, ntt
-from workers.dispatch import alive_cpu_nodes
+from workers.cluster.dispatch import alive_cpu_nodes
 
 from runner_pool import (
     assert_credits_follow_records,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from sqlmodel import Session, select
 
-from pool_api.models import Strike
+from pool_api.store.models import Strike
 from workers import msm, ntt
 
 from ray_cluster import extra_workers

@@ -7,7 +7,7 @@ import socket
 import pytest
 import redis
 
-from pool_api.db import make_engine
+from pool_api.store.db import make_engine
 
 
 def _closed_port() -> int:

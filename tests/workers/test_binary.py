@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from workers.binary import (
+from workers.codec.binary import (
     coordinate_width,
     decode_field_elements,
     decode_field_elements_limbs,
@@ -23,7 +23,7 @@ from workers.binary import (
     kernel_limbs,
     point_width,
 )
-from workers.encoding import ints_to_limbs, limbs_to_points, points_to_limbs
+from workers.codec.limb_arrays import ints_to_limbs, limbs_to_points, points_to_limbs
 from workers.errors import (
     EncodedPointNotInSubgroupError,
     EncodedPointNotOnCurveError,

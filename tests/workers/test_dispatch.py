@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from workers import msm, ntt
-from workers.dispatch import run_msm, run_ntt
-from workers.encoding import ints_to_limbs, limbs_to_ints, points_to_limbs
+from workers.cluster.dispatch import run_msm, run_ntt
+from workers.cluster.plan import plan_msm, plan_ntt
+from workers.codec.limb_arrays import ints_to_limbs, limbs_to_ints, points_to_limbs
 from workers.params import CURVES, FIELDS, INFINITY
-from workers.plan import plan_msm, plan_ntt
 from workers.reference import random_points
 
 R = FIELDS["bn254_fr"].modulus

@@ -5,12 +5,12 @@ from __future__ import annotations
 import random
 
 from workers import msm
-from workers.dispatch import alive_cpu_nodes, run_msm
-from workers.encoding import ints_to_limbs, points_to_limbs
+from workers.cluster.dispatch import alive_cpu_nodes, run_msm
+from workers.cluster.plan import plan_msm
+from workers.cluster.scheduler import Policy
+from workers.codec.limb_arrays import ints_to_limbs, points_to_limbs
 from workers.params import FIELDS
-from workers.plan import plan_msm
 from workers.reference import random_points
-from workers.scheduler import Policy
 
 R = FIELDS["bn254_fr"].modulus
 

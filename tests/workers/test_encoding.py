@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from workers.encoding import (
+from workers.codec.limb_arrays import (
     ints_to_limbs,
     limbs_to_ints,
     limbs_to_point,
@@ -97,7 +97,7 @@ def test_limbs_to_ints_wants_a_matrix() -> None:
     [("bn254_g1", 4), ("bls12_381_g1", 6), ("bn254_g2", 8), ("bls12_381_g2", 12)],
 )
 def test_points_to_limbs_on_every_curve(curve: str, words: int) -> None:
-    from workers.encoding import coordinate_words
+    from workers.codec.limb_arrays import coordinate_words
     from workers.params import CURVES
 
     params = CURVES[curve]

@@ -1,6 +1,6 @@
 """The GPU backend on a real CUDA device (CuPy), against the CPU backend.
 
-Skipped where :func:`workers.gpu.gpu_available` is false.  Run on a GPU with
+Skipped where :func:`workers.gpu.cupy_backend.gpu_available` is false.  Run on a GPU with
 ``pytest -m gpu tests/workers/test_gpu.py``.
 """
 
@@ -11,12 +11,13 @@ import random
 import pytest
 from gpu_cases import GPU_FIELDS, MSM_SIZES, NTT_LOG_SIZES, msm_case, ntt_values
 
-from workers import api, gpu
+from workers import api
+from workers.gpu import cupy_backend
 from workers.params import BN254_R
 
 pytestmark = [
     pytest.mark.gpu,
-    pytest.mark.skipif(not gpu.gpu_available(), reason="no CUDA device visible to CuPy"),
+    pytest.mark.skipif(not cupy_backend.gpu_available(), reason="no CUDA device visible to CuPy"),
 ]
 
 

@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from workers.gpu_plan import kernel_signatures, kernel_source
+from workers.gpu.driver import kernel_signatures, kernel_source
 
 NVCC = shutil.which("nvcc")
 
@@ -28,7 +28,7 @@ def test_kernels_compile_with_nvcc(tmp_path, arch):
 
 
 def test_every_kernel_has_a_supported_signature():
-    from workers.gpu_plan import arg_kind
+    from workers.gpu.driver import arg_kind
 
     signatures = kernel_signatures(kernel_source())
     assert {"msm_bucket_accumulate", "ntt_stage_bn254_fr", "bn254_fr_binary"} <= set(signatures)

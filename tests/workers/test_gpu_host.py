@@ -1,8 +1,8 @@
 """The CUDA kernels built for the host (g++) against the CPU backend.
 
 The same source the GPU runs (``workers/kernels``) is compiled with
-``host_compat.h`` and driven by :mod:`workers.gpu_plan`, exactly as
-:mod:`workers.gpu` drives it through CuPy on a device.
+``host_compat.h`` and driven by :mod:`workers.gpu.driver`, exactly as
+:mod:`workers.gpu.cupy_backend` drives it through CuPy on a device.
 """
 
 from __future__ import annotations
@@ -19,10 +19,13 @@ from gpu_cases import (
     ntt_values,
 )
 
-from workers import api, cpu_msm, cpu_ntt, gpu, gpu_plan, host_build
-from workers.arith import add_into, montgomery_constants, mul_into, sub_into
-from workers.encoding import ints_to_limbs, points_to_limbs
+from workers import api
+from workers.codec.limb_arrays import ints_to_limbs, points_to_limbs
 from workers.errors import BackendUnavailableError, KernelInputError
+from workers.fields.mont4 import add_into, montgomery_constants, mul_into, sub_into
+from workers.gpu import cupy_backend, driver, host_build
+from workers.msm import pippenger
+from workers.ntt import radix2
 from workers.params import BN254_P, BN254_R, FIELDS
 
 pytestmark = pytest.mark.skipif(host_build.compiler() is None, reason="no g++ for the host build")
@@ -62,35 +65,35 @@ def test_signed_digits_match_cpu(c):
     scalars = ints_to_limbs(
         [0, 1, BN254_R - 1, (1 << 256) - 1] + [rng.randrange(BN254_R) for _ in range(60)]
     )
-    windows = cpu_msm.n_windows(c)
-    got = gpu_plan.signed_digits(np, scalars, c, windows)
-    np.testing.assert_array_equal(got, cpu_msm.signed_digits(scalars, c, windows))
+    windows = pippenger.n_windows(c)
+    got = driver.signed_digits(np, scalars, c, windows)
+    np.testing.assert_array_equal(got, pippenger.signed_digits(scalars, c, windows))
 
 
 @pytest.mark.parametrize("n", MSM_SIZES)
 def test_msm_matches_cpu(launcher, n):
     points, scalars = msm_case(n, seed=n)
     bases, scalar_limbs = points_to_limbs(points), ints_to_limbs(scalars)
-    expected = cpu_msm.msm_limbs("bn254_g1", bases, scalar_limbs)
-    assert gpu_plan.msm(launcher, "bn254_g1", bases, scalar_limbs) == expected
+    expected = pippenger.msm_limbs("bn254_g1", bases, scalar_limbs)
+    assert driver.msm(launcher, "bn254_g1", bases, scalar_limbs) == expected
 
 
 def test_msm_all_trivial_terms(launcher):
     points, scalars = msm_case(17, seed=3)
     zero = [0] * 17
-    assert gpu_plan.msm(launcher, "bn254_g1", points_to_limbs(points), ints_to_limbs(zero)) == (
+    assert driver.msm(launcher, "bn254_g1", points_to_limbs(points), ints_to_limbs(zero)) == (
         0,
         0,
     )
     infinities = points_to_limbs([(0, 0)] * 17)
-    assert gpu_plan.msm(launcher, "bn254_g1", infinities, ints_to_limbs(scalars)) == (0, 0)
+    assert driver.msm(launcher, "bn254_g1", infinities, ints_to_limbs(scalars)) == (0, 0)
 
 
 def test_msm_cancelling_terms(launcher):
     points, _ = msm_case(2, seed=5)
     p = points[0]
     pair = [p, (p[0], BN254_P - p[1])]
-    assert gpu_plan.msm(launcher, "bn254_g1", points_to_limbs(pair), ints_to_limbs([9, 9])) == (
+    assert driver.msm(launcher, "bn254_g1", points_to_limbs(pair), ints_to_limbs([9, 9])) == (
         0,
         0,
     )
@@ -102,8 +105,8 @@ def test_ntt_matches_cpu(launcher, field, log_n):
     n = 1 << log_n
     values = ints_to_limbs(ntt_values(field, n, seed=log_n))
     for inverse in (False, True):
-        expected = cpu_ntt.ntt_limbs(field, values, inverse)
-        got = gpu_plan.ntt_rows(launcher, field, values[np.newaxis], inverse)[0]
+        expected = radix2.ntt_limbs(field, values, inverse)
+        got = driver.ntt_rows(launcher, field, values[np.newaxis], inverse)[0]
         np.testing.assert_array_equal(got, expected)
 
 
@@ -111,16 +114,16 @@ def test_ntt_matches_cpu(launcher, field, log_n):
 @pytest.mark.parametrize("inverse", [False, True])
 def test_coset_and_batch_ntt_match_cpu(launcher, field, inverse):
     rows = np.stack([ints_to_limbs(ntt_values(field, 64, seed=s)) for s in range(3)])
-    expected = cpu_ntt.ntt_rows_limbs(field, rows, inverse, coset=7)
-    got = gpu_plan.ntt_rows(launcher, field, rows, inverse, coset=7)
+    expected = radix2.ntt_rows_limbs(field, rows, inverse, coset=7)
+    got = driver.ntt_rows(launcher, field, rows, inverse, coset=7)
     np.testing.assert_array_equal(got, expected)
 
 
 def test_unsupported_inputs_raise(launcher):
     with pytest.raises(NotImplementedError):
-        gpu_plan.ntt_rows(launcher, "goldilocks", np.zeros((1, 4, 4), dtype=np.uint64))
+        driver.ntt_rows(launcher, "goldilocks", np.zeros((1, 4, 4), dtype=np.uint64))
     with pytest.raises(NotImplementedError):
-        gpu_plan.msm(
+        driver.msm(
             launcher, "bls12_381_g1", np.zeros((1, 2, 4), np.uint64), np.zeros((1, 4), np.uint64)
         )
 
@@ -131,8 +134,8 @@ def test_unsupported_inputs_raise(launcher):
 @pytest.fixture
 def host_as_gpu(monkeypatch, launcher):
     """Make ``backend="gpu"`` run the host build, to test the API's GPU path end to end."""
-    monkeypatch.setattr(gpu, "gpu_available", lambda: True)
-    monkeypatch.setattr(gpu, "launcher", lambda: launcher)
+    monkeypatch.setattr(cupy_backend, "gpu_available", lambda: True)
+    monkeypatch.setattr(cupy_backend, "launcher", lambda: launcher)
 
 
 @pytest.mark.parametrize("backend", ["auto", "cpu", "gpu"])
@@ -160,7 +163,7 @@ def test_auto_falls_back_for_unsupported_fields(host_as_gpu):
 
 
 def test_gpu_backend_without_device(monkeypatch):
-    monkeypatch.setattr(gpu, "gpu_available", lambda: False)
+    monkeypatch.setattr(cupy_backend, "gpu_available", lambda: False)
     points, scalars = msm_case(2, seed=1)
     with pytest.raises(BackendUnavailableError, match="no CUDA device") as info:
         api.msm("bn254_g1", points, scalars, backend="gpu")
@@ -181,9 +184,9 @@ def test_gpu_available_is_false_without_cupy():
     try:
         import cupy  # noqa: F401
     except ImportError:
-        assert gpu.gpu_available() is False
+        assert cupy_backend.gpu_available() is False
     else:
-        assert isinstance(gpu.gpu_available(), bool)
+        assert isinstance(cupy_backend.gpu_available(), bool)
 
 
 def test_msm_crowded_bucket_is_chunked(launcher):
@@ -191,5 +194,5 @@ def test_msm_crowded_bucket_is_chunked(launcher):
     points, _ = msm_case(200, seed=8)
     scalars = [5] * 150 + [BN254_R - 5] * 50
     bases, scalar_limbs = points_to_limbs(points), ints_to_limbs(scalars)
-    expected = cpu_msm.msm_limbs("bn254_g1", bases, scalar_limbs)
-    assert gpu_plan.msm(launcher, "bn254_g1", bases, scalar_limbs) == expected
+    expected = pippenger.msm_limbs("bn254_g1", bases, scalar_limbs)
+    assert driver.msm(launcher, "bn254_g1", bases, scalar_limbs) == expected

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from workers.encoding import limbs_to_ints
+from workers.codec.limb_arrays import limbs_to_ints
 from workers.errors import (
     Groth16InputError,
     MalformedWitnessError,

@@ -9,8 +9,9 @@ import pytest
 from numba import njit
 from py_ecc import optimized_bn128 as bn128
 
-from workers import cpu_msm, msm
-from workers.arith import (
+from workers import msm
+from workers.codec.limb_arrays import ints_to_limbs, limbs_to_ints, points_to_limbs
+from workers.fields.mont4 import (
     adc,
     add_into,
     from_mont_into,
@@ -23,7 +24,7 @@ from workers.arith import (
     sub_into,
     to_mont_into,
 )
-from workers.encoding import ints_to_limbs, limbs_to_ints, points_to_limbs
+from workers.msm import pippenger
 from workers.params import BN254_P, BN254_R, CURVES
 
 CURVE = "bn254_g1"
@@ -125,8 +126,8 @@ def test_msm_limbs_for_every_window(monkeypatch: pytest.MonkeyPatch, c: int) -> 
     points, scalars = mixed_input(24, seed=c)
     # Scalars whose signed digits sit on the edges: ±2^(c−1), all-ones windows, top bits.
     scalars[12:16] = [1 << (c - 1), (1 << c) - 1, (1 << 253) + (1 << (c - 1)), R - 2]
-    monkeypatch.setattr(cpu_msm, "window_size", lambda n, scalar_bits=256: c)
-    result = cpu_msm.msm_limbs(CURVE, points_to_limbs(points), ints_to_limbs(scalars))
+    monkeypatch.setattr(pippenger, "window_size", lambda n, scalar_bits=256: c)
+    result = pippenger.msm_limbs(CURVE, points_to_limbs(points), ints_to_limbs(scalars))
     assert result == py_ecc_msm(points, scalars)
 
 
@@ -134,7 +135,7 @@ def test_msm_limbs_accepts_any_256_bit_scalar() -> None:
     rng = random.Random(3)
     point = random_point(rng)
     scalar = (1 << 256) - 1
-    result = cpu_msm.msm_limbs(CURVE, points_to_limbs([point]), ints_to_limbs([scalar]))
+    result = pippenger.msm_limbs(CURVE, points_to_limbs([point]), ints_to_limbs([scalar]))
     assert result == py_ecc_msm([point], [scalar % R])
 
 
@@ -144,15 +145,15 @@ def test_msm_limbs_accepts_read_only_arrays() -> None:
     bases, limbs = points_to_limbs(points), ints_to_limbs(scalars)
     bases.flags.writeable = False
     limbs.flags.writeable = False
-    assert cpu_msm.msm_limbs(CURVE, bases, limbs) == py_ecc_msm(points, scalars)
+    assert pippenger.msm_limbs(CURVE, bases, limbs) == py_ecc_msm(points, scalars)
 
 
 @pytest.mark.parametrize("c", [1, 2, 5, 11, 13, 16])
 def test_signed_digits_reconstruct_the_scalar(c: int) -> None:
     rng = random.Random(c)
     scalars = [rng.randrange(1 << 256) for _ in range(30)] + [0, 1, R - 1, (1 << 256) - 1]
-    windows = cpu_msm.n_windows(c)
-    digits = cpu_msm.signed_digits(ints_to_limbs(scalars), c, windows)
+    windows = pippenger.n_windows(c)
+    digits = pippenger.signed_digits(ints_to_limbs(scalars), c, windows)
     assert digits.shape == (windows, len(scalars))
     assert np.abs(digits).max() <= 1 << (c - 1)
     assert (digits > -(1 << (c - 1))).all()
@@ -164,16 +165,16 @@ def test_window_rule_minimises_the_documented_cost() -> None:
     previous = 1
     for log_n in range(0, 25):
         n = 1 << log_n
-        c = cpu_msm.window_size(n)
-        assert 1 <= c <= cpu_msm.C_MAX
+        c = pippenger.window_size(n)
+        assert 1 <= c <= pippenger.C_MAX
         assert c >= previous  # more points, wider windows
         previous = c
-        cost = cpu_msm.msm_cost(n, c)
-        assert all(cost <= cpu_msm.msm_cost(n, other) for other in range(1, cpu_msm.C_MAX + 1))
-    assert cpu_msm.window_size(1 << 16) == 13
+        cost = pippenger.msm_cost(n, c)
+        assert all(cost <= pippenger.msm_cost(n, other) for other in range(1, pippenger.C_MAX + 1))
+    assert pippenger.window_size(1 << 16) == 13
 
 
-# --- Montgomery arithmetic (workers.arith), on both BN254 fields ---------------------------
+# --- Montgomery arithmetic (workers.fields.mont4), on both BN254 fields ---------------------------
 
 
 @njit

@@ -10,9 +10,9 @@ import pytest
 from py_ecc import optimized_bls12_381 as bls
 from py_ecc import optimized_bn128 as bn
 
-from workers import cpu_msm, cpu_msm_checks, cpu_msm_ext, msm
+from workers import msm
 from workers.api import validate_msm_input
-from workers.encoding import ints_to_limbs, limbs_to_point, points_to_limbs
+from workers.codec.limb_arrays import ints_to_limbs, limbs_to_point, points_to_limbs
 from workers.errors import (
     BackendUnavailableError,
     KernelInputError,
@@ -21,6 +21,7 @@ from workers.errors import (
     PointNotOnCurveError,
     ScalarOutOfRangeError,
 )
+from workers.msm import checks, generic, pippenger
 from workers.params import CURVES
 from workers.reference import (
     in_subgroup,
@@ -141,9 +142,9 @@ def test_msm_for_every_window(monkeypatch: pytest.MonkeyPatch, curve: str, c: in
     points, scalars = mixed_input(curve, 12, seed=c)
     r = CURVES[curve].order
     scalars[7:11] = [1 << (c - 1), (1 << c) - 1, (1 << 253) + (1 << (c - 1)), r - 2]
-    monkeypatch.setattr(cpu_msm_ext, "window_size_ext", lambda n, words, threads=1: c)
+    monkeypatch.setattr(generic, "window_size_ext", lambda n, words, threads=1: c)
     bases, limbs = points_to_limbs(points, curve), ints_to_limbs(scalars)
-    assert cpu_msm.msm_limbs(curve, bases, limbs) == py_ecc_msm(curve, points, scalars)
+    assert pippenger.msm_limbs(curve, bases, limbs) == py_ecc_msm(curve, points, scalars)
 
 
 @pytest.mark.parametrize("curve", NEW_CURVES)
@@ -152,27 +153,27 @@ def test_window_split_matches_serial(curve: str, threads: int) -> None:
     """Each window range on its own bucket array gives the serial result exactly."""
     points, scalars = mixed_input(curve, 40, seed=threads)
     params = CURVES[curve]
-    f, _, words = cpu_msm_ext._field_of(params)
+    f, _, words = generic._field_of(params)
     rows = points_to_limbs(points, curve).reshape(-1, 2 * words)
     keep = rows.any(axis=1)
-    mont = cpu_msm_ext._to_mont(rows[keep], params.base_modulus)
+    mont = generic._to_mont(rows[keep], params.base_modulus)
     limbs = ints_to_limbs(scalars)[keep]
     c = 5
-    windows = cpu_msm_ext.n_windows(c)
-    serial = cpu_msm_ext._bucket_msm(mont, limbs, c, windows, f)
-    split = cpu_msm_ext._bucket_msm_parallel(mont, limbs, c, windows, min(threads, windows), f)
+    windows = generic.n_windows(c)
+    serial = generic._bucket_msm(mont, limbs, c, windows, f)
+    split = generic._bucket_msm_parallel(mont, limbs, c, windows, min(threads, windows), f)
     assert np.array_equal(serial, split)
 
 
 def test_window_rule_caps_the_bucket_memory() -> None:
-    assert cpu_msm_ext.max_window(2 * 4) == 16  # BN254 G1-sized points
-    assert cpu_msm_ext.max_window(2 * 6) == 15
-    assert cpu_msm_ext.max_window(2 * 8) == 15
-    assert cpu_msm_ext.max_window(2 * 12) == 14
+    assert generic.max_window(2 * 4) == 16  # BN254 G1-sized points
+    assert generic.max_window(2 * 6) == 15
+    assert generic.max_window(2 * 8) == 15
+    assert generic.max_window(2 * 12) == 14
     for words in (12, 16, 24):
         for n in (1, 1 << 8, 1 << 16, 1 << 20):
-            assert 1 <= cpu_msm_ext.window_size_ext(n, words) <= cpu_msm_ext.max_window(words)
-    assert cpu_msm_ext.window_size_ext(1 << 16, 12) == cpu_msm.window_size(1 << 16)
+            assert 1 <= generic.window_size_ext(n, words) <= generic.max_window(words)
+    assert generic.window_size_ext(1 << 16, 12) == pippenger.window_size(1 << 16)
 
 
 @pytest.mark.parametrize("curve", NEW_CURVES)
@@ -265,9 +266,9 @@ def test_gpu_backend_is_cpu_only_for_new_curves(curve: str) -> None:
 def test_subgroup_check_kernel(curve: str) -> None:
     params = CURVES[curve]
     good = [*point_pool(curve), params.infinity]
-    assert cpu_msm_checks.first_point_not_in_subgroup(curve, points_to_limbs(good, curve)) == -1
+    assert checks.first_point_not_in_subgroup(curve, points_to_limbs(good, curve)) == -1
     bad = [*good, outside_subgroup(curve)]
-    first_bad = cpu_msm_checks.first_point_not_in_subgroup(curve, points_to_limbs(bad, curve))
+    first_bad = checks.first_point_not_in_subgroup(curve, points_to_limbs(bad, curve))
     assert first_bad == len(good)
 
 
@@ -276,8 +277,8 @@ def test_subgroup_check_kernel(curve: str) -> None:
 
 @pytest.mark.parametrize("curve", NEW_CURVES)
 def test_distributed_msm_on_every_curve(ray_cluster, curve: str) -> None:
-    from workers.dispatch import run_msm
-    from workers.plan import plan_msm
+    from workers.cluster.dispatch import run_msm
+    from workers.cluster.plan import plan_msm
 
     points, scalars = mixed_input(curve, 30, seed=30)
     chunks = plan_msm(curve, len(points), 4)
@@ -297,12 +298,12 @@ def test_batch_affine_matches_py_ecc(
 ) -> None:
     """Few buckets (every term conflicts), and enough terms for several batches per window."""
     points, scalars = mixed_input(curve, n, seed=n + c)
-    monkeypatch.setattr(cpu_msm_ext, "window_size_ext", lambda n, words, threads=1: c)
+    monkeypatch.setattr(generic, "window_size_ext", lambda n, words, threads=1: c)
     bases, limbs = points_to_limbs(points, curve), ints_to_limbs(scalars)
     words = bases.shape[2]
     expected = py_ecc_msm(curve, points, scalars)
     for batch_affine in (True, False):
-        got = cpu_msm_ext.msm_limbs_ext(curve, bases, limbs, batch_affine=batch_affine)
+        got = generic.msm_limbs_ext(curve, bases, limbs, batch_affine=batch_affine)
         assert limbs_to_point(got, curve) == expected, (batch_affine, words)
 
 
@@ -310,14 +311,14 @@ def test_batch_affine_matches_py_ecc(
 def test_batch_affine_window_split(curve: str) -> None:
     points, scalars = mixed_input(curve, 300, seed=3)
     params = CURVES[curve]
-    f, _, words = cpu_msm_ext._field_of(params)
+    f, _, words = generic._field_of(params)
     rows = points_to_limbs(points, curve).reshape(-1, 2 * words)
     keep = rows.any(axis=1)
-    mont = cpu_msm_ext._to_mont(rows[keep], params.base_modulus)
+    mont = generic._to_mont(rows[keep], params.base_modulus)
     limbs = ints_to_limbs(scalars)[keep]
-    c, windows = 6, cpu_msm_ext.n_windows(6)
-    serial = cpu_msm_ext._bucket_msm(mont, limbs, c, windows, f, batch_affine=False)
-    split = cpu_msm_ext._bucket_msm_parallel(mont, limbs, c, windows, 3, f, batch_affine=True)
+    c, windows = 6, generic.n_windows(6)
+    serial = generic._bucket_msm(mont, limbs, c, windows, f, batch_affine=False)
+    split = generic._bucket_msm_parallel(mont, limbs, c, windows, 3, f, batch_affine=True)
     assert np.array_equal(serial, split)
 
 
@@ -338,28 +339,28 @@ def test_endomorphism_subgroup_test_equals_the_definition(curve: str) -> None:
     ]
     for point in candidates:
         limbs = points_to_limbs([params.generator, point], curve)
-        fast = cpu_msm_checks.first_point_not_in_subgroup(curve, limbs)
-        slow = cpu_msm_checks.first_point_not_in_subgroup_by_order(curve, limbs)
+        fast = checks.first_point_not_in_subgroup(curve, limbs)
+        slow = checks.first_point_not_in_subgroup_by_order(curve, limbs)
         assert fast == slow == (-1 if in_subgroup(params, point) else 1)
 
 
 @pytest.mark.parametrize("curve", NEW_CURVES)
 def test_subgroup_test_split_among_threads(curve: str) -> None:
     good = list(point_pool(curve))
-    points = [good[i % len(good)] for i in range(cpu_msm_checks.SUBGROUP_PARALLEL_MIN_POINTS + 50)]
+    points = [good[i % len(good)] for i in range(checks.SUBGROUP_PARALLEL_MIN_POINTS + 50)]
     points[300] = points[-3] = outside_subgroup(curve)
     limbs = points_to_limbs(points, curve)
-    assert cpu_msm_checks.first_point_not_in_subgroup(curve, limbs) == 300
+    assert checks.first_point_not_in_subgroup(curve, limbs) == 300
 
 
 # -- the six-limb Montgomery arithmetic ----------------------------------------------------------
 
 
 def test_six_limb_arithmetic_matches_python_ints() -> None:
-    from workers import arith6
+    from workers.fields import mont6
 
     p = CURVES["bls12_381_g1"].base_modulus
-    consts = arith6.montgomery_constants6(p)
+    consts = mont6.montgomery_constants6(p)
     rng = random.Random(6)
     edges = [0, 1, 2, p - 1, p - 2, (1 << 320) - 1, (1 << 64) - 1, p >> 1]
     a_values = edges + [rng.randrange(p) for _ in range(200)]
@@ -371,18 +372,18 @@ def test_six_limb_arithmetic_matches_python_ints() -> None:
     def ints(arr: np.ndarray) -> list[int]:
         return [int.from_bytes(row.astype("<u8").tobytes(), "little") for row in arr]
 
-    arith6.mul6_into(out, a, b, consts)
+    mont6.mul6_into(out, a, b, consts)
     assert ints(out) == [x * y * r_inv % p for x, y in zip(a_values, b_values, strict=True)]
-    arith6.add6_into(out, a, b, consts)
+    mont6.add6_into(out, a, b, consts)
     assert ints(out) == [(x + y) % p for x, y in zip(a_values, b_values, strict=True)]
-    arith6.sub6_into(out, a, b, consts)
+    mont6.sub6_into(out, a, b, consts)
     assert ints(out) == [(x - y) % p for x, y in zip(a_values, b_values, strict=True)]
-    arith6.to_mont6_into(out, a, consts)
+    mont6.to_mont6_into(out, a, consts)
     assert ints(out) == [(x << 384) % p for x in a_values]
     mont = out.copy()
-    arith6.inv6_into(out, mont, consts)
+    mont6.inv6_into(out, mont, consts)
     assert ints(out) == [(pow(x, -1, p) << 384) % p if x else 0 for x in a_values]
-    arith6.from_mont6_into(out, mont, consts)
+    mont6.from_mont6_into(out, mont, consts)
     assert ints(out) == a_values
     with pytest.raises(ValueError, match="odd modulus"):
-        arith6.montgomery_constants6(1 << 383)
+        mont6.montgomery_constants6(1 << 383)

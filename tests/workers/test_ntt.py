@@ -7,10 +7,11 @@ import random
 import numpy as np
 import pytest
 
-from workers import cpu_ntt, ntt
-from workers.cpu_ntt import ntt_limbs, ntt_rows_limbs, scale_limbs, twiddle_limbs
-from workers.encoding import ints_to_limbs, limbs_to_ints
+from workers import ntt
+from workers.codec.limb_arrays import ints_to_limbs, limbs_to_ints
 from workers.errors import SizeNotPowerOfTwoError, UnknownFieldError
+from workers.ntt import radix2
+from workers.ntt.radix2 import ntt_limbs, ntt_rows_limbs, scale_limbs, twiddle_limbs
 from workers.params import FIELDS
 
 FIELD = "bn254_fr"
@@ -68,9 +69,9 @@ def test_ntt_limbs_leaves_its_input_alone_and_caches_twiddles() -> None:
     before = values.copy()
     ntt_limbs(FIELD, values)
     assert np.array_equal(values, before)
-    table = cpu_ntt.twiddles_for(FIELD, 32)
-    assert cpu_ntt.TWIDDLES[(FIELD, 32, False)] is table
-    assert cpu_ntt.twiddles_for(FIELD, 32) is table
+    table = radix2.twiddles_for(FIELD, 32)
+    assert radix2.TWIDDLES[(FIELD, 32, False)] is table
+    assert radix2.twiddles_for(FIELD, 32) is table
     omega = PARAMS.root_of_unity(32)
     # Stage layout: twiddles[h + j] = ω_{2h}^j, in Montgomery form (·2^256).
     stage_4 = limbs_to_ints(table[4:8])
@@ -109,7 +110,7 @@ def test_scale_limbs_matches_the_formula(factor: int) -> None:
 
 
 def four_step(values: np.ndarray, n1: int, n2: int) -> np.ndarray:
-    """The forward NTT split as across machines (workers.plan): columns, twiddle, rows."""
+    """The forward NTT split as across machines (workers.cluster.plan): columns, twiddle, rows."""
     n = n1 * n2
     columns = np.ascontiguousarray(values.reshape(n1, n2, 4).transpose(1, 0, 2))
     block = twiddle_limbs(FIELD, ntt_rows_limbs(FIELD, columns), n, 0)

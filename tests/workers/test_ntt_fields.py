@@ -10,9 +10,7 @@ import pytest
 
 from workers import ntt, ntt_batch
 from workers.api import validate_ntt_batch_input, validate_ntt_input
-from workers.arith import MAX_MODULUS, montgomery_constants
-from workers.cpu_ntt import ntt_limbs, ntt_rows_limbs, scale_limbs, twiddle_limbs
-from workers.encoding import ints_to_limbs, limbs_to_ints
+from workers.codec.limb_arrays import ints_to_limbs, limbs_to_ints
 from workers.errors import (
     KernelInputError,
     LengthMismatchError,
@@ -21,6 +19,8 @@ from workers.errors import (
     UnknownFieldError,
     ValueOutOfRangeError,
 )
+from workers.fields.mont4 import MAX_MODULUS, montgomery_constants
+from workers.ntt.radix2 import ntt_limbs, ntt_rows_limbs, scale_limbs, twiddle_limbs
 from workers.params import FIELDS
 
 ALL_FIELDS = ["bn254_fr", "bls12_381_fr", "goldilocks", "babybear"]

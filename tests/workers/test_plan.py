@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from workers.costs import msm_work_units, ntt_work_units
-from workers.plan import four_step_shape, plan_msm, plan_ntt
+from workers.cluster.costs import msm_work_units, ntt_work_units
+from workers.cluster.plan import four_step_shape, plan_msm, plan_ntt
 
 
 @pytest.mark.parametrize(("n", "parts"), [(1, 1), (1, 5), (10, 3), (1000, 7), (4096, 4)])

@@ -20,20 +20,28 @@ import ray
 from gpu_cases import msm_case
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-from workers import calibration, cpu_msm, cpu_ntt, gpu, host_build, msm, tasks
-from workers.encoding import ints_to_limbs, points_to_limbs
+from workers import msm
+from workers.cluster import calibration, tasks
+from workers.codec.limb_arrays import ints_to_limbs, points_to_limbs
+from workers.gpu import cupy_backend, host_build
+from workers.msm import pippenger
+from workers.ntt import radix2
 from workers.params import FIELDS
 
 from ray_cluster import extra_workers
 
 R = FIELDS["bn254_fr"].modulus
-NO_GPU = pytest.mark.skipif(gpu.gpu_available(), reason="a CUDA device is visible: no fallback")
+NO_GPU = pytest.mark.skipif(
+    cupy_backend.gpu_available(), reason="a CUDA device is visible: no fallback"
+)
 FIXTURES = (extra_workers,)  # used as test arguments
-GPU_ONLY = pytest.mark.skipif(not gpu.gpu_available(), reason="no CUDA device visible to CuPy")
+GPU_ONLY = pytest.mark.skipif(
+    not cupy_backend.gpu_available(), reason="no CUDA device visible to CuPy"
+)
 
 
 def test_backend_is_cpu_where_the_gpu_has_no_kernel_or_no_device(caplog):
-    caplog.set_level(logging.WARNING, logger="workers.tasks")
+    caplog.set_level(logging.WARNING, logger="workers.cluster.tasks")
     assert tasks.chunk_backend("msm", "bls12_381_g1", gpu_assigned=True) == "cpu"
     assert tasks.chunk_backend("ntt", "goldilocks", gpu_assigned=True) == "cpu"
     assert tasks.chunk_backend("msm", "bn254_g1", gpu_assigned=False) == "cpu"
@@ -44,7 +52,7 @@ def test_backend_is_cpu_where_the_gpu_has_no_kernel_or_no_device(caplog):
 @NO_GPU
 def test_assigned_but_unusable_gpu_falls_back_with_a_warning(caplog, monkeypatch):
     monkeypatch.setattr(tasks, "_GPU_WARNED", set())
-    caplog.set_level(logging.WARNING, logger="workers.tasks")
+    caplog.set_level(logging.WARNING, logger="workers.cluster.tasks")
     assert tasks.chunk_backend("msm", "bn254_g1", gpu_assigned=True) == "cpu"
     assert tasks.chunk_backend("ntt", "bls12_381_fr", gpu_assigned=True) == "cpu"
     warnings = [r.getMessage() for r in caplog.records]
@@ -54,7 +62,7 @@ def test_assigned_but_unusable_gpu_falls_back_with_a_warning(caplog, monkeypatch
 
 
 def test_a_failing_gpu_kernel_is_logged_and_computed_on_the_cpu(caplog):
-    caplog.set_level(logging.WARNING, logger="workers.tasks")
+    caplog.set_level(logging.WARNING, logger="workers.cluster.tasks")
 
     def broken() -> object:
         raise RuntimeError("cudaErrorMemoryAllocation")
@@ -66,7 +74,7 @@ def test_a_failing_gpu_kernel_is_logged_and_computed_on_the_cpu(caplog):
 
 @NO_GPU
 def test_calibration_without_a_device_times_the_cpu(caplog):
-    caplog.set_level(logging.WARNING, logger="workers.calibration")
+    caplog.set_level(logging.WARNING, logger="workers.cluster.calibration")
     steps: list[str] = []
     speeds = calibration.measure_speeds("bn254_g1", "bn254_fr", steps.append, use_gpu=True)
     assert set(speeds) == {"msm", "ntt"} and all(v > 0 for v in speeds.values())
@@ -79,13 +87,14 @@ def test_calibration_without_a_device_times_the_cpu(caplog):
 
 @pytest.fixture
 def host_gpu(monkeypatch):
-    """:mod:`workers.gpu` driving the g++ build of the CUDA kernels (:mod:`workers.host_build`):
+    """:mod:`workers.gpu.cupy_backend` driving the g++ build of the CUDA kernels
+    (:mod:`workers.gpu.host_build`):
     the chunk tasks' GPU branch, run in this process on the CPU."""
     if host_build.compiler() is None:
         pytest.skip("no g++ for the host build")
     launcher = host_build.HostLauncher()
-    monkeypatch.setattr(gpu, "launcher", lambda: launcher)
-    monkeypatch.setattr(gpu, "gpu_available", lambda: True)
+    monkeypatch.setattr(cupy_backend, "launcher", lambda: launcher)
+    monkeypatch.setattr(cupy_backend, "gpu_available", lambda: True)
     threads = numba.get_num_threads()
     yield launcher
     numba.set_num_threads(threads)  # the task bodies set one thread on this (main) thread
@@ -109,17 +118,17 @@ def test_task_bodies_on_the_gpu_branch_match_the_cpu(ray_cluster, host_gpu, monk
     values = ints_to_limbs([rng.randrange(modulus) for _ in range(16 * 32)]).reshape(16, 32, 4)
     out = tasks.ntt_rows_chunk._function(field, values, 4, 12, None)
     assert out.backend == "gpu"
-    assert np.array_equal(out.value, cpu_ntt.ntt_rows_limbs(field, values[4:12]))
+    assert np.array_equal(out.value, radix2.ntt_rows_limbs(field, values[4:12]))
     out = tasks.ntt_rows_chunk._function(field, values, 0, 16, 11)
     assert out.backend == "gpu"
-    block = cpu_ntt.ntt_rows_limbs(field, values)
-    assert np.array_equal(out.value, cpu_ntt.scale_limbs(field, block, 11))
+    block = radix2.ntt_rows_limbs(field, values)
+    assert np.array_equal(out.value, radix2.scale_limbs(field, block, 11))
     out = tasks.ntt_rows_chunk._function("goldilocks", values[..., :1] % 5, 0, 2, None)
     assert out.backend == "cpu"  # no GPU kernel for this field
 
 
 def test_calibration_times_the_gpu_where_it_has_kernels(host_gpu, monkeypatch, caplog):
-    caplog.set_level(logging.INFO, logger="workers.calibration")
+    caplog.set_level(logging.INFO, logger="workers.cluster.calibration")
     monkeypatch.setattr(calibration, "CALIBRATION_GPU_MSM_POINTS", 1 << 8)
     monkeypatch.setattr(calibration, "CALIBRATION_GPU_NTT_SHAPE", (4, 1 << 8))
     speeds = calibration.measure_speeds("bn254_g1", "bn254_fr", use_gpu=True)
@@ -194,8 +203,8 @@ def test_gpu_node_gets_a_device_and_chunks_stay_right(extra_workers):
     )
     assert out.node_id == gpu_node
     assert out.value == msm("bn254_g1", points[8:60], scalars[8:60], backend="cpu")
-    assert out.backend == ("gpu" if gpu.gpu_available() else "cpu")
-    if not gpu.gpu_available():  # the fallback is logged by the worker that ran the chunk
+    assert out.backend == ("gpu" if cupy_backend.gpu_available() else "cpu")
+    if not cupy_backend.gpu_available():  # the fallback is logged by the worker that ran the chunk
         logs = Path(added.get_logs_dir_path())
         assert _worker_logs_say(logs, "CuPy sees no CUDA device"), logs
 
@@ -205,12 +214,12 @@ def test_gpu_node_gets_a_device_and_chunks_stay_right(extra_workers):
         (
             tasks.ntt_rows_chunk,
             (values, 2, 6, None),
-            cpu_ntt.ntt_rows_limbs("bn254_fr", values[2:6]),
+            radix2.ntt_rows_limbs("bn254_fr", values[2:6]),
         ),
         (
             tasks.ntt_rows_chunk,
             (values, 1, 7, 5),
-            cpu_ntt.scale_limbs("bn254_fr", cpu_ntt.ntt_rows_limbs("bn254_fr", values[1:7]), 5),
+            radix2.scale_limbs("bn254_fr", radix2.ntt_rows_limbs("bn254_fr", values[1:7]), 5),
         ),
     ):
         ntt_options = tasks.gpu_options(gpu_node, ("ntt", "bn254_fr"))
@@ -218,7 +227,7 @@ def test_gpu_node_gets_a_device_and_chunks_stay_right(extra_workers):
             task.options(scheduling_strategy=_on(gpu_node), **ntt_options).remote("bn254_fr", *args)
         )
         assert np.array_equal(out.value, expected)
-        assert out.backend == ("gpu" if gpu.gpu_available() else "cpu")
+        assert out.backend == ("gpu" if cupy_backend.gpu_available() else "cpu")
 
     node_id, speeds = ray.get(
         tasks.calibrate.options(
@@ -247,7 +256,7 @@ def test_msm_chunk_on_the_gpu_matches_the_cpu(extra_workers, n):
         )
     )
     assert out.backend == "gpu"
-    assert out.value == cpu_msm.msm_limbs("bn254_g1", bases, scalar_limbs)
+    assert out.value == pippenger.msm_limbs("bn254_g1", bases, scalar_limbs)
 
 
 @pytest.mark.parametrize("field", ["bn254_fr", "bls12_381_fr"])
@@ -264,6 +273,6 @@ def test_ntt_chunks_on_the_gpu_match_the_cpu(extra_workers, field):
         [rows.remote(field, values, 3, 40, None), rows.remote(field, values, 5, 64, 9)]
     )
     assert out_plain.backend == out_rows.backend == "gpu"
-    assert np.array_equal(out_plain.value, cpu_ntt.ntt_rows_limbs(field, values[3:40]))
-    block = cpu_ntt.ntt_rows_limbs(field, values[5:64])
-    assert np.array_equal(out_rows.value, cpu_ntt.scale_limbs(field, block, 9))
+    assert np.array_equal(out_plain.value, radix2.ntt_rows_limbs(field, values[3:40]))
+    block = radix2.ntt_rows_limbs(field, values[5:64])
+    assert np.array_equal(out_rows.value, radix2.scale_limbs(field, block, 9))

@@ -14,8 +14,10 @@ import numpy as np
 import pytest
 
 from tests.workers.test_msm import INF, R, negate, py_ecc_msm, random_point
-from workers import arith, cpu_msm, cpu_ntt
-from workers.encoding import ints_to_limbs, limbs_to_ints, points_to_limbs
+from workers.codec.limb_arrays import ints_to_limbs, limbs_to_ints, points_to_limbs
+from workers.fields import mont4
+from workers.msm import pippenger
+from workers.ntt import radix2
 from workers.params import FIELDS
 
 CURVE = "bn254_g1"
@@ -25,9 +27,9 @@ needs_two = pytest.mark.skipif(not TWO_THREADS, reason="numba has fewer than 2 t
 
 @pytest.fixture(autouse=True)
 def _parallel_everywhere(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(cpu_msm, "PARALLEL_MIN_TERMS", 1)
-    monkeypatch.setattr(cpu_ntt, "PARALLEL_MIN_SIZE", 1)
-    monkeypatch.delenv(arith.KERNEL_THREADS_ENV, raising=False)
+    monkeypatch.setattr(pippenger, "PARALLEL_MIN_TERMS", 1)
+    monkeypatch.setattr(radix2, "PARALLEL_MIN_SIZE", 1)
+    monkeypatch.delenv(mont4.KERNEL_THREADS_ENV, raising=False)
     yield
     numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
 
@@ -61,8 +63,8 @@ def test_msm_one_and_two_threads_agree(n: int) -> None:
     points, scalars = _msm_case(n, seed=n)
     bases = points_to_limbs(points)
     limbs = ints_to_limbs(scalars)
-    one = _with_threads(1, lambda: cpu_msm.msm_limbs(CURVE, bases, limbs))
-    two = _with_threads(2, lambda: cpu_msm.msm_limbs(CURVE, bases, limbs))
+    one = _with_threads(1, lambda: pippenger.msm_limbs(CURVE, bases, limbs))
+    two = _with_threads(2, lambda: pippenger.msm_limbs(CURVE, bases, limbs))
     assert one == two
     if n <= 64:
         assert two == py_ecc_msm(points, scalars)
@@ -70,26 +72,26 @@ def test_msm_one_and_two_threads_agree(n: int) -> None:
 
 @pytest.mark.parametrize("threads", [2, 3, 5, 40])
 def test_msm_window_split_any_thread_count(threads: int) -> None:
-    """The window ranges of :func:`cpu_msm._bucket_msm_parallel` cover every window once."""
+    """The window ranges of :func:`pippenger._bucket_msm_parallel` cover every window once."""
     points, scalars = _msm_case(200, seed=threads)
     bases = points_to_limbs(points).reshape(-1, 8)
     keep = bases.any(axis=1)
     limbs = ints_to_limbs(scalars)[keep]
-    consts = arith.montgomery_constants(cpu_msm.CURVES[CURVE].base_modulus)
+    consts = mont4.montgomery_constants(pippenger.CURVES[CURVE].base_modulus)
     mont = np.empty_like(bases[keep])
-    arith.to_mont_into(mont.reshape(-1, 4), bases[keep].reshape(-1, 4), consts)
+    mont4.to_mont_into(mont.reshape(-1, 4), bases[keep].reshape(-1, 4), consts)
     c = 5
-    windows = cpu_msm.n_windows(c)
-    serial = cpu_msm._bucket_msm(mont, limbs, c, windows, consts)
-    split = cpu_msm._bucket_msm_parallel(mont, limbs, c, windows, min(threads, windows), consts)
+    windows = pippenger.n_windows(c)
+    serial = pippenger._bucket_msm(mont, limbs, c, windows, consts)
+    split = pippenger._bucket_msm_parallel(mont, limbs, c, windows, min(threads, windows), consts)
     assert np.array_equal(serial, split)
 
 
 def test_window_rule_counts_the_busiest_thread() -> None:
-    assert cpu_msm.window_size(1 << 16, threads=1) == cpu_msm.window_size(1 << 16)
+    assert pippenger.window_size(1 << 16, threads=1) == pippenger.window_size(1 << 16)
     for n in (1 << 12, 1 << 16, 1 << 18):
-        c = cpu_msm.window_size(n, threads=2)
-        assert 1 <= c <= cpu_msm.C_MAX
+        c = pippenger.window_size(n, threads=2)
+        assert 1 <= c <= pippenger.C_MAX
 
 
 def _random_values(field: str, shape: tuple[int, ...], seed: int) -> np.ndarray:
@@ -105,12 +107,10 @@ def _random_values(field: str, shape: tuple[int, ...], seed: int) -> np.ndarray:
 def test_ntt_one_and_two_threads_agree(field: str, log_n: int) -> None:
     values = _random_values(field, (1 << log_n,), seed=log_n)
     for inverse, coset in ((False, None), (True, None), (False, 7)):
-        one = _with_threads(1, lambda: cpu_ntt.ntt_limbs(field, values, inverse, coset))  # noqa: B023
-        two = _with_threads(2, lambda: cpu_ntt.ntt_limbs(field, values, inverse, coset))  # noqa: B023
+        one = _with_threads(1, lambda: radix2.ntt_limbs(field, values, inverse, coset))  # noqa: B023
+        two = _with_threads(2, lambda: radix2.ntt_limbs(field, values, inverse, coset))  # noqa: B023
         assert np.array_equal(one, two)
-    back = _with_threads(
-        2, lambda: cpu_ntt.ntt_limbs(field, cpu_ntt.ntt_limbs(field, values), True)
-    )
+    back = _with_threads(2, lambda: radix2.ntt_limbs(field, radix2.ntt_limbs(field, values), True))
     assert limbs_to_ints(back) == limbs_to_ints(values)
 
 
@@ -118,35 +118,35 @@ def test_ntt_one_and_two_threads_agree(field: str, log_n: int) -> None:
 @pytest.mark.parametrize("rows", [1, 2, 3, 8])
 def test_ntt_rows_one_and_two_threads_agree(rows: int) -> None:
     matrix = _random_values("bn254_fr", (rows, 256), seed=rows)
-    one = _with_threads(1, lambda: cpu_ntt.ntt_rows_limbs("bn254_fr", matrix))
-    two = _with_threads(2, lambda: cpu_ntt.ntt_rows_limbs("bn254_fr", matrix))
+    one = _with_threads(1, lambda: radix2.ntt_rows_limbs("bn254_fr", matrix))
+    two = _with_threads(2, lambda: radix2.ntt_rows_limbs("bn254_fr", matrix))
     assert np.array_equal(one, two)
 
 
 @pytest.mark.parametrize("parts", [2, 4, 8])
 @pytest.mark.parametrize("log_n", [4, 10])
 def test_ntt_block_split_any_part_count(parts: int, log_n: int) -> None:
-    """:func:`cpu_ntt._ntt_inplace_parallel` with more parts than threads equals the serial one."""
+    """:func:`radix2._ntt_inplace_parallel` with more parts than threads equals the serial one."""
     field = "bn254_fr"
     n = 1 << log_n
     values = _random_values(field, (n,), seed=parts)
-    twiddles = cpu_ntt.twiddles_for(field, n)
-    consts = arith.montgomery_constants(FIELDS[field].modulus)
+    twiddles = radix2.twiddles_for(field, n)
+    consts = mont4.montgomery_constants(FIELDS[field].modulus)
     serial = values.copy()
-    cpu_ntt._ntt_inplace(serial, twiddles, consts)
+    radix2._ntt_inplace(serial, twiddles, consts)
     split = values.copy()
-    cpu_ntt._ntt_inplace_parallel(split, twiddles, parts, consts)
+    radix2._ntt_inplace_parallel(split, twiddles, parts, consts)
     assert np.array_equal(serial, split)
 
 
 def test_kernel_threads_policy(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert arith.kernel_threads() == numba.get_num_threads()
-    monkeypatch.setenv(arith.KERNEL_THREADS_ENV, "1")
-    assert arith.kernel_threads() == 1
-    monkeypatch.setenv(arith.KERNEL_THREADS_ENV, "64")
-    assert arith.kernel_threads() == numba.get_num_threads()
-    monkeypatch.setenv(arith.KERNEL_THREADS_ENV, "0")
+    assert mont4.kernel_threads() == numba.get_num_threads()
+    monkeypatch.setenv(mont4.KERNEL_THREADS_ENV, "1")
+    assert mont4.kernel_threads() == 1
+    monkeypatch.setenv(mont4.KERNEL_THREADS_ENV, "64")
+    assert mont4.kernel_threads() == numba.get_num_threads()
+    monkeypatch.setenv(mont4.KERNEL_THREADS_ENV, "0")
     with pytest.raises(ValueError):
-        arith.kernel_threads()
-    monkeypatch.delenv(arith.KERNEL_THREADS_ENV)
-    assert _with_threads(1, arith.kernel_threads) == 1
+        mont4.kernel_threads()
+    monkeypatch.delenv(mont4.KERNEL_THREADS_ENV)
+    assert _with_threads(1, mont4.kernel_threads) == 1

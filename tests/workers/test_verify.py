@@ -8,10 +8,11 @@ import random
 import numpy as np
 import pytest
 
-from workers import cpu_ntt, verify
-from workers.encoding import ints_to_limbs, limbs_to_ints
+from workers.cluster import verify
+from workers.cluster.plan import four_step_shape
+from workers.codec.limb_arrays import ints_to_limbs, limbs_to_ints
+from workers.ntt import radix2
 from workers.params import FIELDS
-from workers.plan import four_step_shape
 
 
 def _slices(field: str, log_n: int, seed: int):
@@ -23,10 +24,10 @@ def _slices(field: str, log_n: int, seed: int):
     values = ints_to_limbs([rng.randrange(p) for _ in range(n)])
     columns = np.ascontiguousarray(values.reshape(n1, n2, 4).transpose(1, 0, 2))
     start, stop = 1, max(2, n2 // 2)
-    col_out = cpu_ntt.ntt_rows_limbs(field, columns[start:stop].copy())
+    col_out = radix2.ntt_rows_limbs(field, columns[start:stop].copy())
     scale = pow(n, -1, p)
     rows_in = columns[:3].copy()
-    row_out = cpu_ntt.scale_limbs(field, cpu_ntt.ntt_rows_limbs(field, rows_in), scale)
+    row_out = radix2.scale_limbs(field, radix2.ntt_rows_limbs(field, rows_in), scale)
     return columns[start:stop], col_out, rows_in, row_out, scale
 
 
@@ -45,14 +46,14 @@ def test_correct_slices_pass_every_corruption_fails(field):
         assert not verify.check_ntt_slice(field, col_in, bad)
     # The usual cheats: twiddles applied (the worker's job no more), skipped or wrong
     # scaling, swapped rows, zeros, a row missing, an inverse instead of a forward NTT.
-    twiddled = cpu_ntt.twiddle_limbs(field, col_out, 1 << 8, 1)
+    twiddled = radix2.twiddle_limbs(field, col_out, 1 << 8, 1)
     assert not verify.check_ntt_slice(field, col_in, twiddled)
     assert not verify.check_ntt_slice(field, rows_in, row_out)
     assert not verify.check_ntt_slice(field, rows_in, row_out, scale=scale + 1)
     assert not verify.check_ntt_slice(field, rows_in, row_out[::-1].copy(), scale=scale)
     assert not verify.check_ntt_slice(field, rows_in, np.zeros_like(row_out), scale=scale)
     assert not verify.check_ntt_slice(field, rows_in, row_out[:2], scale=scale)
-    inverse = cpu_ntt.ntt_rows_limbs(field, col_in.copy(), inverse=True)
+    inverse = radix2.ntt_rows_limbs(field, col_in.copy(), inverse=True)
     assert not verify.check_ntt_slice(field, col_in, inverse)
 
 

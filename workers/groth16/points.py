@@ -1,6 +1,6 @@
 """BN254 points of the Groth16 code: limb arrays ↔ integers ↔ py_ecc, checks, snarkjs JSON.
 
-Conventions (DESIGN §4, extended to G2 as in :mod:`workers.cpu_msm_ext`): a G1
+Conventions (DESIGN §4, extended to G2 as in :mod:`workers.msm.generic`): a G1
 point is ``(x, y)`` and a G2 point ``((x0, x1), (y0, y1))`` with ``x = x0 + x1·u``
 in ``F_p² = F_p[u]/(u² + 1)``; the point at infinity is all zeros.  The few
 additions and scalar multiplications of a proof run as tiny MSMs on the numba
@@ -18,8 +18,8 @@ from py_ecc.optimized_bn128 import FQ, FQ2, Z1, Z2, is_on_curve, normalize
 from py_ecc.optimized_bn128 import b as G1_B
 from py_ecc.optimized_bn128 import b2 as G2_B
 
-from workers.cpu_msm import msm_limbs
-from workers.encoding import ints_to_limbs, limbs_to_ints, points_to_limbs
+from workers.codec.limb_arrays import ints_to_limbs, limbs_to_ints, points_to_limbs
+from workers.msm.pippenger import msm_limbs
 from workers.params import BN254_P, BN254_R
 
 G1Point = tuple[int, int]
@@ -90,7 +90,7 @@ def g2_on_curve(point: G2Point) -> bool:
 def g1_combine(terms: list[tuple[G1Point, int]]) -> G1Point:
     """``Σ kᵢ·Pᵢ`` for a handful of terms (the final assembly of a proof), ``kᵢ`` taken mod r.
 
-    Runs the numba MSM of :mod:`workers.cpu_msm` (py_ecc's Python double-and-add
+    Runs the numba MSM of :mod:`workers.msm.pippenger` (py_ecc's Python double-and-add
     took a third of a 2^12 proof).
     """
     points = points_to_limbs([p for p, _ in terms])
@@ -99,8 +99,8 @@ def g1_combine(terms: list[tuple[G1Point, int]]) -> G1Point:
 
 
 def g2_combine(terms: list[tuple[G2Point, int]]) -> G2Point:
-    """``Σ kᵢ·Qᵢ`` for a handful of G2 terms (numba, :mod:`workers.cpu_msm_ext`)."""
-    from workers.cpu_msm_ext import msm_limbs_ext
+    """``Σ kᵢ·Qᵢ`` for a handful of G2 terms (numba, :mod:`workers.msm.generic`)."""
+    from workers.msm.generic import msm_limbs_ext
 
     coords = [c for (x, y), _ in terms for c in (*x, *y)]
     points = ints_to_limbs(coords).reshape(len(terms), 2, 2, 4)

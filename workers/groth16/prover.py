@@ -40,9 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from workers.cpu_msm import msm_limbs
-from workers.cpu_ntt import ntt_rows_limbs
-from workers.encoding import limbs_to_ints
+from workers.codec.limb_arrays import limbs_to_ints
 from workers.errors import BackendUnavailableError
 from workers.groth16 import qap
 from workers.groth16.points import (
@@ -56,6 +54,8 @@ from workers.groth16.points import (
 )
 from workers.groth16.wtns import check_witness
 from workers.groth16.zkey import ZKey
+from workers.msm.pippenger import msm_limbs
+from workers.ntt.radix2 import ntt_rows_limbs
 from workers.params import BN254_R
 
 MsmFn = Callable[[str, np.ndarray, np.ndarray], Any]
@@ -63,12 +63,12 @@ NttFn = Callable[[np.ndarray, bool, "int | None"], np.ndarray]
 
 
 def default_msm(curve: str, bases: np.ndarray, scalars: np.ndarray) -> Any:
-    """The single-process CPU MSM of :mod:`workers.cpu_msm` (G1) / ``cpu_msm_ext`` (G2)."""
+    """The single-process CPU MSM of :mod:`workers.msm.pippenger` (G1) / ``cpu_msm_ext`` (G2)."""
     if curve == "bn254_g1":
         return msm_limbs(curve, bases, scalars)
     if curve == "bn254_g2":
         try:
-            from workers.cpu_msm_ext import msm_limbs_ext
+            from workers.msm.generic import msm_limbs_ext
         except ImportError:  # pragma: no cover - the G2 kernel ships with the package
             raise BackendUnavailableError("no bn254_g2 MSM kernel in this build") from None
         return g2_from_limbs(msm_limbs_ext(curve, bases, scalars))
@@ -76,7 +76,7 @@ def default_msm(curve: str, bases: np.ndarray, scalars: np.ndarray) -> Any:
 
 
 def default_ntt(rows: np.ndarray, inverse: bool, coset: int | None) -> np.ndarray:
-    """The single-process CPU NTT of :mod:`workers.cpu_ntt` over ``bn254_fr`` rows."""
+    """The single-process CPU NTT of :mod:`workers.ntt.radix2` over ``bn254_fr`` rows."""
     return ntt_rows_limbs(qap.FIELD, rows, inverse, coset)
 
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from workers.arith import add, load, mont_mul, montgomery_constants, store, sub, unpack
+from workers.fields.mont4 import add, load, mont_mul, montgomery_constants, store, sub, unpack
 from workers.params import BN254_R, FIELDS
 
 FIELD = "bn254_fr"

@@ -17,7 +17,7 @@ from typing import Any
 
 from py_ecc.optimized_bn128 import FQ12, curve_order, final_exponentiate, multiply, neg, pairing
 
-from workers.encoding import limbs_to_points
+from workers.codec.limb_arrays import limbs_to_points
 from workers.groth16.points import (
     G1_INFINITY,
     G2_INFINITY,

@@ -39,9 +39,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from workers.arith import from_mont_into, int_to_limbs, montgomery_constants
-from workers.cpu_msm import first_point_off_curve
 from workers.errors import MalformedZkeyError, UnsupportedZkeyError
+from workers.fields.mont4 import from_mont_into, int_to_limbs, montgomery_constants
 from workers.groth16.binfile import expect_size, read_sections, unique_section
 from workers.groth16.points import (
     G1Point,
@@ -51,6 +50,7 @@ from workers.groth16.points import (
     g2_from_limbs,
     g2_on_curve,
 )
+from workers.msm.pippenger import first_point_off_curve
 from workers.params import BLS12_381_R, BN254_P, BN254_R
 
 WHAT = ".zkey"

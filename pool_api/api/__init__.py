@@ -1,0 +1,2 @@
+"""The HTTP API: routes, dependencies (authentication), request and response schemas,
+middlewares."""

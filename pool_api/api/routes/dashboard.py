@@ -1,0 +1,189 @@
+"""``/v1/stats/…``: public, read-only aggregates for the dashboard (issue 6 §5, DESIGN §8).
+
+Nothing here needs a token: it shows what the leaderboard already shows (names,
+work units, amounts) and counts. Amounts are summed on Python ints (``Units``
+columns are text on SQLite, see :mod:`accounting.types`), never in SQL or floats.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request
+from sqlalchemy import func
+from sqlmodel import Session, select
+
+import accounting
+from accounting import Account, AccountKind, Transfer, TransferCode
+from pool_api.api.deps import Pool, SessionDep
+from pool_api.api.schemas_dashboard import (
+    ContributorStats,
+    EarningPoint,
+    LeaderboardRow,
+    Overview,
+    ThroughputPoint,
+)
+from pool_api.errors import NotFoundError
+from pool_api.live import presence
+from pool_api.store.models import ChunkRecord, Contributor, Job, JobStatus, Node
+
+router = APIRouter(prefix="/v1/stats", tags=["dashboard"])
+
+#: Transfer codes that count as a contributor's earnings when they credit its account.
+EARNING_CODES = (TransferCode.REWARD_SHARE, TransferCode.HELD_RELEASE)
+EVENT_STREAM_PATH = "/v1/events"
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _earned_by_contributor(session: Session) -> dict[int, int]:
+    rows = session.exec(
+        select(Account.contributor_id, Transfer.amount_units)
+        .join(Account, Account.id == Transfer.credit_account_id)
+        .where(Account.kind == AccountKind.CONTRIBUTOR, Transfer.code.in_(EARNING_CODES))
+    )
+    earned: dict[int, int] = defaultdict(int)
+    for contributor_id, amount_units in rows:
+        earned[int(contributor_id)] += int(amount_units)
+    return earned
+
+
+def _throughput(session: Session, now: datetime, window_minutes: int) -> list[ThroughputPoint]:
+    """Work units per one-minute bucket of ``ChunkRecord.finished_at``, zero-filled."""
+    end = now.replace(second=0, microsecond=0) + timedelta(minutes=1)
+    start = end - timedelta(minutes=window_minutes)
+    buckets = [0] * window_minutes
+    rows = session.exec(
+        select(ChunkRecord.finished_at, ChunkRecord.work_units).where(
+            ChunkRecord.finished_at >= start
+        )
+    )
+    for finished_at, work_units in rows:
+        index = int((_aware(finished_at) - start).total_seconds() // 60)
+        if 0 <= index < window_minutes:
+            buckets[index] += int(work_units)
+    return [
+        ThroughputPoint(minute_start=start + timedelta(minutes=i), work_units=units)
+        for i, units in enumerate(buckets)
+    ]
+
+
+def _node_counts(pool: Pool, session: Session) -> tuple[int, int, int, int]:
+    """Registered nodes, online ones (a live heartbeat, :mod:`pool_api.live.presence`, and an
+    owner who is not banned), and the same two counts for nodes that reported a GPU."""
+    nodes = session.exec(
+        select(Node.ray_node_id, Node.gpu_model, Contributor.banned_at).join(
+            Contributor, Contributor.id == Node.contributor_id
+        )
+    ).all()
+    seen = presence.last_seen(pool.events.client, [node_id for node_id, _, _ in nodes])
+    online = {node_id for node_id, _, banned_at in nodes if node_id in seen and banned_at is None}
+    gpu_nodes = [node_id for node_id, gpu_model, _ in nodes if gpu_model]
+    return len(nodes), len(online), len(gpu_nodes), len(online.intersection(gpu_nodes))
+
+
+@router.get("/overview", response_model=Overview)
+def overview(
+    request: Request,
+    pool: Pool,
+    session: SessionDep,
+    window_minutes: Annotated[
+        int, Query(ge=1, le=1440, description="Throughput window, in minutes.")
+    ] = 60,
+) -> Overview:
+    """Pool at a glance: nodes, GPUs, jobs by status, throughput per minute over the window."""
+    now = datetime.now(UTC)
+    jobs_by_status = {status.value: 0 for status in JobStatus}
+    for status, count in session.exec(select(Job.status, func.count()).group_by(Job.status)):
+        jobs_by_status[JobStatus(status).value] = count
+    nodes_registered, nodes_online, gpus_registered, gpus_online = _node_counts(pool, session)
+    serves_events = EVENT_STREAM_PATH in request.app.openapi().get("paths", {})
+    return Overview(
+        generated_at=now,
+        nodes_registered=nodes_registered,
+        nodes_online=nodes_online,
+        gpus_registered=gpus_registered,
+        gpus_online=gpus_online,
+        contributors=session.exec(select(func.count()).select_from(Contributor)).one(),
+        jobs_by_status=jobs_by_status,
+        work_units_total=int(
+            session.exec(select(func.coalesce(func.sum(ChunkRecord.work_units), 0))).one()
+        ),
+        window_minutes=window_minutes,
+        throughput=_throughput(session, now, window_minutes),
+        event_stream_path=EVENT_STREAM_PATH if serves_events else None,
+    )
+
+
+@router.get("/leaderboard", response_model=list[LeaderboardRow])
+def leaderboard(
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=1000, description="Rows to return.")] = 100,
+) -> list[LeaderboardRow]:
+    """Contributors by verified work units (then earnings), with earnings and balances."""
+    work = accounting.work_units_by_contributor(session)
+    balances = accounting.balances(session)
+    earned = _earned_by_contributor(session)
+    nodes = dict(
+        session.exec(select(Node.contributor_id, func.count()).group_by(Node.contributor_id)).all()
+    )
+    contributors = [(c.id, c.name) for c in session.exec(select(Contributor)) if c.id is not None]
+    contributors.sort(key=lambda c: (-work.get(c[0], 0), -earned.get(c[0], 0), c[0]))
+    return [
+        LeaderboardRow(
+            rank=rank,
+            contributor_id=cid,
+            name=name,
+            work_units=work.get(cid, 0),
+            earned_units=earned.get(cid, 0),
+            balance_units=balances.get(cid, 0),
+            nodes=nodes.get(cid, 0),
+        )
+        for rank, (cid, name) in enumerate(contributors[:limit], start=1)
+    ]
+
+
+@router.get("/contributors/{contributor_id}", response_model=ContributorStats)
+def contributor_stats(
+    session: SessionDep,
+    contributor_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+    limit: Annotated[
+        int, Query(ge=1, le=10_000, description="Most recent earnings to return.")
+    ] = 1000,
+) -> ContributorStats:
+    """One contributor's work, balance and earnings over time (cumulative), for its page."""
+    contributor = session.get(Contributor, contributor_id)
+    if contributor is None:
+        raise NotFoundError(f"no contributor {contributor_id}")
+    points: list[EarningPoint] = []
+    cumulative = 0
+    for line in accounting.statement(session, contributor_id):
+        if line.code in EARNING_CODES and line.amount_units > 0:
+            cumulative += line.amount_units
+            points.append(
+                EarningPoint(
+                    at=_aware(line.created_at),
+                    job_ref=line.job_ref,
+                    amount_units=line.amount_units,
+                    cumulative_units=cumulative,
+                )
+            )
+    node_ids = session.exec(
+        select(Node.ray_node_id)
+        .where(Node.contributor_id == contributor_id)
+        .order_by(Node.registered_at)
+    ).all()
+    return ContributorStats(
+        contributor_id=contributor_id,
+        name=contributor.name,
+        created_at=_aware(contributor.created_at),
+        work_units=accounting.work_units_by_contributor(session).get(contributor_id, 0),
+        earned_units=cumulative,
+        balance_units=accounting.account_balance(session, AccountKind.CONTRIBUTOR, contributor_id),
+        nodes=list(node_ids),
+        earnings=points[-limit:],
+    )

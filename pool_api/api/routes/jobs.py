@@ -1,0 +1,348 @@
+"""``/v1/jobs``: submit proving jobs, follow them, report their rewards."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Header, Path, Query, Request, Response, status
+from sqlalchemy import bindparam
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, func, select
+from starlette.concurrency import run_in_threadpool
+
+import accounting
+from pool_api.api.deps import OperatorAuth, Pool, SessionDep
+from pool_api.api.job_bodies import (
+    REQUEST_BODY_OPENAPI,
+    binary_result,
+    parse_binary_job,
+    parse_json_job,
+    result_json,
+)
+from pool_api.api.schemas import (
+    JobCreated,
+    JobPage,
+    JobPublic,
+    JobSummary,
+    Progress,
+    RewardCreate,
+    RewardPublic,
+    Share,
+)
+from pool_api.errors import NotFoundError, StateConflictError, UnsupportedMediaTypeError
+from pool_api.runner.groth16 import parse_groth16_job
+from pool_api.state import PoolState
+from pool_api.store.models import Job, JobStatus, utcnow
+
+router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
+
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=128,
+        description="Retrying with the same key and body returns the first job (200).",
+    ),
+]
+
+
+def _same_request(stored: Job, job: Job) -> bool:
+    fields = ("kind", "curve", "field", "inverse", "size", "input_sha256", "zkey_sha256")
+    return all(getattr(stored, name) == getattr(job, name) for name in fields)
+
+
+JSON_OR_BINARY = ("application/json", "application/octet-stream")
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=JobCreated,
+    openapi_extra=REQUEST_BODY_OPENAPI,
+    responses={
+        200: {"description": "a retry: the job first created with this Idempotency-Key"},
+        409: {"description": "the Idempotency-Key was used for a different request"},
+        413: {"description": "body over PROVERPOOL_MAX_BODY_BYTES"},
+        415: {"description": "neither application/json nor application/octet-stream"},
+    },
+)
+async def submit_job(
+    request: Request,
+    pool: Pool,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
+    kind: Annotated[
+        Literal["msm", "ntt", "groth16"] | None,
+        Query(description="Binary bodies only: the job kind."),
+    ] = None,
+    curve: Annotated[
+        str | None, Query(max_length=32, description="Binary MSM only: the curve.")
+    ] = None,
+    field: Annotated[
+        str | None, Query(max_length=32, description="Binary NTT only: the field.")
+    ] = None,
+    inverse: Annotated[bool, Query(description="Binary NTT only: inverse transform.")] = False,
+    zkey: Annotated[
+        str | None,
+        Query(
+            pattern="^[0-9a-f]{64}$",
+            description="groth16 only: SHA-256 of the proving key (POST /v1/zkeys); "
+            "the body is the .wtns witness.",
+        ),
+    ] = None,
+) -> JobCreated:
+    """Validate the whole input, store it once (content-addressed), queue the job.
+
+    The body is JSON (``Content-Type: application/json``; numbers as decimal strings) or
+    binary (``application/octet-stream``, DESIGN §4, parameters ``kind``, ``curve`` /
+    ``field``, ``inverse`` in the query string; layout in :mod:`pool_api.api.job_bodies`).
+    A Groth16 job is binary: ``?kind=groth16&zkey=<sha256>`` with the ``.wtns`` as body
+    (404 for an unknown key, 422 for a witness that does not fit it).
+    """
+    content_type = request.headers.get("content-type", "application/json")
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    if media_type not in JSON_OR_BINARY:
+        raise UnsupportedMediaTypeError(
+            f"Content-Type {media_type!r} not supported; use one of {list(JSON_OR_BINARY)}"
+        )
+    raw = await request.body()
+    if media_type == "application/json":
+        job, blob = await run_in_threadpool(parse_json_job, raw)
+    elif kind == "groth16":
+        job, blob = await run_in_threadpool(parse_groth16_job, pool.engine, pool.blobs, raw, zkey)
+    else:
+        job, blob = await run_in_threadpool(parse_binary_job, raw, kind, curve, field, inverse)
+    return await run_in_threadpool(_store_job, pool, job, blob, response, idempotency_key)
+
+
+def _store_job(
+    pool: PoolState, job: Job, blob: bytes, response: Response, idempotency_key: str | None
+) -> JobCreated:
+    job.id = uuid.uuid4().hex
+    job.input_sha256 = pool.blobs.put(blob)
+    job.idempotency_key = idempotency_key
+    with Session(pool.engine) as session:
+        if idempotency_key is not None:
+            stored = _job_with_key(session, idempotency_key)
+            if stored is not None:
+                return _retry(stored, job, response)
+        session.add(job)
+        try:
+            session.commit()
+        except IntegrityError:  # a concurrent retry with the same key won the race
+            session.rollback()
+            stored = _job_with_key(session, idempotency_key or "")
+            if stored is None:
+                raise
+            return _retry(stored, job, response)
+        job_id, kind, size = job.id, job.kind, job.size
+    pool.metrics.jobs_submitted.labels(kind).inc()
+    pool.events.publish("job.submitted", job_id=job_id, kind=kind, size=size)
+    pool.runner.wake()
+    return JobCreated(id=job_id)
+
+
+def _job_with_key(session: Session, key: str) -> Job | None:
+    return session.exec(select(Job).where(Job.idempotency_key == key)).first()
+
+
+def _retry(stored: Job, job: Job, response: Response) -> JobCreated:
+    if not _same_request(stored, job):
+        raise StateConflictError("this Idempotency-Key was used for a different job request")
+    response.status_code = status.HTTP_200_OK
+    return JobCreated(id=stored.id)
+
+
+@router.get("", response_model=JobPage)
+def list_jobs(
+    session: SessionDep,
+    status_filter: Annotated[JobStatus | None, Query(alias="status")] = None,
+    kind: Annotated[Literal["msm", "ntt", "groth16"] | None, Query()] = None,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> JobPage:
+    """Jobs, newest first, filtered by status and kind, a page at a time."""
+    conditions = []
+    if status_filter is not None:
+        conditions.append(Job.status == status_filter)
+    if kind is not None:
+        conditions.append(Job.kind == kind)
+    total = session.exec(select(func.count()).select_from(Job).where(*conditions)).one()
+    rows = session.exec(
+        select(Job)
+        .where(*conditions)
+        .order_by(Job.created_at.desc(), Job.id)
+        .offset(offset)
+        .limit(limit)
+    ).all()
+    items = [
+        JobSummary(
+            id=j.id,
+            kind=j.kind,
+            curve=j.curve,
+            field=j.field,
+            size=j.size,
+            status=j.status,
+            progress=Progress(chunks_done=j.chunks_done, chunks_total=j.chunks_total),
+            created_at=j.created_at,
+        )
+        for j in rows
+    ]
+    return JobPage(items=items, total=total, offset=offset, limit=limit)
+
+
+_BINARY = "application/octet-stream"
+
+
+@router.get(
+    "/{job_id}",
+    response_model=JobPublic,
+    responses={
+        200: {"content": {_BINARY: {"schema": {"type": "string", "format": "binary"}}}},
+        409: {"description": "binary result asked of a job that is not done"},
+    },
+)
+async def get_job(
+    job_id: Annotated[str, Path(max_length=64)],
+    pool: Pool,
+    request: Request,
+    format: Annotated[
+        Literal["json", "binary"] | None,
+        Query(description="Result format; default: by the Accept header, else JSON."),
+    ] = None,
+) -> JobPublic | Response:
+    """The job's status and progress, with its result once done: JSON (decimal strings),
+    or the bare result in DESIGN §4 binary (``?format=binary`` or
+    ``Accept: application/octet-stream``)."""
+    if format is None:
+        accept = request.headers.get("accept", "")
+        format = "binary" if _BINARY in accept and "application/json" not in accept else "json"
+    return await run_in_threadpool(_read_job, pool, job_id, format)
+
+
+# The path clients poll: one prebuilt Core statement, no ORM objects.
+_JOB_QUERY = select(
+    Job.id,
+    Job.kind,
+    Job.curve,
+    Job.field,
+    Job.status,
+    Job.chunks_done,
+    Job.chunks_total,
+    Job.result_sha256,
+    Job.error,
+).where(Job.id == bindparam("job_id"))
+
+
+def _read_job(pool: PoolState, job_id: str, format: str) -> JobPublic | Response:
+    with pool.read_engine.connect() as connection:
+        job = connection.execute(_JOB_QUERY, {"job_id": job_id}).first()
+    if job is None:
+        raise NotFoundError(f"no job {job_id!r}")
+    done = job.status == JobStatus.done and job.result_sha256
+    if job.kind == "groth16":  # the result is snarkjs' files, at /v1/jobs/{id}/proof
+        if format == "binary":
+            raise StateConflictError(f"job {job_id} is a groth16 job: GET /v1/jobs/{job_id}/proof")
+        done = False
+    if format == "binary":
+        if not done:
+            raise StateConflictError(f"job {job_id} is {job.status.value}; no result yet")
+        blob = pool.blobs.get(job.result_sha256)
+        return Response(binary_result(job.kind, job.curve, job.field, blob), media_type=_BINARY)
+    result = None
+    if done:
+        result = result_json(job.kind, job.curve, pool.blobs.get(job.result_sha256))
+    return JobPublic(
+        id=job.id,
+        kind=job.kind,
+        status=job.status,
+        progress=Progress(chunks_done=job.chunks_done, chunks_total=job.chunks_total),
+        result=result,
+        error=job.error,
+    )
+
+
+_FINAL = (JobStatus.done, JobStatus.failed, JobStatus.cancelled)
+
+
+@router.post(
+    "/{job_id}/cancel",
+    response_model=JobPublic,
+    dependencies=[OperatorAuth],
+    responses={409: {"description": "the job already finished"}},
+)
+def cancel_job(
+    job_id: Annotated[str, Path(max_length=64)], pool: Pool, session: SessionDep
+) -> JobPublic:
+    """Cancel a queued or running job: its status becomes ``cancelled`` at once; a running
+    job's runner stops at the next chunk boundary."""
+    job = session.exec(select(Job).where(Job.id == job_id).with_for_update()).first()
+    if job is None:
+        raise NotFoundError(f"no job {job_id!r}")
+    if job.status in _FINAL:
+        raise StateConflictError(f"job {job_id} is already {job.status.value}")
+    job.status = JobStatus.cancelled
+    job.updated_at = utcnow()
+    session.add(job)
+    session.commit()
+    session.refresh(job)
+    pool.events.publish(
+        "job.progress",
+        job_id=job.id,
+        chunks_done=job.chunks_done,
+        chunks_total=job.chunks_total,
+        status=job.status.value,
+    )
+    return JobPublic(
+        id=job.id,
+        kind=job.kind,
+        status=job.status,
+        progress=Progress(chunks_done=job.chunks_done, chunks_total=job.chunks_total),
+    )
+
+
+@router.post(
+    "/{job_id}/reward",
+    status_code=status.HTTP_201_CREATED,
+    response_model=RewardPublic,
+    dependencies=[OperatorAuth],
+    responses={200: {"description": "already posted under this idempotency key"}},
+)
+def report_reward(
+    job_id: str, body: RewardCreate, pool: Pool, session: SessionDep, response: Response
+) -> RewardPublic:
+    """Split a job's reward by the pool's scheme (``PROVERPOOL_REWARD_SCHEME``: PROP or PPLNS)
+    with the operator fee ``PROVERPOOL_FEE_BPS``; idempotent by key."""
+    job = session.get(Job, job_id)
+    if job is None:
+        raise NotFoundError(f"no job {job_id!r}")
+    if job.status != JobStatus.done:
+        raise StateConflictError(f"job {job_id} is {job.status.value}; only done jobs earn rewards")
+    posting = accounting.post_reward(
+        session,
+        reward_id=body.idempotency_key,
+        job_ref=job_id,
+        amount_units=body.amount_units,
+        fee_bps=pool.settings.fee_bps,
+        scheme=pool.settings.reward_scheme,
+        pplns_window_units=(
+            pool.settings.pplns_window_units if pool.settings.reward_scheme == "pplns" else None
+        ),
+    )
+    if posting.status == "exists":
+        response.status_code = status.HTTP_200_OK
+    if posting.status == "created":
+        pool.metrics.reward_units.inc(body.amount_units)
+        pool.events.publish("reward.posted", job_id=job_id, amount_units=str(body.amount_units))
+    return RewardPublic(
+        status=posting.status,
+        job_id=job_id,
+        amount_units=body.amount_units,
+        fee_bps=pool.settings.fee_bps,
+        fee_units=posting.fee_units,
+        held_units=posting.held_units,
+        shares=[Share(contributor_id=c, amount_units=u) for c, u in sorted(posting.shares.items())],
+    )

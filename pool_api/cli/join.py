@@ -1,0 +1,280 @@
+"""``proverpool join`` and ``proverpool leave``: a contributor's machine in the pool (issue 7 §2).
+
+``join``: check the pool's version → redeem the invite (or reuse the API key saved
+in ``DATA_DIR/join.json``, 0600) → detect a GPU (CuPy) → calibrate (progress bar)
+→ get the Ray address and token (``GET /v1/cluster``) → ``ray start --address``
+with a unique custom resource → find that node's id in the GCS → register it
+(``POST /v1/nodes``) → heartbeat in a thread and show work and earnings until
+Ctrl-C / SIGTERM, which stops the Ray node (Ray drains it: in-flight chunks are
+handed back and the runner re-runs them elsewhere).  ``leave``: stop the running
+``join`` (SIGTERM) and deregister the node (``DELETE /v1/nodes/{id}``).
+
+Every failure is one line on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import socket
+import threading
+import time
+from pathlib import Path
+from typing import Annotated
+from urllib.parse import urlsplit
+
+import httpx
+import typer
+
+from pool_api.errors import JoinError
+
+HTTP_TIMEOUT_SECONDS = 15.0
+STATUS_REFRESH_SECONDS = 3.0
+DataDir = Annotated[
+    Path | None, typer.Option(help="Where the API key and node id are kept (PROVERPOOL_DATA_DIR).")
+]
+
+
+def _data_dir(data_dir: Path | None) -> Path:
+    if data_dir is not None:
+        return data_dir
+    return Path(os.environ.get("PROVERPOOL_DATA_DIR") or Path.home() / ".proverpool")
+
+
+class PoolClient:
+    """The pool's HTTP API, every failure a :class:`JoinError` with a clear message."""
+
+    def __init__(self, url: str, api_key: str | None = None) -> None:
+        parts = urlsplit(url)
+        if parts.scheme not in {"http", "https"} or not parts.hostname:
+            raise JoinError(f"{url!r} is not a pool URL (expected http(s)://host:port)")
+        self.url = url.rstrip("/")
+        self.host = parts.hostname
+        self.api_key = api_key
+        self.http = httpx.Client(base_url=self.url, timeout=HTTP_TIMEOUT_SECONDS)
+
+    def call(self, method: str, path: str, **kwargs: object) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+        try:
+            response = self.http.request(method, path, headers=headers, **kwargs)  # type: ignore[arg-type]
+        except httpx.HTTPError as exc:
+            raise JoinError(f"cannot reach the pool at {self.url}: {exc}") from exc
+        if response.status_code >= 400:
+            try:
+                detail = response.json().get("detail")
+            except ValueError:
+                detail = None
+            if response.status_code == 404 and (detail is None or path == "/v1/version"):
+                raise JoinError(f"{self.url} is not a proverpool pool ({path}: 404)")
+            raise JoinError(f"the pool refused {method} {path}: {detail or response.status_code}")
+        return response
+
+    def check_version(self) -> str:
+        from pool_api.membership import pool_version
+
+        try:
+            info = self.call("GET", "/v1/version").json()
+        except ValueError as exc:
+            raise JoinError(f"{self.url} is not a proverpool pool (no JSON)") from exc
+        if not isinstance(info, dict) or info.get("name") != "proverpool":
+            raise JoinError(f"{self.url} is not a proverpool pool")
+        mine = pool_version()
+        if info.get("version") != mine:
+            raise JoinError(
+                f"version mismatch: the pool runs proverpool {info.get('version')}, "
+                f"this machine {mine}; install the pool's version"
+            )
+        return mine
+
+
+def join(
+    pool_url: Annotated[str, typer.Argument(help="The pool's URL, e.g. http://pool.example:8000")],
+    invite: Annotated[
+        str, typer.Option(help="Single-use invite from the operator (not needed once joined).")
+    ] = "",
+    name: Annotated[str | None, typer.Option(help="Your public name (default: host name).")] = None,
+    payout: Annotated[str | None, typer.Option(help="Payout address for your earnings.")] = None,
+    num_cpus: Annotated[
+        int | None, typer.Option(min=1, help="CPUs to contribute (default: all).")
+    ] = None,
+    no_gpu: Annotated[bool, typer.Option("--no-gpu", help="Do not offer a GPU.")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Join a pool with this machine and earn a share of its rewards (Ctrl-C stops)."""
+    try:
+        _join(pool_url, invite, name, payout, num_cpus, no_gpu, _data_dir(data_dir))
+    except JoinError as exc:
+        _fail("join", str(exc))
+
+
+def _credentials(
+    client: PoolClient, state: dict, invite: str, name: str | None, payout: str | None
+) -> dict:
+    if state.get("pool_url") == client.url and state.get("api_key"):
+        typer.echo(f"reusing the saved API key of contributor {state['contributor_id']}")
+        return state
+    if not invite.strip():
+        raise JoinError("an invite is required (--invite TOKEN from the pool's operator)")
+    body = {
+        "invite": invite.strip(),
+        "name": name or f"{socket.gethostname()}-{secrets.token_hex(2)}",
+        "payout_address": payout,
+    }
+    created = client.call("POST", "/v1/contributors", json=body).json()
+    typer.echo(f"joined as contributor {created['id']} ({created['name']})")
+    return {"pool_url": client.url, "contributor_id": created["id"], "api_key": created["api_key"]}
+
+
+def _join(
+    url: str,
+    invite: str,
+    name: str | None,
+    payout: str | None,
+    num_cpus: int | None,
+    no_gpu: bool,
+    data_dir: Path,
+) -> None:
+    from pool_api import membership
+
+    client = PoolClient(url)
+    client.check_version()
+    state = _credentials(client, membership.load_state(data_dir), invite, name, payout)
+    membership.save_state(data_dir, state)
+    client.api_key = state["api_key"]
+    gpu_model, gpu_memory = (None, None) if no_gpu else membership.detect_gpu()
+    speeds = _calibrate(membership, gpu=gpu_model is not None)
+    cluster = client.call("GET", "/v1/cluster").json()
+    membership.use_ray_token(cluster.get("ray_auth_token"))
+    cpus = num_cpus or os.cpu_count() or 1
+    marker = f"proverpool_node_{secrets.token_hex(6)}"
+    args = ["--address", cluster["ray_address"], "--num-cpus", str(cpus)]
+    args += ["--num-gpus", "1" if gpu_model else "0"]
+    args += ["--resources", json.dumps({marker: 1})]
+    if membership.is_loopback(client.host):
+        args += ["--node-ip-address", "127.0.0.1"]
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    typer.echo(f"starting a Ray node ({cpus} CPUs, GPU: {gpu_model or 'none'}) ...")
+    node = membership.RayProcess(args, cluster.get("ray_auth_token"), prefix="pp-join-")
+    try:
+        node.wait_started(120)
+        node_id = membership.find_ray_node(cluster["ray_address"], marker, 60)
+        registered = {
+            "ray_node_id": node_id,
+            "cpu_cores": cpus,
+            "gpu_model": gpu_model,
+            "gpu_memory_bytes": gpu_memory,
+            "speeds": speeds,
+        }
+        client.call("POST", "/v1/nodes", json=registered)
+        state.update(ray_node_id=node_id, join_pid=os.getpid())
+        membership.save_state(data_dir, state)
+        typer.echo(f"node {node_id[:12]}… registered; Ctrl-C to stop, `proverpool leave` to leave")
+        beats = threading.Thread(target=_heartbeats, args=(client, node_id, stop), daemon=True)
+        beats.start()
+        _show_status(client, state, node_id, stop)
+    finally:
+        typer.echo("\nstopping the Ray node (in-flight chunks go back to the pool) ...")
+        node.stop()
+        state.pop("join_pid", None)
+        membership.save_state(data_dir, state)
+    typer.echo("stopped")
+
+
+def _calibrate(membership, gpu: bool) -> dict[str, float]:  # noqa: ANN001
+    from rich.progress import Progress
+
+    with Progress(transient=True) as progress:
+        task = progress.add_task("calibrating (MSM, NTT)", total=4)
+        speeds = membership.calibrate(lambda _step: progress.advance(task), gpu=gpu)
+    typer.echo(
+        "calibrated: " + ", ".join(f"{k} {v:,.0f} work units/s" for k, v in sorted(speeds.items()))
+    )
+    return speeds
+
+
+def _heartbeats(client: PoolClient, node_id: str, stop: threading.Event) -> None:
+    interval = 5.0
+    while not stop.is_set():
+        try:
+            ttl = client.call("POST", f"/v1/nodes/{node_id}/heartbeat").json()["ttl_seconds"]
+            interval = max(1.0, min(10.0, ttl / 3))
+        except (JoinError, ValueError, KeyError):
+            pass  # the pool is restarting or briefly unreachable: the next beat retries
+        stop.wait(interval)
+
+
+def _status_table(client: PoolClient, state: dict, node_id: str):
+    from rich.table import Table
+
+    table = Table(title=f"proverpool — {client.url}", show_header=False)
+    try:
+        nodes = client.call("GET", "/v1/nodes", params={"contributor_id": state["contributor_id"]})
+        mine = {n["ray_node_id"]: n for n in nodes.json()}.get(node_id, {})
+        board = {c["id"]: c for c in client.call("GET", "/v1/contributors").json()}
+        me = board.get(state["contributor_id"], {})
+        table.add_row("node", f"{node_id[:12]}… {mine.get('status', '?')}")
+        table.add_row("work (this node)", f"{mine.get('work_units', 0):,} units")
+        table.add_row("work (you)", f"{me.get('work_units', 0):,} units")
+        table.add_row("earnings", f"{me.get('balance_units', 0):,} units")
+    except JoinError as exc:
+        table.add_row("pool", f"unreachable: {exc}")
+    return table
+
+
+def _show_status(client: PoolClient, state: dict, node_id: str, stop: threading.Event) -> None:
+    from rich.live import Live
+
+    with Live(_status_table(client, state, node_id), auto_refresh=False) as live:
+        while not stop.wait(STATUS_REFRESH_SECONDS):
+            live.update(_status_table(client, state, node_id), refresh=True)
+
+
+def leave(data_dir: DataDir = None) -> None:
+    """Stop this machine's `proverpool join` (its chunks go back) and deregister the node."""
+    from pool_api import membership
+
+    directory = _data_dir(data_dir)
+    try:
+        state = membership.load_state(directory)
+        if not state.get("ray_node_id"):
+            raise JoinError(f"this machine has no node in a pool (no node id in {directory})")
+        pid = state.get("join_pid")
+        if pid and _alive(pid):
+            typer.echo(f"stopping `proverpool join` (pid {pid}) ...")
+            os.kill(pid, signal.SIGTERM)
+            deadline = time.monotonic() + 90
+            while _alive(pid) and time.monotonic() < deadline:
+                time.sleep(0.3)
+            if _alive(pid):
+                raise JoinError(f"`proverpool join` (pid {pid}) did not stop within 90 s")
+        client = PoolClient(state["pool_url"], state["api_key"])
+        client.call("DELETE", f"/v1/nodes/{state['ray_node_id']}")
+        state.pop("ray_node_id", None)
+        state.pop("join_pid", None)
+        membership.save_state(directory, state)
+    except JoinError as exc:
+        _fail("leave", str(exc))
+    typer.echo("left the pool: the node is deregistered (your API key and earnings stay)")
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie, exited but not yet reaped, counts as stopped)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def _fail(command: str, message: str) -> None:
+    typer.secho(f"proverpool {command}: {message}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(2)

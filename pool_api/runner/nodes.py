@@ -1,0 +1,168 @@
+"""What the runner knows about nodes: owners, bans, strikes and measured speeds (SQL).
+
+* **Owners**: a registered node (``Node`` row) answers for its contributor;
+  an unregistered one only for itself (it may work, nobody is credited).
+* **Strikes and bans** (DESIGN §6): a contributor caught with a wrong result
+  in a job gets one :class:`~pool_api.store.models.Strike` for that job (at most
+  one per job), earns nothing for it, and is banned (``banned_at``) on its
+  ``max_strikes``-th strike.  Banned contributors' nodes are never offered
+  work.
+* **Speeds**: ``Node.speeds_json`` holds work units per second per kernel
+  (``msm``, ``ntt`` on one CPU slot; ``msm_gpu``, ``ntt_gpu`` on a GPU slot):
+  a calibration task when the node is first seen, then an exponentially
+  weighted moving average of observed chunks, per backend
+  (``new = α·observed + (1 − α)·old``, ``α`` = :data:`SPEED_EWMA_WEIGHT`).
+  The straggler deadline is derived from it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import ray
+from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, func, select
+
+from pool_api.store.models import Contributor, Node, Strike, utcnow
+from workers.cluster import tasks
+
+log = logging.getLogger(__name__)
+SPEED_EWMA_WEIGHT = 0.2
+CALIBRATION_TIMEOUT_SECONDS = 60.0
+
+
+class NodeBook:
+    """Owners, bans and speeds of nodes, read from SQL for one job."""
+
+    def __init__(self, engine: Engine, job_id: str) -> None:
+        self.engine = engine
+        self.job_id = job_id
+        self.owners: dict[str, int] = {}
+        self.speeds: dict[str, dict[str, float]] = {}
+        self.excluded: set[int] = set()
+        self.reload()
+
+    def reload(self) -> None:
+        """Owners and speeds of registered nodes; banned or struck-in-this-job contributors."""
+        with Session(self.engine) as session:
+            for node in session.exec(select(Node)):
+                self.owners[node.ray_node_id] = node.contributor_id
+                if node.speeds_json:
+                    self.speeds[node.ray_node_id] = json.loads(node.speeds_json)
+            banned = session.exec(
+                select(Contributor.id).where(col(Contributor.banned_at).is_not(None))
+            ).all()
+            struck = session.exec(
+                select(Strike.contributor_id).where(Strike.job_id == self.job_id)
+            ).all()
+        self.excluded = {i for i in banned if i is not None} | set(struck)
+
+    def owner_of(self, node_id: str) -> int | str:
+        return self.owners.get(node_id, node_id)
+
+    def contributor_of(self, node_id: str) -> int | None:
+        return self.owners.get(node_id)
+
+    def eligible(self, alive: dict[str, int]) -> dict[str, int]:
+        """``alive`` (node → slots) without the nodes of banned or struck contributors."""
+        return {n: s for n, s in alive.items() if self.owners.get(n) not in self.excluded}
+
+    # --- strikes ---------------------------------------------------------------------------
+    def strike(self, node_id: str, chunk_index: int, reason: str, max_strikes: int) -> bool:
+        """One strike for the node's contributor in this job; whether it is now banned."""
+        contributor_id = self.contributor_of(node_id)
+        if contributor_id is None:
+            return False
+        self.excluded.add(contributor_id)
+        with Session(self.engine) as session:
+            session.add(
+                Strike(
+                    contributor_id=contributor_id,
+                    job_id=self.job_id,
+                    ray_node_id=node_id,
+                    chunk_index=chunk_index,
+                    reason=reason,
+                )
+            )
+            try:
+                session.commit()
+            except IntegrityError:  # already struck in this job (a resumed run)
+                session.rollback()
+            strikes = session.exec(
+                select(func.count())
+                .select_from(Strike)
+                .where(Strike.contributor_id == contributor_id)
+            ).one()
+            contributor = session.get(Contributor, contributor_id)
+            if contributor is not None and contributor.banned_at is None and strikes >= max_strikes:
+                contributor.banned_at = utcnow()
+                session.add(contributor)
+                session.commit()
+                log.warning("contributor %s banned after %s strikes", contributor_id, strikes)
+            return contributor is not None and contributor.banned_at is not None
+
+    def struck_contributors(self) -> set[int]:
+        with Session(self.engine) as session:
+            return set(
+                session.exec(select(Strike.contributor_id).where(Strike.job_id == self.job_id))
+            )
+
+    # --- speeds ----------------------------------------------------------------------------
+    def expected_seconds(self, kernel: str, node_id: str, work_units: int) -> float | None:
+        speed = self.speeds.get(node_id, {}).get(kernel)
+        if not speed:
+            return None
+        return work_units / speed
+
+    def observe(self, session: Session, node_id: str, kernel: str, units_per_second: float) -> None:
+        """Fold one observed chunk speed into the node's EWMA (in ``session``, not committed)."""
+        speeds = self.speeds.setdefault(node_id, {})
+        old = speeds.get(kernel)
+        speeds[kernel] = (
+            units_per_second
+            if old is None
+            else SPEED_EWMA_WEIGHT * units_per_second + (1 - SPEED_EWMA_WEIGHT) * old
+        )
+        node = session.get(Node, node_id)
+        if node is not None:
+            node.speeds_json = json.dumps(speeds, sort_keys=True)
+            session.add(node)
+
+    def calibrate(self, nodes: list[str], curve: str, field: str) -> None:
+        """Run :func:`workers.cluster.tasks.calibrate` on registered nodes without speeds."""
+        missing = [
+            n
+            for n in nodes
+            if n in self.owners and not {"msm", "ntt"} <= set(self.speeds.get(n, {}))
+        ]
+        if not missing:
+            return
+        refs = [
+            tasks.calibrate.options(
+                scheduling_strategy=NodeAffinitySchedulingStrategy(node_id=n, soft=False),
+                **tasks.gpu_options(n, ("msm", curve), ("ntt", field)),
+            ).remote(curve, field)
+            for n in missing
+        ]
+        ready, not_ready = ray.wait(
+            refs, num_returns=len(refs), timeout=CALIBRATION_TIMEOUT_SECONDS
+        )
+        for ref in not_ready:
+            ray.cancel(ref)
+        with Session(self.engine) as session:
+            for ref in ready:
+                try:
+                    node_id, speeds = ray.get(ref)
+                except ray.exceptions.RayError as exc:
+                    log.warning("calibration failed: %s", exc)
+                    continue
+                self.speeds.setdefault(node_id, {}).update(speeds)
+                speeds = self.speeds[node_id]
+                node = session.get(Node, node_id)
+                if node is not None:
+                    node.speeds_json = json.dumps(speeds, sort_keys=True)
+                    session.add(node)
+            session.commit()

@@ -1,0 +1,2 @@
+"""What the pool keeps: the database (engine, tables, migrations), the blob store and the
+chunk records of running jobs."""

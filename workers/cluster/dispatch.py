@@ -1,0 +1,240 @@
+"""Running a planned job on Ray: place chunks on nodes, verify results, combine.
+
+Follows Ray's design patterns: big shared inputs are ``ray.put`` once and
+passed by reference to every chunk; in-flight work is bounded (per node by
+its slots, per job by ``max_in_flight``) and awaited with ``ray.wait``.  The
+placement, fault, straggler and verification rules are those of
+:mod:`workers.cluster.scheduler`; a :class:`~workers.cluster.scheduler.Policy` says which
+nodes may work and what to do with accepted chunks and cheaters.
+
+* MSM: partial sums of point chunks, added on the head.  Chunks in
+  ``policy.audit`` are recomputed on another owner's node; a mismatch is
+  settled by computing the chunk on the head (:mod:`workers.cluster.verify`).
+* NTT: the four-step slices of :mod:`workers.cluster.plan`, each a batch of plain NTTs
+  on the workers; the twiddles between the phases and the transposes are the
+  head's, and every slice is checked on the head in O(n) before it is
+  accepted (:func:`workers.cluster.verify.check_ntt_slice`).
+
+``completed`` (chunk index → value) lets a resumed job skip chunks it already
+has.  :func:`bytes_shipped` is what one job puts into the object store.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable, Collection, Mapping, Sequence
+
+import numpy as np
+import ray
+
+from workers.cluster import tasks, verify
+from workers.cluster.plan import Chunk, NttPlan
+from workers.cluster.scheduler import Policy, Submit, run_placed
+from workers.cluster.tasks import ChunkOutput
+from workers.errors import DispatchError
+from workers.msm import pippenger
+from workers.ntt import radix2
+from workers.params import CURVES, FIELDS
+from workers.reference import Point, sum_points
+
+ChunkCallback = Callable[[Chunk, ChunkOutput], None]
+
+
+def alive_cpu_nodes() -> dict[str, int]:
+    """Alive Ray nodes that can run a chunk → their CPU count."""
+    return {
+        n["NodeID"]: int(n["Resources"].get("CPU", 0))
+        for n in ray.nodes()
+        if n.get("Alive") and n["Resources"].get("CPU", 0) >= 1
+    }
+
+
+def _policy(policy: Policy | None, max_in_flight: int, on_chunk: ChunkCallback | None) -> Policy:
+    if policy is not None:
+        return policy
+    on_accept = None
+    if on_chunk is not None:
+
+        def on_accept(chunk: Chunk, output: ChunkOutput, how: str) -> None:
+            on_chunk(chunk, output)
+
+    return Policy(nodes=alive_cpu_nodes, max_in_flight=max_in_flight, on_accept=on_accept)
+
+
+def _run(
+    chunks: Sequence[Chunk],
+    submit: Callable[..., ray.ObjectRef],
+    policy: Policy,
+    completed: Mapping[int, object] | None,
+) -> dict[int, object]:
+    done = dict(completed or {})
+    todo = [c for c in chunks if c.index not in done]
+    if todo:
+        done.update(run_placed(todo, submit, policy))
+    return done
+
+
+BASES_REFS: OrderedDict[str, ray.ObjectRef] = OrderedDict()
+"""Object references of recent MSM bases on the head, by SHA-256 (most recent last)."""
+BASES_REFS_ENTRIES = 4
+
+
+_BASES_SESSION: list[str] = [""]
+
+
+def _bases_ref(sha256: str, bases: np.ndarray) -> ray.ObjectRef:
+    context = ray.get_runtime_context()
+    session = f"{context.get_node_id()}:{context.get_job_id()}"  # this driver's Ray session
+    if _BASES_SESSION[0] != session:  # references die with the Ray session that made them
+        BASES_REFS.clear()
+        _BASES_SESSION[0] = session
+    ref = BASES_REFS.get(sha256)
+    if ref is None:
+        ref = BASES_REFS[sha256] = ray.put(bases)
+        while len(BASES_REFS) > BASES_REFS_ENTRIES:
+            BASES_REFS.popitem(last=False)
+    BASES_REFS.move_to_end(sha256)
+    return ref
+
+
+def bytes_shipped(*arrays: np.ndarray) -> int:
+    """Bytes a job puts into the object store for its chunks (inputs shared by reference)."""
+    return sum(int(a.nbytes) for a in arrays)
+
+
+def run_msm(
+    curve: str,
+    bases: np.ndarray,
+    scalars: np.ndarray,
+    chunks: Sequence[Chunk],
+    *,
+    max_in_flight: int = 8,
+    on_chunk: ChunkCallback | None = None,
+    policy: Policy | None = None,
+    completed: Mapping[int, object] | None = None,
+    test_mode: bool = False,
+    cache_bases: bool = True,
+    gpu_chunks: Collection[int] = (),
+) -> Point:
+    """Distributed MSM: partial sums of point chunks, added on the head.
+
+    The bases are named by their SHA-256; workers keep recent bases
+    (:func:`workers.cluster.tasks.cached_bases`) and the head keeps their object
+    references (:data:`BASES_REFS`), so a job that repeats a basis (the usual
+    case: one proving key, many proofs) ships only its scalars.
+    ``cache_bases=False`` ships them again (for measuring).  Chunks in
+    ``gpu_chunks`` (sized for a node's GPU slot) ask for a GPU where their node
+    has one (:func:`workers.cluster.tasks.gpu_options`); the others run on a CPU.
+    """
+    if curve not in CURVES:
+        raise DispatchError(f"unknown curve {curve!r}")
+    policy = _policy(policy, max_in_flight, on_chunk)
+
+    def settle(chunk: Chunk) -> object:
+        return pippenger.msm_limbs(
+            curve, bases[chunk.start : chunk.stop].copy(), scalars[chunk.start : chunk.stop].copy()
+        )
+
+    policy = dataclasses.replace(policy, settle=settle, equal=verify.points_equal)
+    todo = [c for c in chunks if c.index not in (completed or {})]
+    sha256 = hashlib.sha256(np.ascontiguousarray(bases).tobytes()).hexdigest()
+    if not cache_bases:
+        sha256 = f"{sha256}:{uuid.uuid4().hex}"  # a name no worker has seen
+    box: list[ray.ObjectRef] = []
+    scalars_ref = None
+    if todo:
+        box = [_bases_ref(sha256, bases)]
+        scalars_ref = ray.put(scalars)
+    task = tasks.msm_chunk
+
+    def submit(c: Chunk, strategy: object) -> ray.ObjectRef:
+        on_gpu = tasks.gpu_options(strategy, ("msm", curve)) if c.index in gpu_chunks else {}
+        return task.options(scheduling_strategy=strategy, **on_gpu).remote(
+            curve, sha256, box, scalars_ref, c.start, c.stop, test_mode
+        )
+
+    values = _run(chunks, submit, policy, completed)
+    return sum_points(curve, (values[c.index] for c in chunks))  # type: ignore[misc]
+
+
+def run_ntt(
+    field: str,
+    values: np.ndarray,
+    plan: NttPlan,
+    *,
+    inverse: bool = False,
+    max_in_flight: int = 8,
+    on_chunk: ChunkCallback | None = None,
+    policy: Policy | None = None,
+    completed: Mapping[int, object] | None = None,
+    test_mode: bool = False,
+    check: bool = True,
+    gpu_chunks: Collection[int] = (),
+) -> np.ndarray:
+    """Distributed four-step NTT (see :mod:`workers.cluster.plan`) of canonical limbs ``(n, 4)``.
+
+    Every slice is verified on the head unless ``check`` is false; slices in
+    ``gpu_chunks`` ask for a GPU as in :func:`run_msm`.
+    """
+    if field not in FIELDS:
+        raise DispatchError(f"unknown field {field!r}")
+    n, n1, n2 = plan.n, plan.n1, plan.n2
+    if values.shape[0] != n:
+        raise DispatchError(f"plan is for size {n}, values have {values.shape[0]}")
+    policy = _policy(policy, max_in_flight, on_chunk)
+    limbs = values.shape[1]
+    columns = np.ascontiguousarray(values.reshape(n1, n2, limbs).transpose(1, 0, 2))
+
+    def check_columns(c: Chunk, out: ChunkOutput) -> bool:
+        return verify.check_ntt_slice(field, columns[c.start : c.stop], out.value)
+
+    row_task = tasks.ntt_rows_chunk
+
+    def submit_rows(matrix_ref: ray.ObjectRef | None, scale: int | None) -> Submit:
+        """Submits a slice of ``matrix_ref``'s rows: one phase's chunks (both run NTT rows)."""
+
+        def submit(c: Chunk, strategy: object) -> ray.ObjectRef:
+            on_gpu = tasks.gpu_options(strategy, ("ntt", field)) if c.index in gpu_chunks else {}
+            return row_task.options(scheduling_strategy=strategy, **on_gpu).remote(
+                field, matrix_ref, c.start, c.stop, scale, test_mode
+            )
+
+        return submit
+
+    done = dict(completed or {})
+    columns_ref = None
+    if any(c.index not in done for c in plan.column_chunks):
+        columns_ref = ray.put(columns)
+    blocks = _run(
+        plan.column_chunks,
+        submit_rows(columns_ref, None),
+        dataclasses.replace(policy, verify=check_columns if check else None, audit=set()),
+        done,
+    )
+    # The four-step twiddles, on the head: entry [j2][k1] times ω_n^{j2·k1}.
+    column_ntts = np.concatenate([blocks[c.index] for c in plan.column_chunks])  # (n2, n1)
+    twiddled_t = radix2.twiddle_limbs(field, column_ntts, n, 0)
+    matrix = np.ascontiguousarray(twiddled_t.transpose(1, 0, 2))  # (n1, n2)
+    scale = pow(n, -1, FIELDS[field].modulus) if inverse else None
+
+    def check_rows(c: Chunk, out: ChunkOutput) -> bool:
+        return verify.check_ntt_slice(field, matrix[c.start : c.stop], out.value, scale=scale)
+
+    matrix_ref = None
+    if any(c.index not in done for c in plan.row_chunks):
+        matrix_ref = ray.put(matrix)
+
+    rows = _run(
+        plan.row_chunks,
+        submit_rows(matrix_ref, scale),
+        dataclasses.replace(policy, verify=check_rows if check else None, audit=set()),
+        done,
+    )
+    result = np.concatenate([rows[c.index] for c in plan.row_chunks])  # (n1, n2): C[k1][k2]
+    out = np.ascontiguousarray(result.transpose(1, 0, 2)).reshape(n, limbs)
+    if inverse:
+        out = out[(-np.arange(n)) % n]
+    return out

@@ -1,0 +1,173 @@
+"""Checking untrusted chunk results on the head (DESIGN §6).  No Ray here.
+
+NTT slices: a random combination of rows, O(n)
+-----------------------------------------------
+Workers compute only plain NTTs: a slice is a block of ``r`` rows, each the
+NTT of size ``m`` of the matching input row, times ``s`` (the inverse's
+``n⁻¹``, else 1): ``O_i = s · NTT_m(A_i)``.  The four-step twiddles are the
+head's (:func:`workers.cluster.dispatch.run_ntt`), so that this check stays cheap.
+NTT is linear, so with secret random weights ``w_i`` drawn on the head after
+the result arrived (Freivalds, "Fast probabilistic algorithms", MFCS 1979:
+check a random combination instead of every row)::
+
+    Σ_i w_i · O_i  ==  s · NTT_m( Σ_i w_i · A_i )
+
+The weights are 64-bit integers (below ``p`` on the small fields), so each
+side costs one 256 × 64-bit product per element, added up without reduction
+(:func:`_weighted_column_sums`: four multiply-adds, no Montgomery reduction,
+one reduction per column at the end), plus one NTT of size ``m`` — for a 2^20
+NTT about 8 ms a phase on one core, against the workers' 0.4 s.  **Soundness**:
+if ``O`` is wrong, ``D = O − O_true`` has a nonzero column ``k``, and
+``Σ_i w_i D_ik`` is a nonzero linear form in the weights: fixing every weight
+but one with a nonzero coefficient, exactly one value of that one makes it
+vanish.  A wrong slice passes with probability at most ``1/|W|``, ``W`` the
+set the weights are drawn from: ``2^−64`` on BN254, BLS12-381 and
+Goldilocks, ``1/(p − 1) < 2^−30`` on BabyBear.  A cheater cannot adapt: the
+weights are drawn after the result is in.
+
+MSM chunks: audits by recomputation
+-----------------------------------
+An MSM partial sum has no cheap check, so each chunk is audited independently
+with probability ``a`` (``PROVERPOOL_AUDIT_RATE``): recomputed on a node of a
+different contributor and compared; a mismatch is settled by a third
+computation on the head.  :func:`audit_sample` is the sampler the runner uses.
+A contributor who corrupts ``c ≥ 1`` of its chunks in a job goes undetected
+only if none of those ``c`` is audited::
+
+    P(undetected) = (1 − a)^c
+
+(:func:`undetected_probability`).  At the default ``a = 0.05`` a cheater
+corrupting 10 chunks of a job escapes with probability 0.95^10 ≈ 0.60, one
+corrupting 50 with ≈ 0.077, 100 with ≈ 0.0059; over ``J`` jobs the chance of
+never being caught is ``(1 − a)^{Σ c}``.  Detection voids the cheater's credit
+for the whole job, recomputes all its chunks elsewhere and adds a strike, so
+cheating has negative expected value at any ``a > 0``; the rate trades the
+verification cost (``a`` of the MSM work, run on other nodes) against how
+quickly a cheater is caught.
+"""
+
+from __future__ import annotations
+
+import random
+import secrets
+
+import numpy as np
+from numba import njit
+
+from workers.codec import binary
+from workers.codec.limb_arrays import ints_to_limbs, limbs_to_ints
+from workers.fields.mont4 import adc, mac, mul_wide
+from workers.ntt import radix2
+from workers.params import FIELDS
+
+DEFAULT_AUDIT_RATE = 0.05
+"""Fraction of MSM chunks recomputed on another contributor's node."""
+
+
+@njit(cache=True, nogil=True)
+def _weighted_column_sums(acc: np.ndarray, values: np.ndarray, weights: np.ndarray) -> None:
+    """``acc[k] += Σ_i weights[i] · values[i][k]`` as 384-bit integers, no reduction.
+
+    ``values``: ``(r, m, 4)`` canonical limbs (below ``2^256``); ``weights``: ``(r,)``
+    ``uint64``; ``acc``: ``(m, 6)`` ``uint64`` limbs, low first.  Each product is
+    below ``2^320`` and ``r < 2^64`` of them fit in 384 bits.
+    """
+    z = np.uint64(0)
+    for i in range(values.shape[0]):
+        w = weights[i]
+        row = values[i]
+        for k in range(values.shape[1]):
+            p0, c = mul_wide(row[k, 0], w)
+            p1, c = mac(row[k, 1], w, c, z)
+            p2, c = mac(row[k, 2], w, c, z)
+            p3, p4 = mac(row[k, 3], w, c, z)
+            a = acc[k]
+            a[0], c = adc(a[0], p0, z)
+            a[1], c = adc(a[1], p1, c)
+            a[2], c = adc(a[2], p2, c)
+            a[3], c = adc(a[3], p3, c)
+            a[4], c = adc(a[4], p4, c)
+            a[5] = a[5] + c
+
+
+def _as_limbs(values: object) -> np.ndarray:
+    """A C-contiguous ``(rows, m, 4)`` uint64 array (a view where possible)."""
+    arr = np.ascontiguousarray(values, dtype=np.uint64)
+    if arr.ndim != 3 or arr.shape[2] != 4:
+        raise ValueError(f"expected a (rows, m, 4) limb array, got shape {arr.shape}")
+    return arr
+
+
+def column_sums(field: str, values: np.ndarray, weights: np.ndarray) -> list[int]:
+    """``Σ_i weights[i] · values[i][k] mod p`` for every column ``k`` of ``(r, m, 4)`` limbs."""
+    values = _as_limbs(values)
+    acc = np.zeros((values.shape[1], 6), dtype=np.uint64)
+    _weighted_column_sums(acc, values, np.ascontiguousarray(weights, dtype=np.uint64))
+    p = FIELDS[field].modulus
+    raw = acc.tobytes()
+    return [int.from_bytes(raw[48 * k : 48 * k + 48], "little") % p for k in range(acc.shape[0])]
+
+
+def random_weights(field: str, rows: int) -> np.ndarray:
+    """Secret uniform weights, one per row: 64-bit, or below ``p`` on a field smaller than that."""
+    bound = min(FIELDS[field].modulus, 1 << 64)
+    return np.array([secrets.randbelow(bound) for _ in range(rows)], dtype=np.uint64)
+
+
+def check_ntt_slice(
+    field: str,
+    inputs: np.ndarray,
+    outputs: object,
+    *,
+    scale: int | None = None,
+) -> bool:
+    """Whether ``outputs`` is ``scale · NTT`` of each row of ``inputs`` (see the module docstring).
+
+    ``inputs``/``outputs``: ``(r, m, 4)`` canonical limbs.  ``scale`` is the
+    inverse's ``n⁻¹ mod p`` (a row slice of an inverse NTT), else none.  A wrong
+    slice passes with probability at most ``2^−64`` (``1/(p − 1)`` on BabyBear).
+    Anything that is not such an array (an untrusted worker's reply) fails.
+    """
+    try:
+        inputs = _as_limbs(inputs)
+        outputs = _as_limbs(outputs)
+    except (TypeError, ValueError):
+        return False
+    if inputs.shape != outputs.shape:
+        return False
+    rows, m = inputs.shape[0], inputs.shape[1]
+    if rows == 0 or m == 0:
+        return True
+    p = FIELDS[field].modulus
+    if binary.first_not_below(outputs.reshape(-1, 4), p) >= 0:
+        return False  # a non-canonical value is a wrong answer
+    weights = random_weights(field, rows)
+    left = column_sums(field, outputs, weights)
+    folded = ints_to_limbs(column_sums(field, inputs, weights))
+    right = limbs_to_ints(radix2.ntt_limbs(field, folded))
+    if scale is not None:
+        right = [scale * v % p for v in right]
+    return left == right
+
+
+def audit_sample(chunk_indices: list[int], audit_rate: float, rng: random.Random) -> set[int]:
+    """The chunks to audit: each independently with probability ``audit_rate``.
+
+    Independent sampling (rather than a fixed count) makes
+    :func:`undetected_probability` exact for any number of corrupted chunks.
+    """
+    if not 0.0 <= audit_rate <= 1.0:
+        raise ValueError(f"audit rate must be in [0, 1], got {audit_rate}")
+    return {i for i in chunk_indices if rng.random() < audit_rate}
+
+
+def undetected_probability(audit_rate: float, corrupted_chunks: int) -> float:
+    """Chance that none of ``corrupted_chunks`` independently audited chunks is audited."""
+    if corrupted_chunks <= 0:
+        return 1.0
+    return (1.0 - audit_rate) ** corrupted_chunks
+
+
+def points_equal(a: object, b: object) -> bool:
+    """Two partial MSM results agree (affine tuples of ints)."""
+    return tuple(a) == tuple(b)  # type: ignore[arg-type]
