@@ -21,7 +21,7 @@ from accounting import AccountKind, credit_work, post_reward
 from accounting.models import PG_TRANSFER_REFERENCES_DDL
 from pool_api.store import migrate
 
-VERSIONS = Path(__file__).resolve().parents[2] / "pool_api" / "migrations" / "versions"
+VERSIONS = Path(__file__).resolve().parents[2] / "pool_api" / "store" / "migrations" / "versions"
 MIGRATION = VERSIONS / "0001_initial_schema.py"
 #: Replaces the reference check function and the id guards of ``0001``.
 MIGRATION_0007 = VERSIONS / "0007_ledger_lighter_writes.py"
