@@ -1,1 +1,1 @@
-"""The pool application: HTTP API, job runner, CLI (DESIGN §2)."""
+"""The pool application: HTTP API, job runner, CLI (docs/architecture.md §2)."""

@@ -1,4 +1,4 @@
-"""Job payloads: JSON numbers in, little-endian limb blobs at rest, JSON out (DESIGN §4)."""
+"""Job payloads: JSON numbers in, little-endian limb blobs at rest, JSON out (architecture §4)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""What ``proverpool head`` / ``join`` / ``leave`` do beyond the CLI (issue 7; DESIGN §1, §8).
+"""What ``proverpool head`` / ``join`` / ``leave`` do beyond the CLI (issue 7; architecture §1, §8).
 
 * Ray runs as ``ray start --block`` subprocesses in their own process group and
   temp dir (:class:`RayProcess`): SIGTERM makes Ray drain the node (Ray ≥ 2.x hands

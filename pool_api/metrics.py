@@ -1,4 +1,4 @@
-"""Prometheus metrics (DESIGN §8): ``proverpool_`` prefix, base units, bounded labels.
+"""Prometheus metrics (docs/architecture.md §8): ``proverpool_`` prefix, base units, bounded labels.
 
 Counters and histograms are updated where things happen (API, runner); the
 gauges of current state (jobs by status, nodes by status) are read from SQL

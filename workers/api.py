@@ -1,6 +1,6 @@
 """The public, single-process kernel API: checked :func:`msm`, :func:`ntt`, :func:`ntt_batch`.
 
-Inputs follow DESIGN §4: canonical Python integers, points as affine
+Inputs follow docs/architecture.md §4: canonical Python integers, points as affine
 ``(x, y)`` pairs with ``(0, 0)`` for the point at infinity.  Everything is
 validated before any kernel runs, and every problem raises a subclass of
 :class:`~workers.errors.KernelInputError` (a :class:`ValueError`) whose
@@ -227,7 +227,7 @@ BACKENDS = ("auto", "cpu", "gpu")
 
 
 def _use_gpu(backend: object, kind: str, name: str) -> bool:
-    """Whether a call on curve/field ``name`` runs on the GPU under ``backend`` (DESIGN §5).
+    """Whether a call on curve/field ``name`` runs on the GPU under ``backend`` (architecture §5).
 
     ``"cpu"``: never.  ``"gpu"``: always, or :class:`BackendUnavailableError`
     when there is no CUDA device or no GPU kernel for ``name``.  ``"auto"``:
@@ -302,7 +302,7 @@ def ntt(
     """The NTT of ``values`` (size a power of two), or the inverse NTT if ``inverse``.
 
     ``out[k] = Σ_j values[j]·ω^(j·k)`` with ``ω = g^((p−1)/n)``; the inverse
-    is ``n⁻¹ Σ_k values[k]·ω^(−j·k)`` (DESIGN §4).  With ``coset = s`` (an
+    is ``n⁻¹ Σ_k values[k]·ω^(−j·k)`` (docs/architecture.md §4).  With ``coset = s`` (an
     integer in ``[1, p)``) the coset NTT ``out[k] = Σ_j values[j]·(s·ω^k)^j``,
     i.e. the evaluations of the polynomial on ``s·⟨ω⟩``; with ``inverse`` too,
     its inverse (coefficients from evaluations on the coset).

@@ -62,7 +62,7 @@ class SizeTooLargeError(KernelInputError):
 
 
 class MalformedEncodingError(KernelInputError):
-    """A binary body (DESIGN §4) is malformed: bad length, non-canonical value, off-curve point."""
+    """A malformed binary body (architecture §4): wrong length, non-canonical, off-curve point."""
 
     field = "body"
 

@@ -1,4 +1,4 @@
-"""Field and curve constants shared by every backend (DESIGN §4).
+"""Field and curve constants shared by every backend (docs/architecture.md §4).
 
 Points are affine ``(x, y)`` tuples of canonical integers; ``(0, 0)`` is the
 point at infinity, as in the Ethereum precompiles (EIP-196).  On the G2 curves

@@ -4,7 +4,7 @@ Slow but obviously right: used to combine partial MSM results on the head
 (a handful of additions per job), to build demo and test inputs and as a
 readable reference next to the numba kernels.  Formulas: the chord-and-tangent
 law, e.g. Hankerson, Menezes, Vanstone, *Guide to Elliptic Curve Cryptography*,
-§3.1.2.  ``(0, 0)`` is the point at infinity (DESIGN §4); on the G2 curves a
+§3.1.2.  ``(0, 0)`` is the point at infinity (docs/architecture.md §4); on the G2 curves a
 coordinate is a pair ``(c0, c1)`` for ``c0 + c1·u`` with ``u² = −1`` and
 infinity is ``((0, 0), (0, 0))``.  Square roots use ``p ≡ 3 (mod 4)``: in
 ``F_p`` ``a^((p+1)/4)``, in ``F_p²`` the "complex method" through the norm

@@ -1,7 +1,7 @@
 """FastAPI dependencies as ``Annotated`` aliases: the pool state, sessions, authentication.
 
 Operator endpoints take the operator token, contributor endpoints the
-contributor's API key (DESIGN §8); keys are stored as SHA-256 digests and
+contributor's API key (docs/architecture.md §8); keys are stored as SHA-256 digests and
 compared in constant time; a revoked key is refused until the key is rotated.
 """
 

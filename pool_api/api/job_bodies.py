@@ -1,4 +1,4 @@
-"""Job submission and result bodies: JSON (decimal strings) or binary (DESIGN §4).
+"""Job submission and result bodies: JSON (decimal strings) or binary (docs/architecture.md §4).
 
 Binary submission: ``POST /v1/jobs`` with ``Content-Type: application/octet-stream``
 and the job's parameters in the query string (``kind``, ``curve`` or ``field``,
@@ -64,7 +64,7 @@ REQUEST_BODY_OPENAPI: dict[str, Any] = {
             "application/json": {"schema": _json_body_schema()},
             "application/octet-stream": {
                 "schema": {"type": "string", "format": "binary"},
-                "description": "DESIGN §4 binary body; parameters in the query string.",
+                "description": "architecture §4 binary body; parameters in the query string.",
             },
         },
     }
@@ -140,7 +140,7 @@ def parse_binary_job(
 
 
 def result_json(kind: str, curve: str | None, result_blob: bytes) -> list[Any]:
-    """The stored result as JSON values (decimal strings, DESIGN §4).
+    """The stored result as JSON values (decimal strings, docs/architecture.md §4).
 
     An MSM's point is ``[x, y]`` (G2: ``[[x0, x1], [y0, y1]]``); an NTT's result
     is the list of its elements.
@@ -156,7 +156,7 @@ def result_json(kind: str, curve: str | None, result_blob: bytes) -> list[Any]:
 
 
 def binary_result(kind: str, curve: str | None, field: str | None, result_blob: bytes) -> bytes:
-    """The result in DESIGN §4 encoding: the MSM point ``x‖y`` or the NTT's elements."""
+    """The result in architecture §4 encoding: the MSM point ``x‖y`` or the NTT's elements."""
     if kind == "msm":
         return result_blob  # stored in that encoding already
     assert field is not None

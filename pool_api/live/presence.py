@@ -1,4 +1,4 @@
-"""Node presence in Redis (DESIGN §3: Redis holds only what may be lost).
+"""Node presence in Redis (docs/architecture.md §3: Redis holds only what may be lost).
 
 A heartbeat sets ``proverpool:node:<id>:alive`` (the time of the beat) with
 the TTL ``PROVERPOOL_NODE_PRESENCE_TTL_SECONDS`` and adds the node to the set

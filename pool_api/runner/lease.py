@@ -16,7 +16,7 @@ a stalled process) stops at the next chunk boundary.
 
 The lease is named after the pool's database (the runners that share one
 must take turns; pools on other databases may share a Redis).  Like
-everything in Redis (DESIGN §3) it may be lost: the worst case is two runners
+everything in Redis (docs/architecture.md §3) it may be lost: the worst case is two runners
 for one lease period, and job claims are atomic in SQL regardless.
 """
 

@@ -1,6 +1,6 @@
 """The job runner: takes queued jobs from SQL, runs them on Ray, verifies, records, credits.
 
-One background thread per application (DESIGN §3, §6), working only while it
+One background thread per application (docs/architecture.md §3, §6), working only while it
 holds the pool's runner lease (:mod:`pool_api.runner.lease`): with several API
 processes, one runs the jobs and the others stand by.
 
@@ -355,7 +355,7 @@ class JobRunner:
                 test_mode=test_mode,
                 gpu_chunks=gpu_chunks,
             )
-            # Stored as DESIGN §4's point encoding (for bn254_g1 the same bytes as x, y limbs).
+            # Stored in architecture §4's point encoding (bn254_g1: the same bytes as x, y limbs).
             return binary.encode_points(job.curve, [point])
         assert job.field is not None
         values = decode_field_elements(data)

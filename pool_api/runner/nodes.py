@@ -2,7 +2,7 @@
 
 * **Owners**: a registered node (``Node`` row) answers for its contributor;
   an unregistered one only for itself (it may work, nobody is credited).
-* **Strikes and bans** (DESIGN §6): a contributor caught with a wrong result
+* **Strikes and bans** (docs/architecture.md §6): a contributor caught with a wrong result
   in a job gets one :class:`~pool_api.store.models.Strike` for that job (at most
   one per job), earns nothing for it, and is banned (``banned_at``) on its
   ``max_strikes``-th strike.  Banned contributors' nodes are never offered

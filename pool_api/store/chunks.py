@@ -7,7 +7,7 @@
 * :meth:`ChunkStore.completed`: the stored values a resumed job reuses, except
   those of contributors struck in the job (computed again).
 * :meth:`ChunkStore.credit_and_finish`: credit only after verification, once
-  per job (DESIGN §6): every record is credited to its producer's contributor
+  per job (docs/architecture.md §6): every record is credited to its producer's contributor
   (``accounting.credit_work``, the record id as the key, idempotent), except
   contributors struck in the job, then the job turns ``done``.
 """

@@ -1,4 +1,4 @@
-"""Jobs over HTTP beyond JSON: binary bodies and results (DESIGN §4), cancel, limits."""
+"""Jobs over HTTP beyond JSON: binary bodies and results (architecture §4), cancel, limits."""
 
 from __future__ import annotations
 

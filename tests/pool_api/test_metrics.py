@@ -1,4 +1,4 @@
-"""Prometheus metrics (issue 6 §6, DESIGN §8) and the Grafana dashboard that reads them."""
+"""Prometheus metrics (issue 6 §6, architecture §8) and the Grafana dashboard that reads them."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Binary bodies of DESIGN §4: round trips and rejection of malformed input."""
+"""Binary bodies of docs/architecture.md §4: round trips and rejection of malformed input."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Integer ↔ limb-array conversions (the DESIGN §4 binary layout)."""
+"""Integer ↔ limb-array conversions (the docs/architecture.md §4 binary layout)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The CPU NTT against the DESIGN §4 formulas, evaluated with Python integers."""
+"""The CPU NTT against the docs/architecture.md §4 formulas, evaluated with Python integers."""
 
 from __future__ import annotations
 

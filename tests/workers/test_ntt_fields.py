@@ -1,4 +1,4 @@
-"""NTT, inverse, coset and batched NTTs on every field of DESIGN §4 against Python integers."""
+"""Forward, inverse, coset, batched NTTs on every field of architecture §4 against Python ints."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The cost table: how many work units a chunk is worth (DESIGN §6).
+"""The cost table: how many work units a chunk is worth (docs/architecture.md §6).
 
 Credit never comes from what a worker says about itself; it is a function of
 the chunk's *shape* only, so every honest node that computes the same chunk

@@ -1,6 +1,6 @@
 """Running untrusted chunks on chosen nodes: placement, faults, stragglers, verification.
 
-The loop behind :mod:`workers.cluster.dispatch` (DESIGN §3, §6).  Every chunk task is
+The loop behind :mod:`workers.cluster.dispatch` (docs/architecture.md §3, §6).  Every chunk task is
 pinned to one node (Ray ``NodeAffinitySchedulingStrategy``, hard), so the
 caller decides who may work: banned or dead nodes simply never appear in
 :attr:`Policy.nodes`.  A node takes at most ``slots`` chunks at a time and the

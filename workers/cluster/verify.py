@@ -1,4 +1,4 @@
-"""Checking untrusted chunk results on the head (DESIGN §6).  No Ray here.
+"""Checking untrusted chunk results on the head (docs/architecture.md §6).  No Ray here.
 
 NTT slices: a random combination of rows, O(n)
 -----------------------------------------------

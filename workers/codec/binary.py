@@ -1,4 +1,4 @@
-"""Binary bodies of DESIGN §4: little-endian, fixed-width, canonical integers.
+"""Binary bodies of docs/architecture.md §4: little-endian, fixed-width, canonical integers.
 
 * A field element is its canonical integer in ``[0, p)`` written little-endian
   on :func:`element_width` bytes: 32 for the 254/255-bit fields (``bn254_fr``,

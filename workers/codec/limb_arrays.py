@@ -1,6 +1,6 @@
 """Conversions between Python integers and ``uint64`` limb arrays.
 
-The limb layout is the binary body layout of DESIGN §4: each integer is a
+The limb layout is the binary body layout of docs/architecture.md §4: each integer is a
 fixed-width little-endian word, so an ``(n, 4)`` array is exactly ``n``
 32-byte little-endian integers and a ``(n, 2, 4)`` array ``n`` G1 points
 ``x‖y`` (infinity = all zeros).  On other curves a coordinate takes

@@ -1,6 +1,6 @@
 """Arithmetic and radix-2 NTTs over the 64-bit and 31-bit STARK fields, in numba.
 
-Two fields whose elements fit one machine word (DESIGN §4):
+Two fields whose elements fit one machine word (docs/architecture.md §4):
 
 * **Goldilocks**, ``p = 2^64 − 2^32 + 1`` (generator 7, two-adicity 32).
   Products are reduced with the identities ``2^64 ≡ 2^32 − 1`` and

@@ -1,6 +1,6 @@
 """BN254 points of the Groth16 code: limb arrays ↔ integers ↔ py_ecc, checks, snarkjs JSON.
 
-Conventions (DESIGN §4, extended to G2 as in :mod:`workers.msm.generic`): a G1
+Conventions (docs/architecture.md §4, extended to G2 as in :mod:`workers.msm.generic`): a G1
 point is ``(x, y)`` and a G2 point ``((x0, x1), (y0, y1))`` with ``x = x0 + x1·u``
 in ``F_p² = F_p[u]/(u² + 1)``; the point at infinity is all zeros.  The few
 additions and scalar multiplications of a proof run as tiny MSMs on the numba

@@ -24,7 +24,7 @@ id    name            body
 Points are ffjavascript's "LEM" form: every ``F_p`` coordinate ``a·R mod q``
 (``R = 2^256``) on ``n8q = 32`` bytes, G1 ``x‖y``, G2 ``x.c0‖x.c1‖y.c0‖y.c1``,
 infinity all zeros.  :func:`read_zkey` converts them to canonical limbs once
-(DESIGN §4 layout: ``(n, 2, 4)`` G1, ``(n, 2, 2, 4)`` G2), checks every
+(docs/architecture.md §4 layout: ``(n, 2, 4)`` G1, ``(n, 2, 2, 4)`` G2), checks every
 coordinate is below ``q``, every G1 point on the curve, the key points of the
 header on their curves, and every coefficient's indices and value.  Only
 BN254 (snarkjs' ``bn128``) is accepted.  The B2 section is not checked point

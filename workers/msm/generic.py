@@ -26,7 +26,7 @@ on one core (process CPU time, 2^16 terms): ``bls12_381_g1`` 0.95 → 0.81 s,
 window rule's optimum did not move (at 2^16 on ``bls12_381_g1``: c = 11, 12,
 13, 14 → 0.86, 0.83, 0.81, 0.88 s; the rule picks 13).
 
-Array layout (the binary layout of DESIGN §4): a coordinate is ``D·N``
+Array layout (the binary layout of docs/architecture.md §4): a coordinate is ``D·N``
 words — ``D = 1`` or ``2`` components of ``N = 4`` or ``6`` limbs, ``c0``
 first — and a base row is ``x‖y``; infinity is all zeros.
 

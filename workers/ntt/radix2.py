@@ -1,6 +1,6 @@
-"""Number-theoretic transforms over every field of DESIGN §4, in numba.
+"""Number-theoretic transforms over every field of docs/architecture.md §4, in numba.
 
-The transform (DESIGN §4) of ``a`` of size ``n = 2^k`` is
+The transform (docs/architecture.md §4) of ``a`` of size ``n = 2^k`` is
 ``out[k] = Σ_j a[j]·ω^(j·k)`` with ``ω = g^((p−1)/n)``, natural order in and
 out; the inverse is ``a[j] = n⁻¹ Σ_k out[k]·ω^(−j·k)``.  It is computed by the
 iterative radix-2 decimation-in-time Cooley–Tukey algorithm (J. W. Cooley and

@@ -1,4 +1,4 @@
-"""``/v1/stats/…``: public, read-only aggregates for the dashboard (issue 6 §5, DESIGN §8).
+"""``/v1/stats/…``: public, read-only aggregates for the dashboard (issue 6 §5, architecture §8).
 
 Nothing here needs a token: it shows what the leaderboard already shows (names,
 work units, amounts) and counts. Amounts are summed on Python ints (``Units``

@@ -97,7 +97,7 @@ async def submit_job(
     """Validate the whole input, store it once (content-addressed), queue the job.
 
     The body is JSON (``Content-Type: application/json``; numbers as decimal strings) or
-    binary (``application/octet-stream``, DESIGN §4, parameters ``kind``, ``curve`` /
+    binary (``application/octet-stream``, docs/architecture.md §4, parameters ``kind``, ``curve`` /
     ``field``, ``inverse`` in the query string; layout in :mod:`pool_api.api.job_bodies`).
     A Groth16 job is binary: ``?kind=groth16&zkey=<sha256>`` with the ``.wtns`` as body
     (404 for an unknown key, 422 for a witness that does not fit it).
@@ -215,7 +215,7 @@ async def get_job(
     ] = None,
 ) -> JobPublic | Response:
     """The job's status and progress, with its result once done: JSON (decimal strings),
-    or the bare result in DESIGN §4 binary (``?format=binary`` or
+    or the bare result in docs/architecture.md §4 binary (``?format=binary`` or
     ``Accept: application/octet-stream``)."""
     if format is None:
         accept = request.headers.get("accept", "")

@@ -1,7 +1,7 @@
 """The ledger over HTTP: balances, statements, withdrawals, payout batches, the audit.
 
 Contributor endpoints take the contributor's own API key (or the operator token
-for reading); operator endpoints the operator token (DESIGN §8). Amounts are
+for reading); operator endpoints the operator token (docs/architecture.md §8). Amounts are
 integers in the token's base unit, as everywhere else in the API.
 """
 

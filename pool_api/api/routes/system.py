@@ -37,5 +37,5 @@ def healthz(pool: Pool) -> JSONResponse:
 
 @router.get("/metrics", response_class=Response, responses={200: {"content": {"text/plain": {}}}})
 def metrics(pool: Pool) -> Response:
-    """Prometheus text exposition (names: DESIGN §8, ``proverpool_`` prefix)."""
+    """Prometheus text exposition (names: docs/architecture.md §8, ``proverpool_`` prefix)."""
     return Response(generate_latest(pool.metrics.registry), media_type=CONTENT_TYPE_LATEST)
