@@ -1,29 +1,33 @@
 """``proverpool submit groth16``: prove a circom/snarkjs witness on a pool, write snarkjs files.
 
-Proposed server interface (issue 8; the routes are to be wired in ``pool_api/routes``,
-this client and its test speak exactly this):
+The server side of this interface lives in :mod:`pool_api.api.routes.zkeys` (keys and
+proofs) and :mod:`pool_api.api.routes.jobs` (submission); this client and its test speak
+exactly this:
 
 ``GET /v1/zkeys/{sha256}``
-    200 ``{"hash", "n_vars", "n_public", "domain_size"}`` if the pool holds that proving
-    key, else 404.  ``sha256``: hex SHA-256 of the ``.zkey`` file's bytes.
+    200 ``{"hash", "curve", "n_vars", "n_public", "domain_size"}`` if the pool holds that
+    proving key, else 404.  ``sha256``: hex SHA-256 of the ``.zkey`` file's bytes.
 ``POST /v1/zkeys`` (``Content-Type: application/octet-stream``, body = the ``.zkey``)
     Parsed with :func:`workers.groth16.read_zkey`; 201 (new) or 200 (already stored)
     with the object above; 422 ``{"detail": ...}`` for a malformed or unsupported key
-    (:class:`workers.errors.Groth16InputError`), 413 over the body limit.  The pool
-    keeps the parsed bases on its nodes, keyed by the hash.
+    (:class:`workers.errors.Groth16InputError`), 415 for another content type, 413 over
+    the body limit.  The key is stored once in the head's blob store under its hash
+    (:mod:`pool_api.store.zkeys`), and parsed keys stay in a small LRU on the head.
 ``POST /v1/jobs?kind=groth16&zkey={sha256}`` (octet-stream body = the ``.wtns``)
     201 ``{"id"}``; 404 for an unknown key; 422 for a malformed witness or one that
     does not fit the key (:func:`workers.groth16.read_wtns`, ``check_witness``).  The
     usual ``Idempotency-Key`` header applies (this client sends the SHA-256 of key
     hash + witness, so a retried command finds its first job).
 ``GET /v1/jobs/{id}``
-    The existing :class:`pool_api.api.schemas.JobPublic` (status, chunk progress, error).
-    The runner splits the five MSMs (and the NTTs) into chunks
-    (:class:`workers.groth16.Groth16Prover` with the runner's ``msm``/``ntt``), and
-    checks the proof with :func:`workers.groth16.verify` before marking the job done.
+    The usual :class:`pool_api.api.schemas.JobPublic` (status, chunk progress, error).
+    The runner (:mod:`pool_api.runner.groth16`) computes the H polynomial's NTTs on the
+    head and splits only the five MSMs (A, B1, C, H on ``bn254_g1``, B2 on
+    ``bn254_g2``) into chunks across the nodes, verified and credited like MSM chunks;
+    the proof passes :func:`workers.groth16.verify` before the job is ``done`` (a
+    failure recomputes every chunk under a full audit).
 ``GET /v1/jobs/{id}/proof``
     200 ``{"proof": <snarkjs proof.json>, "public": <snarkjs public.json>}`` once done,
-    409 before.
+    409 before (or for a job of another kind).
 
 The client checks both files locally first (the same readers), so a bad file fails
 before any upload, and verifies the returned proof with the pairing check before
