@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("workers", "pool_api", "accounting")
 
@@ -323,7 +325,11 @@ def cycle_violations(graph: Graph) -> list[str]:
 
 # --- the contract on this repository ------------------------------------------------------
 
-GRAPH = build_graph(ROOT)
+
+@pytest.fixture(scope="module")
+def graph() -> Graph:
+    """This repository's import graph (a file that does not parse fails here, named)."""
+    return build_graph(ROOT)
 
 
 def _fail_message(rule: str, violations: list[str]) -> str:
@@ -332,45 +338,45 @@ def _fail_message(rule: str, violations: list[str]) -> str:
     )
 
 
-def test_the_packages_are_parsed() -> None:
+def test_the_packages_are_parsed(graph: Graph) -> None:
     """The checker sees the packages (an empty graph would pass every rule)."""
     for package in PACKAGES:
-        assert package in GRAPH.modules, f"{package}/__init__.py not found under {ROOT}"
-    assert len(GRAPH.modules) > 50 and len(GRAPH.imports) > 300
+        assert package in graph.modules, f"{package}/__init__.py not found under {ROOT}"
+    assert len(graph.modules) > 50 and len(graph.imports) > 300
 
 
-def test_accounting_imports_nothing_of_ours() -> None:
-    violations = accounting_violations(GRAPH)
+def test_accounting_imports_nothing_of_ours(graph: Graph) -> None:
+    violations = accounting_violations(graph)
     assert not violations, _fail_message("accounting imports nothing of ours", violations)
 
 
-def test_workers_imports_neither_pool_api_nor_accounting() -> None:
-    violations = workers_violations(GRAPH)
+def test_workers_imports_neither_pool_api_nor_accounting(graph: Graph) -> None:
+    violations = workers_violations(graph)
     assert not violations, _fail_message("workers imports no pool_api/accounting", violations)
 
 
-def test_pool_api_never_imports_ray() -> None:
-    violations = pool_api_ray_violations(GRAPH)
+def test_pool_api_never_imports_ray(graph: Graph) -> None:
+    violations = pool_api_ray_violations(graph)
     assert not violations, _fail_message("pool_api never imports ray", violations)
 
 
-def test_only_the_cluster_runtime_modules_import_ray() -> None:
-    violations = ray_violations(GRAPH)
+def test_only_the_cluster_runtime_modules_import_ray(graph: Graph) -> None:
+    violations = ray_violations(graph)
     assert not violations, _fail_message("ray only in workers.cluster's Ray modules", violations)
 
 
-def test_only_the_cupy_backend_imports_cupy() -> None:
-    violations = cupy_violations(GRAPH)
+def test_only_the_cupy_backend_imports_cupy(graph: Graph) -> None:
+    violations = cupy_violations(graph)
     assert not violations, _fail_message("cupy only in workers.gpu.cupy_backend", violations)
 
 
-def test_math_modules_import_neither_ray_nor_cupy() -> None:
-    violations = math_violations(GRAPH)
+def test_math_modules_import_neither_ray_nor_cupy(graph: Graph) -> None:
+    violations = math_violations(graph)
     assert not violations, _fail_message("math modules without ray or cupy", violations)
 
 
-def test_no_import_circles() -> None:
-    violations = cycle_violations(GRAPH)
+def test_no_import_circles(graph: Graph) -> None:
+    violations = cycle_violations(graph)
     assert not violations, _fail_message("no import circle between our modules", violations)
 
 
