@@ -50,7 +50,7 @@ def create_app(settings: Settings | None = None, *, start_runner: bool = True) -
             log.error("proverpool refuses to start: %s", exc)
             raise
         app.state.pool = pool
-        if start_runner:
+        if start_runner and settings.api_runs_jobs:
             pool.runner.start()
         try:
             yield

@@ -89,10 +89,9 @@ def use_ray_token(token: str | None) -> None:
         os.environ.pop("RAY_AUTH_MODE", None)
         os.environ.pop("RAY_AUTH_TOKEN", None)
     if "ray" in sys.modules:  # refresh Ray's cached config and token
-        from ray._raylet import AuthenticationTokenLoader, Config
+        from workers.cluster.runtime import refresh_auth_token
 
-        Config.initialize("")
-        AuthenticationTokenLoader.instance().reset_cache()
+        refresh_auth_token()
 
 
 def ray_environment(token: str | None) -> dict[str, str]:
@@ -199,15 +198,11 @@ def _group_alive(pgid: int) -> bool:
 def find_ray_node(address: str, resource: str, timeout_seconds: float) -> str:
     """The hex id of the alive Ray node holding custom ``resource`` (needs the token set
     with :func:`use_ray_token` before)."""
-    from ray._raylet import GcsClient
+    from workers.cluster.runtime import find_node_with_resource
 
-    deadline = time.monotonic() + timeout_seconds
-    client = GcsClient(address=address)
-    while time.monotonic() < deadline:
-        for node_id, info in client.get_all_node_info(timeout=5).items():
-            if resource in dict(info.resources_total) and info.state == 0:  # ALIVE
-                return node_id.hex()
-        time.sleep(0.3)
+    node_id = find_node_with_resource(address, resource, timeout_seconds)
+    if node_id is not None:
+        return node_id
     raise JoinError(f"the Ray node did not show up in the cluster at {address}")
 
 

@@ -67,6 +67,11 @@ class Settings(BaseSettings):
     )
     chunks_per_node: int = Field(default=2, ge=1, description="Chunks per live node per phase.")
     runner_poll_seconds: float = Field(default=0.2, gt=0, description="Idle job-runner poll.")
+    api_runs_jobs: bool = Field(
+        default=True,
+        description="Whether an API process starts a job runner (off when `proverpool runner`"
+        " runs the jobs in processes of their own).",
+    )
     runner_lease_seconds: float = Field(
         default=10.0,
         ge=1,

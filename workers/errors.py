@@ -79,6 +79,10 @@ class JobInterrupted(WorkersError):
     """A distributed run stopped at a chunk boundary (job cancelled, runner stopping)."""
 
 
+class PlanError(WorkersError):
+    """A job plan that is not one: malformed stored JSON, or parts that do not fit the job."""
+
+
 class DispatchError(WorkersError):
     """A distributed job could not be completed (a chunk failed for good)."""
 

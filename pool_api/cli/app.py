@@ -10,6 +10,7 @@ from pool_api.cli.db import db_app
 from pool_api.cli.head import head
 from pool_api.cli.join import join, leave
 from pool_api.cli.ledger import ledger_app
+from pool_api.cli.runner import runner
 from pool_api.cli.submit import submit_app
 
 app = typer.Typer(
@@ -44,6 +45,7 @@ def demo(
 app.command()(head)
 app.command()(join)
 app.command()(leave)
+app.command()(runner)
 
 
 if __name__ == "__main__":

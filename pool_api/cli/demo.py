@@ -75,20 +75,15 @@ def run_demo(config: DemoConfig | None = None, console: Console | None = None) -
     with console.status("compiling kernels (numba, cached after the first run)…"):
         console.print(f"kernels ready in {_warm_kernels():.1f} s")
 
-    import ray
     import uvicorn
-    from ray.cluster_utils import Cluster
 
     from pool_api.main import create_app
     from pool_api.settings import Settings
+    from workers.cluster.runtime import LocalCluster
 
     with console.status("starting a Ray cluster: head + 2 contributor nodes…"):
-        cluster = Cluster(
-            initialize_head=True, head_node_args={"num_cpus": 0, "include_dashboard": False}
-        )
-        worker_nodes = [cluster.add_node(num_cpus=1) for _ in config.contributors]
-        cluster.wait_for_nodes()
-    ray.init(address=cluster.address, log_to_driver=False, configure_logging=False)
+        cluster = LocalCluster([1] * len(config.contributors))
+    worker_nodes = cluster.node_ids
     console.print(f"Ray cluster at {cluster.address} with {len(worker_nodes)} worker nodes")
     operator_token = secrets.token_urlsafe(24)
     settings = Settings(
@@ -122,7 +117,6 @@ def run_demo(config: DemoConfig | None = None, console: Console | None = None) -
     finally:
         server.should_exit = True
         thread.join(30)
-        ray.shutdown()
         cluster.shutdown()
         if not config.keep_data:
             shutil.rmtree(data_dir, ignore_errors=True)
@@ -143,7 +137,7 @@ def _drive(
     config: DemoConfig,
     console: Console,
     operator_token: str,
-    worker_nodes: list,
+    worker_nodes: list[str],
 ) -> int:
     from workers import msm, ntt
 
@@ -160,11 +154,9 @@ def _drive(
         )
         names[created["id"]] = name
         key = {"Authorization": f"Bearer {created['api_key']}"}
-        node_body = {"ray_node_id": node.node_id, "cpu_cores": 1}
+        node_body = {"ray_node_id": node, "cpu_cores": 1}
         _check(client.post("/v1/nodes", json=node_body, headers=key), "node")
-        console.print(
-            f"contributor [bold]{name}[/] (id {created['id']}) owns node {node.node_id[:12]}…"
-        )
+        console.print(f"contributor [bold]{name}[/] (id {created['id']}) owns node {node[:12]}…")
 
     rng = random.Random(config.seed)
     points = random_points("bn254_g1", config.msm_points, rng)

@@ -210,12 +210,10 @@ def _serve(settings, host: str, port: int, invite: str, expires_at: object) -> N
 def _shutdown(ray_head) -> bool:  # noqa: ANN001
     """Stop the Ray driver and the Ray head; whether this process had a Ray driver."""
     used_driver = False
-    if "ray" in sys.modules:
-        import ray
+    if "ray" in sys.modules:  # a Ray driver can only exist if Ray was imported
+        from workers.cluster.runtime import shutdown_ray
 
-        if ray.is_initialized():
-            ray.shutdown()
-            used_driver = True
+        used_driver = shutdown_ray()
     if ray_head is not None:
         typer.echo("stopping the Ray head ...")
         ray_head.stop(grace_seconds=15)

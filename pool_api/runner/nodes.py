@@ -20,18 +20,15 @@ from __future__ import annotations
 import json
 import logging
 
-import ray
-from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
 from pool_api.store.models import Contributor, Node, Strike, utcnow
-from workers.cluster import tasks
+from workers.cluster import runtime
 
 log = logging.getLogger(__name__)
 SPEED_EWMA_WEIGHT = 0.2
-CALIBRATION_TIMEOUT_SECONDS = 60.0
 
 
 class NodeBook:
@@ -132,7 +129,8 @@ class NodeBook:
             session.add(node)
 
     def calibrate(self, nodes: list[str], curve: str, field: str) -> None:
-        """Run :func:`workers.cluster.tasks.calibrate` on registered nodes without speeds."""
+        """Calibrate registered nodes that have no speeds yet
+        (:func:`workers.cluster.runtime.calibrate_nodes`) and store what they measured."""
         missing = [
             n
             for n in nodes
@@ -140,29 +138,12 @@ class NodeBook:
         ]
         if not missing:
             return
-        refs = [
-            tasks.calibrate.options(
-                scheduling_strategy=NodeAffinitySchedulingStrategy(node_id=n, soft=False),
-                **tasks.gpu_options(n, ("msm", curve), ("ntt", field)),
-            ).remote(curve, field)
-            for n in missing
-        ]
-        ready, not_ready = ray.wait(
-            refs, num_returns=len(refs), timeout=CALIBRATION_TIMEOUT_SECONDS
-        )
-        for ref in not_ready:
-            ray.cancel(ref)
+        measured = runtime.calibrate_nodes(missing, curve, field)
         with Session(self.engine) as session:
-            for ref in ready:
-                try:
-                    node_id, speeds = ray.get(ref)
-                except ray.exceptions.RayError as exc:
-                    log.warning("calibration failed: %s", exc)
-                    continue
+            for node_id, speeds in measured.items():
                 self.speeds.setdefault(node_id, {}).update(speeds)
-                speeds = self.speeds[node_id]
                 node = session.get(Node, node_id)
                 if node is not None:
-                    node.speeds_json = json.dumps(speeds, sort_keys=True)
+                    node.speeds_json = json.dumps(self.speeds[node_id], sort_keys=True)
                     session.add(node)
             session.commit()

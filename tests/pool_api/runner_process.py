@@ -18,10 +18,11 @@ import ray
 
 from pool_api.live.events import EventBus, connect_redis
 from pool_api.metrics import Metrics
-from pool_api.runner.loop import JobRunner, ensure_ray
+from pool_api.runner.loop import JobRunner
 from pool_api.settings import Settings
 from pool_api.store.blobs import BlobStore
 from pool_api.store.db import make_engine
+from workers.cluster.runtime import ensure_ray
 from workers.cluster.tasks import SLOWDOWN_ENV
 
 
@@ -36,7 +37,7 @@ def main() -> None:
             configure_logging=False,
             runtime_env={"env_vars": {SLOWDOWN_ENV: slowdown}},
         )
-    ensure_ray(settings)
+    ensure_ray(settings.ray_address)
     engine = make_engine(settings.resolved_database_url)
     events = EventBus(connect_redis(settings))
     runner = JobRunner(settings, engine, BlobStore(settings.blob_dir), events, Metrics())

@@ -14,6 +14,7 @@ from sqlmodel import Session
 
 from pool_api.store.models import Job, Node
 from workers import msm, ntt
+from workers.cluster.sizing import JobPlan
 from workers.gpu import cupy_backend
 
 from ray_cluster import extra_workers
@@ -63,15 +64,16 @@ def test_gpu_slot_takes_larger_chunks_and_jobs_stay_right(make_pool, extra_worke
     assert_credits_follow_records(pool, job_id)
 
     with Session(pool.state.engine) as session:
-        plan = json.loads(session.get(Job, job_id).plan_json)
-    sized_for = dict(enumerate(plan["nodes"]))
+        slots = JobPlan.from_json(session.get(Job, job_id).plan_json).slots
+    assert slots is not None
+    sized_for = dict(enumerate(slots.nodes))
     # Per node, two rounds of its slots: the GPU node's GPU slot, then its CPU slot, twice.
     positions = [i for i, node in sized_for.items() if node == gpu_node]
     assert positions == list(range(positions[0], positions[0] + 4))
-    assert plan["gpu"] == positions[::2]
+    assert sorted(slots.gpu_positions) == positions[::2]
     units = {r.chunk_index: r.work_units for r in job_records(pool, job_id)}
-    gpu_chunks = [units[i] for i in plan["gpu"]]
-    cpu_chunks = [units[i] for i in sized_for if i not in plan["gpu"]]
+    gpu_chunks = [units[i] for i in sorted(slots.gpu_positions)]
+    cpu_chunks = [units[i] for i in sized_for if i not in slots.gpu_positions]
     assert len(gpu_chunks) == 2 and len(cpu_chunks) == 6
     assert sum(gpu_chunks) + sum(cpu_chunks) == 320 * 240  # 320 points of 240 units
     for big in gpu_chunks:  # 80 points each against 20: ∝ the stored speeds

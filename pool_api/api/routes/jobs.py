@@ -31,9 +31,9 @@ from pool_api.api.schemas import (
     Share,
 )
 from pool_api.errors import NotFoundError, StateConflictError, UnsupportedMediaTypeError
-from pool_api.runner.groth16 import parse_groth16_job
 from pool_api.state import PoolState
 from pool_api.store.models import Job, JobStatus, utcnow
+from pool_api.store.zkeys import parse_groth16_job
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 
@@ -254,7 +254,7 @@ def _read_job(pool: PoolState, job_id: str, format: str) -> JobPublic | Response
         return Response(binary_result(job.kind, job.curve, job.field, blob), media_type=_BINARY)
     result = None
     if done:
-        result = result_json(job.kind, job.curve, pool.blobs.get(job.result_sha256))
+        result = result_json(job.kind, job.curve, job.field, pool.blobs.get(job.result_sha256))
     return JobPublic(
         id=job.id,
         kind=job.kind,

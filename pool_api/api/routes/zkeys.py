@@ -16,9 +16,9 @@ from starlette.concurrency import run_in_threadpool
 from pool_api.api.deps import Pool
 from pool_api.api.schemas import Groth16Proof, ZkeyPublic
 from pool_api.errors import NotFoundError, StateConflictError, UnsupportedMediaTypeError
-from pool_api.runner.groth16 import find_zkey, proof_body, store_zkey
 from pool_api.state import PoolState
 from pool_api.store.models import Job, JobStatus, Zkey
+from pool_api.store.zkeys import find_zkey, proof_body, store_zkey
 
 router = APIRouter(tags=["groth16"])
 

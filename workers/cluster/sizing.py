@@ -1,0 +1,257 @@
+"""How a job is cut for the nodes at hand: the typed, stored :class:`JobPlan`.
+
+A plan is chosen once, when a job first runs, and stored with the job (JSON), so a
+resumed job keeps its chunk indices and sizes whatever nodes are alive then.  It is
+one of two shapes:
+
+* **equal parts**: each MSM of the job in ``parts[name]`` equal chunks (an MSM job
+  has one MSM, ``"msm"``; a Groth16 job five, by the prover's names), an NTT job's
+  two four-step phases in ``parts["ntt_columns"]`` / ``parts["ntt_rows"]`` equal slices;
+* **speed-sized** (:class:`SlotSizing`): one chunk per slot and round, each weighted by
+  the speed of the slot it was sized for (work units per second from calibration and
+  the running average, :mod:`workers.cluster.calibration`), so every slot finishes at
+  about the same time; GPU slots are sized by the GPU's own speed.  The chunk at
+  position ``i`` of every phase is *preferred* on the node of slot ``i`` (the
+  scheduler gives it elsewhere only when that node is gone).
+
+Pure planning, no Ray: the caller passes the eligible nodes, their slots, speeds
+and GPU counts.  The plan turns into chunks with :meth:`JobPlan.msm_chunks` and
+:meth:`JobPlan.ntt_plan` (:mod:`workers.cluster.plan`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from workers.cluster.calibration import gpu_key
+from workers.cluster.plan import Chunk, NttPlan, four_step_shape, plan_msm, plan_ntt
+from workers.errors import PlanError
+
+PLAN_VERSION = 1
+SAME_SPEED = (0.8, 1.25)
+"""Slots whose speeds are within this ratio of the median get equal chunks (calibration noise,
+not different machines)."""
+NTT_PHASES = ("ntt_columns", "ntt_rows")
+
+
+@dataclass(frozen=True)
+class SlotSizing:
+    """One chunk per slot and round: its relative size, the node it was sized for, and
+    whether it was sized for the node's GPU."""
+
+    weights: tuple[float, ...]
+    nodes: tuple[str, ...]
+    gpu_positions: frozenset[int] = frozenset()
+
+    def __post_init__(self) -> None:
+        if not self.weights or len(self.weights) != len(self.nodes):
+            raise PlanError("a speed-sized plan needs one weight and one node per slot")
+        if not all(isinstance(w, float) and math.isfinite(w) and w > 0 for w in self.weights):
+            raise PlanError("slot weights must be positive finite numbers")
+        if not all(isinstance(n, str) and n for n in self.nodes):
+            raise PlanError("slot nodes must be non-empty node ids")
+        if not all(isinstance(i, int) and 0 <= i < len(self.nodes) for i in self.gpu_positions):
+            raise PlanError("GPU positions must index the slots")
+
+
+@dataclass(frozen=True)
+class JobPlan:
+    """A job's chunking (module docstring): ``parts`` or ``slots``, never both."""
+
+    parts: Mapping[str, int] = field(default_factory=dict)
+    slots: SlotSizing | None = None
+
+    def __post_init__(self) -> None:
+        if (self.slots is None) == (not self.parts):
+            raise PlanError("a plan has either equal parts or speed-sized slots")
+        for name, count in self.parts.items():
+            if not isinstance(name, str) or not isinstance(count, int) or count < 1:
+                raise PlanError(f"parts[{name!r}] must be a positive integer")
+
+    # --- storage -----------------------------------------------------------------------
+    def to_json(self) -> str:
+        body: dict[str, object] = {"version": PLAN_VERSION}
+        if self.slots is None:
+            body["parts"] = dict(self.parts)
+        else:
+            body["slots"] = {
+                "weights": list(self.slots.weights),
+                "nodes": list(self.slots.nodes),
+                "gpu_positions": sorted(self.slots.gpu_positions),
+            }
+        return json.dumps(body, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> JobPlan:
+        """The stored plan, checked; :class:`~workers.errors.PlanError` if it is not one."""
+        try:
+            body = json.loads(text)
+        except ValueError as exc:
+            raise PlanError(f"stored plan is not JSON: {exc}") from None
+        if not isinstance(body, dict) or body.get("version") != PLAN_VERSION:
+            raise PlanError(f"stored plan is not a version-{PLAN_VERSION} plan")
+        if set(body) - {"version", "parts", "slots"}:
+            raise PlanError(f"stored plan has unknown fields {sorted(set(body) - {'version'})}")
+        parts, slots = body.get("parts"), body.get("slots")
+        if parts is not None:
+            if not isinstance(parts, dict):
+                raise PlanError("stored plan's parts must be an object")
+            return cls(parts=dict(parts))
+        if not isinstance(slots, dict) or set(slots) != {"weights", "nodes", "gpu_positions"}:
+            raise PlanError("stored plan's slots must have weights, nodes and gpu_positions")
+        weights, nodes, gpu = slots["weights"], slots["nodes"], slots["gpu_positions"]
+        if not all(isinstance(x, list) for x in (weights, nodes, gpu)):
+            raise PlanError("stored plan's slots must hold lists")
+        if not all(isinstance(w, int | float) and not isinstance(w, bool) for w in weights):
+            raise PlanError("slot weights must be numbers")
+        return cls(slots=SlotSizing(tuple(float(w) for w in weights), tuple(nodes), frozenset(gpu)))
+
+    # --- chunks ------------------------------------------------------------------------
+    def msm_chunks(self, curve: str, n_points: int, name: str = "msm") -> list[Chunk]:
+        """The chunks of MSM ``name`` (of ``n_points`` points) on ``curve``."""
+        if self.slots is not None:
+            return plan_msm(curve, n_points, 0, self.slots.weights)
+        return plan_msm(curve, n_points, self._part(name))
+
+    def ntt_plan(self, field_name: str, n: int) -> NttPlan:
+        """The four-step plan of an NTT of size ``n`` on ``field_name``."""
+        if self.slots is not None:
+            return plan_ntt(field_name, n, 0, 0, self.slots.weights)
+        return plan_ntt(field_name, n, self._part(NTT_PHASES[0]), self._part(NTT_PHASES[1]))
+
+    def placement(self, phases: Sequence[Sequence[Chunk]]) -> tuple[dict[int, str], set[int]]:
+        """Chunk index → the node it was sized for, and the chunks sized for a GPU slot.
+
+        Position ``i`` of every phase is slot ``i`` (a phase shorter than the slots
+        drops the rest); an equal-parts plan prefers no node and uses no GPU slot.
+        """
+        preferred: dict[int, str] = {}
+        gpu_chunks: set[int] = set()
+        if self.slots is None:
+            return preferred, gpu_chunks
+        for phase in phases:
+            for i, chunk in enumerate(phase[: len(self.slots.nodes)]):
+                preferred[chunk.index] = self.slots.nodes[i]
+                if i in self.slots.gpu_positions:
+                    gpu_chunks.add(chunk.index)
+        return preferred, gpu_chunks
+
+    def _part(self, name: str) -> int:
+        if name not in self.parts:
+            raise PlanError(f"the stored plan has no part {name!r}")
+        return self.parts[name]
+
+
+@dataclass(frozen=True)
+class NodeOffer:
+    """What one eligible node offers a kernel: CPU slots, GPUs, measured speeds."""
+
+    node_id: str
+    slots: int
+    gpus: int = 0
+    speeds: Mapping[str, float] = field(default_factory=dict)
+
+
+def size_for_slots(
+    offers: Sequence[NodeOffer],
+    kind: str,
+    *,
+    gpu_supported: bool,
+    rounds: int,
+    most_chunks: int,
+) -> SlotSizing | None:
+    """One chunk per slot and round, weighted by the slot's speed for ``kind``, or ``None``.
+
+    A node offers one slot per CPU; where the GPU backend covers the kernel
+    (``gpu_supported``) and the node has a GPU with a measured GPU speed, its first
+    slot per device is a GPU slot (sized by the GPU's speed).  Rounds come one after
+    another, so each node's first chunks fill all its slots.  ``None`` — equal chunks —
+    when no slot has a speed or there are more slots than ``most_chunks``.
+    """
+    nodes: list[str] = []
+    weights: list[float] = []
+    gpu_positions: set[int] = set()
+    for offer in sorted(offers, key=lambda o: o.node_id):
+        gpu_speed = offer.speeds.get(gpu_key(kind)) if gpu_supported else None
+        gpu_slots = min(offer.gpus, offer.slots) if gpu_speed else 0
+        for _ in range(rounds):
+            for slot in range(offer.slots):
+                if slot < gpu_slots:
+                    gpu_positions.add(len(nodes))
+                nodes.append(offer.node_id)
+                speed = gpu_speed if slot < gpu_slots else offer.speeds.get(kind)
+                weights.append(float(speed or 0.0))
+    known = sorted(w for w in weights if w > 0)
+    if not nodes or len(nodes) > most_chunks or not known:
+        return None
+    typical = known[len(known) // 2]
+    relative = [(w or typical) / typical for w in weights]
+    if all(SAME_SPEED[0] <= w <= SAME_SPEED[1] for w in relative):
+        relative = [1.0] * len(relative)
+    return SlotSizing(tuple(relative), tuple(nodes), frozenset(gpu_positions))
+
+
+def choose_msm_plan(
+    curve: str,
+    n_points: int,
+    offers: Sequence[NodeOffer],
+    *,
+    gpu_supported: bool,
+    chunks_per_node: int,
+    min_chunk_points: int,
+) -> JobPlan:
+    """An MSM job's plan: speed-sized slots where speeds are known, else equal chunks
+    (``chunks_per_node`` per slot, none under ``min_chunk_points`` points)."""
+    by_size = max(1, n_points // min_chunk_points)
+    slots = size_for_slots(
+        offers, "msm", gpu_supported=gpu_supported, rounds=chunks_per_node, most_chunks=by_size
+    )
+    if slots is not None:
+        return JobPlan(slots=slots)
+    wanted = max(1, sum(o.slots for o in offers)) * chunks_per_node
+    return JobPlan(parts={"msm": min(wanted, by_size)})
+
+
+def choose_ntt_plan(
+    n: int,
+    offers: Sequence[NodeOffer],
+    *,
+    gpu_supported: bool,
+    chunks_per_node: int,
+    min_chunk_elements: int,
+) -> JobPlan:
+    """An NTT job's plan: both four-step phases speed-sized where speeds are known, else
+    equal slices (``chunks_per_node`` per slot, none under ``min_chunk_elements``)."""
+    n1, n2 = four_step_shape(n)
+    by_size = max(1, n // min_chunk_elements)
+    slots = size_for_slots(
+        offers,
+        "ntt",
+        gpu_supported=gpu_supported,
+        rounds=chunks_per_node,
+        most_chunks=min(by_size, n1),
+    )
+    if slots is not None:
+        return JobPlan(slots=slots)
+    wanted = max(1, sum(o.slots for o in offers)) * chunks_per_node
+    return JobPlan(
+        parts={NTT_PHASES[0]: min(wanted, by_size, n2), NTT_PHASES[1]: min(wanted, by_size, n1)}
+    )
+
+
+def choose_equal_msm_parts(
+    sizes: Mapping[str, int],
+    offers: Sequence[NodeOffer],
+    *,
+    chunks_per_node: int,
+    min_chunk_points: int,
+) -> JobPlan:
+    """Equal chunks for several MSMs of one job (a Groth16 proof's five): per MSM
+    ``chunks_per_node`` per slot, none under ``min_chunk_points`` points."""
+    wanted = max(1, sum(o.slots for o in offers)) * chunks_per_node
+    return JobPlan(
+        parts={name: min(wanted, max(1, n // min_chunk_points)) for name, n in sizes.items()}
+    )
