@@ -33,8 +33,8 @@ from workers.errors import (
     ValueOutOfRangeError,
 )
 from workers.gpu import cupy_backend, driver
-from workers.msm.checks import first_point_not_in_subgroup
-from workers.msm.pippenger import first_point_off_curve, msm_limbs
+from workers.msm.checks import first_point_not_in_subgroup, first_point_off_curve
+from workers.msm.pippenger import msm_limbs
 from workers.ntt.radix2 import ntt_limbs, ntt_rows_limbs
 from workers.params import CURVES, FIELDS, CurveParams, FieldParams
 
@@ -123,8 +123,8 @@ def _prepare_msm(curve: object, points: object, scalars: object) -> tuple[np.nda
 
     Checks in order: the curve, sequences of equal length, every point's
     shape and coordinate range, every scalar in ``[0, r)``, every point on the
-    curve (vectorised, :func:`workers.msm.pippenger.first_point_off_curve`) and, where
-    the cofactor is not 1, in the prime-order subgroup (``[r]P = O`` in numba,
+    curve (vectorised, :func:`workers.msm.checks.first_point_off_curve`) and, where
+    the cofactor is not 1, in the prime-order subgroup (an endomorphism test in numba,
     :func:`workers.msm.checks.first_point_not_in_subgroup`).
     """
     params = _curve(curve)

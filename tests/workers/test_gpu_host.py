@@ -24,7 +24,7 @@ from workers.codec.limb_arrays import ints_to_limbs, points_to_limbs
 from workers.errors import BackendUnavailableError, KernelInputError
 from workers.fields.mont4 import add_into, montgomery_constants, mul_into, sub_into
 from workers.gpu import cupy_backend, driver, host_build
-from workers.msm import pippenger
+from workers.msm import digits, pippenger, window
 from workers.ntt import radix2
 from workers.params import BN254_P, BN254_R, FIELDS
 
@@ -65,9 +65,9 @@ def test_signed_digits_match_cpu(c):
     scalars = ints_to_limbs(
         [0, 1, BN254_R - 1, (1 << 256) - 1] + [rng.randrange(BN254_R) for _ in range(60)]
     )
-    windows = pippenger.n_windows(c)
+    windows = window.n_windows(c)
     got = driver.signed_digits(np, scalars, c, windows)
-    np.testing.assert_array_equal(got, pippenger.signed_digits(scalars, c, windows))
+    np.testing.assert_array_equal(got, digits.signed_digits(scalars, c, windows))
 
 
 @pytest.mark.parametrize("n", MSM_SIZES)

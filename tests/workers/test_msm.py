@@ -24,7 +24,7 @@ from workers.fields.mont4 import (
     sub_into,
     to_mont_into,
 )
-from workers.msm import pippenger
+from workers.msm import digits, pippenger, window
 from workers.params import BN254_P, BN254_R, CURVES
 
 CURVE = "bn254_g1"
@@ -126,7 +126,7 @@ def test_msm_limbs_for_every_window(monkeypatch: pytest.MonkeyPatch, c: int) -> 
     points, scalars = mixed_input(24, seed=c)
     # Scalars whose signed digits sit on the edges: ±2^(c−1), all-ones windows, top bits.
     scalars[12:16] = [1 << (c - 1), (1 << c) - 1, (1 << 253) + (1 << (c - 1)), R - 2]
-    monkeypatch.setattr(pippenger, "window_size", lambda n, scalar_bits=256: c)
+    monkeypatch.setattr(pippenger, "window_size", lambda n, **rule: c)
     result = pippenger.msm_limbs(CURVE, points_to_limbs(points), ints_to_limbs(scalars))
     assert result == py_ecc_msm(points, scalars)
 
@@ -152,12 +152,12 @@ def test_msm_limbs_accepts_read_only_arrays() -> None:
 def test_signed_digits_reconstruct_the_scalar(c: int) -> None:
     rng = random.Random(c)
     scalars = [rng.randrange(1 << 256) for _ in range(30)] + [0, 1, R - 1, (1 << 256) - 1]
-    windows = pippenger.n_windows(c)
-    digits = pippenger.signed_digits(ints_to_limbs(scalars), c, windows)
-    assert digits.shape == (windows, len(scalars))
-    assert np.abs(digits).max() <= 1 << (c - 1)
-    assert (digits > -(1 << (c - 1))).all()
-    rebuilt = [sum(int(digits[w, i]) << (w * c) for w in range(windows)) for i in range(30 + 4)]
+    windows = window.n_windows(c)
+    got = digits.signed_digits(ints_to_limbs(scalars), c, windows)
+    assert got.shape == (windows, len(scalars))
+    assert np.abs(got).max() <= 1 << (c - 1)
+    assert (got > -(1 << (c - 1))).all()
+    rebuilt = [sum(int(got[w, i]) << (w * c) for w in range(windows)) for i in range(30 + 4)]
     assert rebuilt == scalars
 
 
@@ -165,13 +165,13 @@ def test_window_rule_minimises_the_documented_cost() -> None:
     previous = 1
     for log_n in range(0, 25):
         n = 1 << log_n
-        c = pippenger.window_size(n)
-        assert 1 <= c <= pippenger.C_MAX
+        c = window.window_size(n)
+        assert 1 <= c <= window.C_MAX
         assert c >= previous  # more points, wider windows
         previous = c
-        cost = pippenger.msm_cost(n, c)
-        assert all(cost <= pippenger.msm_cost(n, other) for other in range(1, pippenger.C_MAX + 1))
-    assert pippenger.window_size(1 << 16) == 13
+        cost = window.msm_cost(n, c)
+        assert all(cost <= window.msm_cost(n, other) for other in range(1, window.C_MAX + 1))
+    assert window.window_size(1 << 16) == 13
 
 
 # --- Montgomery arithmetic (workers.fields.mont4), on both BN254 fields ---------------------------

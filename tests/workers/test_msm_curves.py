@@ -1,4 +1,8 @@
-"""MSM on ``bn254_g2``, ``bls12_381_g1`` and ``bls12_381_g2`` against py_ecc, and its checks."""
+"""MSM on ``bn254_g2``, ``bls12_381_g1`` and ``bls12_381_g2`` against py_ecc, and its checks.
+
+The bucket-method tests (every window, split windows, batch-affine buckets) run on
+``bn254_g1`` too: all four curves share one implementation.
+"""
 
 from __future__ import annotations
 
@@ -21,7 +25,8 @@ from workers.errors import (
     PointNotOnCurveError,
     ScalarOutOfRangeError,
 )
-from workers.msm import checks, generic, pippenger
+from workers.msm import checks, pippenger, window
+from workers.msm.curve import kernel_curve, mont_rows
 from workers.params import CURVES
 from workers.reference import (
     in_subgroup,
@@ -35,7 +40,8 @@ from workers.reference import (
 )
 
 NEW_CURVES = ["bn254_g2", "bls12_381_g1", "bls12_381_g2"]
-PY_ECC = {"bn254_g2": bn, "bls12_381_g1": bls, "bls12_381_g2": bls}
+ALL_CURVES = ["bn254_g1", *NEW_CURVES]
+PY_ECC = {"bn254_g1": bn, "bn254_g2": bn, "bls12_381_g1": bls, "bls12_381_g2": bls}
 POOL_SIZE = 6
 
 
@@ -136,44 +142,46 @@ def test_msm_edge_cases(curve: str) -> None:
     assert msm(curve, [g] * 3, [1, 1, 1]) == py_ecc_msm(curve, [g], [3])
 
 
-@pytest.mark.parametrize("curve", NEW_CURVES)
+@pytest.mark.parametrize("curve", ALL_CURVES)
 @pytest.mark.parametrize("c", [1, 2, 7, 14])
 def test_msm_for_every_window(monkeypatch: pytest.MonkeyPatch, curve: str, c: int) -> None:
     points, scalars = mixed_input(curve, 12, seed=c)
     r = CURVES[curve].order
     scalars[7:11] = [1 << (c - 1), (1 << c) - 1, (1 << 253) + (1 << (c - 1)), r - 2]
-    monkeypatch.setattr(generic, "window_size_ext", lambda n, words, threads=1: c)
+    monkeypatch.setattr(pippenger, "window_size", lambda n, **rule: c)
     bases, limbs = points_to_limbs(points, curve), ints_to_limbs(scalars)
     assert pippenger.msm_limbs(curve, bases, limbs) == py_ecc_msm(curve, points, scalars)
 
 
-@pytest.mark.parametrize("curve", NEW_CURVES)
+def _mont_case(curve: str, n: int, seed: int) -> tuple[np.ndarray, np.ndarray, tuple]:
+    """Finite bases in Montgomery form, their scalars and the field descriptor."""
+    points, scalars = mixed_input(curve, n, seed=seed)
+    kc = kernel_curve(curve)
+    rows = points_to_limbs(points, curve).reshape(-1, 2 * kc.words)
+    keep = rows.any(axis=1)
+    return mont_rows(kc, rows[keep]), ints_to_limbs(scalars)[keep], kc.f
+
+
+@pytest.mark.parametrize("curve", ALL_CURVES)
 @pytest.mark.parametrize("threads", [2, 3, 40])
 def test_window_split_matches_serial(curve: str, threads: int) -> None:
     """Each window range on its own bucket array gives the serial result exactly."""
-    points, scalars = mixed_input(curve, 40, seed=threads)
-    params = CURVES[curve]
-    f, _, words = generic._field_of(params)
-    rows = points_to_limbs(points, curve).reshape(-1, 2 * words)
-    keep = rows.any(axis=1)
-    mont = generic._to_mont(rows[keep], params.base_modulus)
-    limbs = ints_to_limbs(scalars)[keep]
-    c = 5
-    windows = generic.n_windows(c)
-    serial = generic._bucket_msm(mont, limbs, c, windows, f)
-    split = generic._bucket_msm_parallel(mont, limbs, c, windows, min(threads, windows), f)
+    mont, limbs, f = _mont_case(curve, 40, seed=threads)
+    serial = pippenger.bucket_msm(mont, limbs, 5, f)
+    split = pippenger.bucket_msm(mont, limbs, 5, f, threads=threads)
     assert np.array_equal(serial, split)
 
 
 def test_window_rule_caps_the_bucket_memory() -> None:
-    assert generic.max_window(2 * 4) == 16  # BN254 G1-sized points
-    assert generic.max_window(2 * 6) == 15
-    assert generic.max_window(2 * 8) == 15
-    assert generic.max_window(2 * 12) == 14
+    assert window.max_window(2 * 4) == 16  # BN254 G1-sized points
+    assert window.max_window(2 * 6) == 15
+    assert window.max_window(2 * 8) == 15
+    assert window.max_window(2 * 12) == 14
     for words in (12, 16, 24):
         for n in (1, 1 << 8, 1 << 16, 1 << 20):
-            assert 1 <= generic.window_size_ext(n, words) <= generic.max_window(words)
-    assert generic.window_size_ext(1 << 16, 12) == pippenger.window_size(1 << 16)
+            c = window.window_size(n, point_words=words)
+            assert 1 <= c <= window.max_window(words)
+    assert window.window_size(1 << 16, point_words=12) == window.window_size(1 << 16)
 
 
 @pytest.mark.parametrize("curve", NEW_CURVES)
@@ -291,34 +299,27 @@ def test_distributed_msm_on_every_curve(ray_cluster, curve: str) -> None:
 # -- batch-affine accumulation ------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("curve", NEW_CURVES)
+@pytest.mark.parametrize("curve", ALL_CURVES)
 @pytest.mark.parametrize(("n", "c"), [(40, 2), (300, 4), (700, 10)])
 def test_batch_affine_matches_py_ecc(
     monkeypatch: pytest.MonkeyPatch, curve: str, n: int, c: int
 ) -> None:
     """Few buckets (every term conflicts), and enough terms for several batches per window."""
     points, scalars = mixed_input(curve, n, seed=n + c)
-    monkeypatch.setattr(generic, "window_size_ext", lambda n, words, threads=1: c)
+    monkeypatch.setattr(pippenger, "window_size", lambda n, **rule: c)
     bases, limbs = points_to_limbs(points, curve), ints_to_limbs(scalars)
     words = bases.shape[2]
     expected = py_ecc_msm(curve, points, scalars)
     for batch_affine in (True, False):
-        got = generic.msm_limbs_ext(curve, bases, limbs, batch_affine=batch_affine)
+        got = pippenger.msm_to_limbs(curve, bases, limbs, batch_affine=batch_affine)
         assert limbs_to_point(got, curve) == expected, (batch_affine, words)
 
 
-@pytest.mark.parametrize("curve", NEW_CURVES)
+@pytest.mark.parametrize("curve", ALL_CURVES)
 def test_batch_affine_window_split(curve: str) -> None:
-    points, scalars = mixed_input(curve, 300, seed=3)
-    params = CURVES[curve]
-    f, _, words = generic._field_of(params)
-    rows = points_to_limbs(points, curve).reshape(-1, 2 * words)
-    keep = rows.any(axis=1)
-    mont = generic._to_mont(rows[keep], params.base_modulus)
-    limbs = ints_to_limbs(scalars)[keep]
-    c, windows = 6, generic.n_windows(6)
-    serial = generic._bucket_msm(mont, limbs, c, windows, f, batch_affine=False)
-    split = generic._bucket_msm_parallel(mont, limbs, c, windows, 3, f, batch_affine=True)
+    mont, limbs, f = _mont_case(curve, 300, seed=3)
+    serial = pippenger.bucket_msm(mont, limbs, 6, f, batch_affine=False)
+    split = pippenger.bucket_msm(mont, limbs, 6, f, threads=3, batch_affine=True)
     assert np.array_equal(serial, split)
 
 

@@ -16,7 +16,7 @@ import pytest
 from tests.workers.test_msm import INF, R, negate, py_ecc_msm, random_point
 from workers.codec.limb_arrays import ints_to_limbs, limbs_to_ints, points_to_limbs
 from workers.fields import mont4
-from workers.msm import pippenger
+from workers.msm import curve, pippenger, window
 from workers.ntt import radix2
 from workers.params import FIELDS
 
@@ -72,26 +72,24 @@ def test_msm_one_and_two_threads_agree(n: int) -> None:
 
 @pytest.mark.parametrize("threads", [2, 3, 5, 40])
 def test_msm_window_split_any_thread_count(threads: int) -> None:
-    """The window ranges of :func:`pippenger._bucket_msm_parallel` cover every window once."""
+    """The window ranges of :func:`pippenger.bucket_msm` cover every window once."""
     points, scalars = _msm_case(200, seed=threads)
     bases = points_to_limbs(points).reshape(-1, 8)
     keep = bases.any(axis=1)
     limbs = ints_to_limbs(scalars)[keep]
-    consts = mont4.montgomery_constants(pippenger.CURVES[CURVE].base_modulus)
-    mont = np.empty_like(bases[keep])
-    mont4.to_mont_into(mont.reshape(-1, 4), bases[keep].reshape(-1, 4), consts)
-    c = 5
-    windows = pippenger.n_windows(c)
-    serial = pippenger._bucket_msm(mont, limbs, c, windows, consts)
-    split = pippenger._bucket_msm_parallel(mont, limbs, c, windows, min(threads, windows), consts)
-    assert np.array_equal(serial, split)
+    kc = curve.kernel_curve(CURVE)
+    mont = curve.mont_rows(kc, bases[keep])
+    for batch_affine in (False, True):
+        serial = pippenger.bucket_msm(mont, limbs, 5, kc.f, 1, batch_affine)
+        split = pippenger.bucket_msm(mont, limbs, 5, kc.f, threads, batch_affine)
+        assert np.array_equal(serial, split)
 
 
 def test_window_rule_counts_the_busiest_thread() -> None:
-    assert pippenger.window_size(1 << 16, threads=1) == pippenger.window_size(1 << 16)
+    assert window.window_size(1 << 16, threads=1) == window.window_size(1 << 16)
     for n in (1 << 12, 1 << 16, 1 << 18):
-        c = pippenger.window_size(n, threads=2)
-        assert 1 <= c <= pippenger.C_MAX
+        c = window.window_size(n, threads=2)
+        assert 1 <= c <= window.C_MAX
 
 
 def _random_values(field: str, shape: tuple[int, ...], seed: int) -> np.ndarray:

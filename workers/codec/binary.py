@@ -40,8 +40,7 @@ from workers.errors import (
     UnknownFieldError,
     ValueOutOfRangeError,
 )
-from workers.msm.checks import first_point_not_in_subgroup
-from workers.msm.pippenger import first_point_off_curve
+from workers.msm.checks import first_point_not_in_subgroup, first_point_off_curve
 from workers.params import CURVES, FIELDS, CurveParams, FieldParams
 
 _U64 = np.dtype("<u8")

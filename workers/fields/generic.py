@@ -1,8 +1,9 @@
 """Field operations generic over the element type: ``F_p`` on 4 or 6 limbs and ``F_p²``.
 
 One set of names (``fe_add``, ``fe_mul``, …) works on every element type the
-curve kernels need, so :mod:`workers.msm.generic` writes its point formulas
-and the bucket method once and numba compiles one specialisation per type:
+curve kernels need, so :mod:`workers.msm.xyzz` and :mod:`workers.msm.buckets`
+write the point formulas and the bucket method once and numba compiles one
+specialisation per type:
 
 * ``UniTuple(uint64, 4)``: ``F_p`` below ``2^255`` (:mod:`workers.fields.mont4`);
 * ``UniTuple(uint64, 6)``: ``F_p`` below ``2^383`` (:mod:`workers.fields.mont6`);
@@ -349,3 +350,43 @@ def descriptor(modulus: int, degree: int) -> tuple:
 def element_words(modulus: int, degree: int) -> int:
     """``uint64`` words of one element: limbs of ``p`` times the extension degree."""
     return montgomery_rows(modulus).shape[1] * degree
+
+
+def to_mont_rows(words: np.ndarray, modulus: int) -> np.ndarray:
+    """Every base-field element of ``words`` (rows of whole elements) times ``R``: a new array.
+
+    ``words`` is a ``uint64`` array whose rows are made of 4- or 6-limb groups
+    (the limb count of ``modulus``); the result has its shape, in Montgomery form.
+    """
+    consts = montgomery_rows(modulus)
+    limbs = consts.shape[1]
+    convert = mont4.to_mont_into if limbs == 4 else mont6.to_mont6_into
+    out = np.empty_like(words)
+    convert(out.reshape(-1, limbs), np.ascontiguousarray(words).reshape(-1, limbs), consts)
+    return out
+
+
+def from_mont_rows(words: np.ndarray, modulus: int) -> np.ndarray:
+    """The inverse of :func:`to_mont_rows`: Montgomery form back to canonical limbs."""
+    consts = montgomery_rows(modulus)
+    limbs = consts.shape[1]
+    convert = mont4.from_mont_into if limbs == 4 else mont6.from_mont6_into
+    out = np.empty_like(words)
+    convert(out.reshape(-1, limbs), np.ascontiguousarray(words).reshape(-1, limbs), consts)
+    return out
+
+
+def element_mont(value: int | tuple[int, int], modulus: int) -> Any:
+    """A constant of ``F_p`` (an int) or ``F_p²`` (``(c0, c1)``) as a Montgomery element tuple."""
+    limbs = montgomery_rows(modulus).shape[1]
+    parts = list(value) if isinstance(value, tuple) else [value]
+    canonical = np.array(
+        [
+            [((v % modulus) >> (64 * k)) & 0xFFFF_FFFF_FFFF_FFFF for k in range(limbs)]
+            for v in parts
+        ],
+        dtype=np.uint64,
+    )
+    rows = to_mont_rows(canonical, modulus)
+    elements = [tuple(np.uint64(v) for v in row) for row in rows]
+    return tuple(elements) if isinstance(value, tuple) else elements[0]

@@ -15,7 +15,7 @@ bucket offsets and twiddles and calls a *launcher*, an object with
 MSM (:func:`msm`) is the bucket method of :mod:`workers.msm.pippenger` — Pippenger
 (FOCS 1976) as in Bernstein, Doumen, Lange and Oosterwijk (INDOCRYPT 2012),
 signed digits after Botrel and El Housni (EdMSM, IACR ePrint 2022/1400),
-the same window rule :func:`workers.msm.pippenger.window_size` — organised the way
+the same window rule :func:`workers.msm.window.window_size` — organised the way
 the ZPrize 2022 GPU MSM entries are: digits are computed with array
 operations on the device, the (point, window) pairs are sorted by bucket
 (``xp.argsort``), then one thread per chunk of at most :data:`MSM_CHUNK`
@@ -42,7 +42,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from workers.fields.mont4 import to_montgomery_int
-from workers.msm.pippenger import n_windows, window_size
+from workers.msm.window import n_windows, window_size
 from workers.ntt.radix2 import twiddles_for
 from workers.params import CURVES, FIELDS
 
@@ -133,7 +133,7 @@ def arg_kind(ctype: str) -> str:
 def signed_digits(xp: Any, scalars: Any, c: int, windows: int) -> Any:
     """The ``(windows, n)`` ``int64`` signed ``c``-bit digits of ``(n, 4)`` scalars, in ``xp``.
 
-    The same digits as :func:`workers.msm.pippenger.signed_digits`: the raw window
+    The same digits as :func:`workers.msm.digits.signed_digits`: the raw window
     value plus the carry, minus ``2^c`` (carrying one on) when above ``2^(c−1)``.
     """
     n = scalars.shape[0]

@@ -1,6 +1,6 @@
 """BN254 points of the Groth16 code: limb arrays ↔ integers ↔ py_ecc, checks, snarkjs JSON.
 
-Conventions (docs/architecture.md §4, extended to G2 as in :mod:`workers.msm.generic`): a G1
+Conventions (docs/architecture.md §4, extended to G2 as in :mod:`workers.msm.curve`): a G1
 point is ``(x, y)`` and a G2 point ``((x0, x1), (y0, y1))`` with ``x = x0 + x1·u``
 in ``F_p² = F_p[u]/(u² + 1)``; the point at infinity is all zeros.  The few
 additions and scalar multiplications of a proof run as tiny MSMs on the numba
@@ -99,13 +99,11 @@ def g1_combine(terms: list[tuple[G1Point, int]]) -> G1Point:
 
 
 def g2_combine(terms: list[tuple[G2Point, int]]) -> G2Point:
-    """``Σ kᵢ·Qᵢ`` for a handful of G2 terms (numba, :mod:`workers.msm.generic`)."""
-    from workers.msm.generic import msm_limbs_ext
-
+    """``Σ kᵢ·Qᵢ`` for a handful of G2 terms (numba, :mod:`workers.msm.pippenger`)."""
     coords = [c for (x, y), _ in terms for c in (*x, *y)]
     points = ints_to_limbs(coords).reshape(len(terms), 2, 2, 4)
     scalars = ints_to_limbs([k % BN254_R for _, k in terms])
-    return g2_from_limbs(msm_limbs_ext("bn254_g2", points, scalars))
+    return msm_limbs("bn254_g2", points, scalars)
 
 
 def g1_json(point: G1Point) -> list[str]:

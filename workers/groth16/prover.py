@@ -41,7 +41,6 @@ from typing import Any
 import numpy as np
 
 from workers.codec.limb_arrays import limbs_to_ints
-from workers.errors import BackendUnavailableError
 from workers.groth16 import qap
 from workers.groth16.points import (
     G1Point,
@@ -49,7 +48,6 @@ from workers.groth16.points import (
     g1_combine,
     g1_json,
     g2_combine,
-    g2_from_limbs,
     g2_json,
 )
 from workers.groth16.wtns import check_witness
@@ -63,15 +61,9 @@ NttFn = Callable[[np.ndarray, bool, "int | None"], np.ndarray]
 
 
 def default_msm(curve: str, bases: np.ndarray, scalars: np.ndarray) -> Any:
-    """The single-process CPU MSM of :mod:`workers.msm.pippenger` (G1) / ``cpu_msm_ext`` (G2)."""
-    if curve == "bn254_g1":
+    """The single-process CPU MSM of :mod:`workers.msm.pippenger` (G1 and G2)."""
+    if curve in ("bn254_g1", "bn254_g2"):
         return msm_limbs(curve, bases, scalars)
-    if curve == "bn254_g2":
-        try:
-            from workers.msm.generic import msm_limbs_ext
-        except ImportError:  # pragma: no cover - the G2 kernel ships with the package
-            raise BackendUnavailableError("no bn254_g2 MSM kernel in this build") from None
-        return g2_from_limbs(msm_limbs_ext(curve, bases, scalars))
     raise ValueError(f"no Groth16 MSM on {curve!r}")
 
 

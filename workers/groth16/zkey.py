@@ -50,7 +50,7 @@ from workers.groth16.points import (
     g2_from_limbs,
     g2_on_curve,
 )
-from workers.msm.pippenger import first_point_off_curve
+from workers.msm.checks import first_point_off_curve
 from workers.params import BLS12_381_R, BN254_P, BN254_R
 
 WHAT = ".zkey"

@@ -1,6 +1,7 @@
-"""Input checks of :mod:`workers.msm.generic`'s curves: on the curve, in the subgroup.
+"""Input checks of the MSM bases: on the curve, in the order-``r`` subgroup, every curve.
 
-* :func:`first_point_off_curve_ext`: ``y² = x³ + b`` on every base, in numba.
+* :func:`first_point_off_curve`: ``y² = x³ + b`` on every base (all four curves have
+  ``a = 0``), in numba over the generic field operations of :mod:`workers.fields.generic`.
 * :func:`first_point_not_in_subgroup`: membership of the order-``r`` subgroup by the
   endomorphism tests of :func:`subgroup_test` — ``[k]P = ±σ(P)`` with a 64-bit
   (BLS12-381 G2) to 128-bit ``k`` and ``σ`` a Frobenius-type endomorphism — instead
@@ -8,7 +9,11 @@
   255-bit, kept as the reference the tests compare with).  Measured per point on one
   core: ``bn254_g2`` 170 µs (definition: 305), ``bls12_381_g1`` 75 µs (205),
   ``bls12_381_g2`` 122 µs (705).  From :data:`SUBGROUP_PARALLEL_MIN_POINTS` bases on,
-  the bases are split among the kernel threads (Python threads, ``nogil`` kernels).
+  the bases are split among the kernel threads (Python threads, ``nogil`` kernels, as
+  in :mod:`workers.msm.pippenger`).  ``bn254_g1`` has cofactor 1: every point of the
+  curve is in the subgroup, and the callers skip this check for it.
+
+Scalar multiplications here use the XYZZ formulas of :mod:`workers.msm.xyzz`.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import numpy as np
 from numba import njit
 
 from workers.fields.generic import (
+    element_mont,
     fe_add,
     fe_conj,
     fe_equal,
@@ -30,14 +36,8 @@ from workers.fields.generic import (
     fe_sqr,
 )
 from workers.fields.mont4 import kernel_threads
-from workers.msm.generic import (
-    _element_mont,
-    _field_of,
-    _kernel_rows,
-    _to_mont,
-    _xyzz_dbl,
-    _xyzz_madd,
-)
+from workers.msm.curve import kernel_curve, mont_rows
+from workers.msm.xyzz import dbl, madd
 from workers.params import CURVES
 
 # --- checks -----------------------------------------------------------------------------------
@@ -76,9 +76,9 @@ def _first_not_in_subgroup(bases, order, f):  # noqa: ANN001
             continue
         acc = (x, y, f[2], f[2])
         for bit in range(top - 1, -1, -1):
-            acc = _xyzz_dbl(acc, f)
+            acc = dbl(acc, f)
             if (order[bit >> 6] >> np.uint64(bit & 63)) & np.uint64(1):
-                acc = _xyzz_madd(acc, x, y, f)
+                acc = madd(acc, x, y, f)
         if not fe_is_zero(acc[2]):
             return i
     return -1
@@ -100,9 +100,9 @@ def _first_failing_endomorphism(bases, k, top, negate, conj, cx, cy, f):  # noqa
             continue
         acc = (x, y, f[2], f[2])
         for bit in range(top - 1, -1, -1):
-            acc = _xyzz_dbl(acc, f)
+            acc = dbl(acc, f)
             if (k[bit >> 6] >> np.uint64(bit & 63)) & np.uint64(1):
-                acc = _xyzz_madd(acc, x, y, f)
+                acc = madd(acc, x, y, f)
         sx = fe_mul(fe_conj(x, f) if conj else x, cx, f)
         sy = fe_mul(fe_conj(y, f) if conj else y, cy, f)
         if negate:
@@ -186,12 +186,15 @@ def subgroup_test(curve: str) -> tuple[int, bool, bool, object, object]:
     raise ValueError(f"no endomorphism subgroup test for {curve}")
 
 
-def first_point_off_curve_ext(curve: str, bases: np.ndarray) -> int:
-    """Index of the first base (``(n, 2, words)`` canonical limbs) not on ``curve``, or −1."""
-    params = CURVES[curve]
-    f, _, words = _field_of(params)
-    rows = _to_mont(_kernel_rows(bases, words), params.base_modulus)
-    return int(_first_off_curve(rows, _element_mont(params.b, params), f))
+def first_point_off_curve(curve: str, bases: np.ndarray) -> int:
+    """Index of the first base not on ``curve``, or −1.
+
+    ``bases``: ``(n, 2, words)`` canonical limbs (or anything reshaping to
+    ``(n, 2·words)``).  The point at infinity (all zeros) counts as on the
+    curve.  Coordinates must already be known to be below the base field modulus.
+    """
+    kc = kernel_curve(curve)
+    return int(_first_off_curve(mont_rows(kc, bases), kc.b, kc.f))
 
 
 def first_point_not_in_subgroup(curve: str, bases: np.ndarray) -> int:
@@ -202,9 +205,8 @@ def first_point_not_in_subgroup(curve: str, bases: np.ndarray) -> int:
     """
     from workers.codec.limb_arrays import ints_to_limbs
 
-    params = CURVES[curve]
-    f, _, words = _field_of(params)
-    rows = _to_mont(_kernel_rows(bases, words), params.base_modulus)
+    kc = kernel_curve(curve)
+    rows = mont_rows(kc, bases)
     k, negate, conj, cx, cy = subgroup_test(curve)
     k_limbs = tuple(np.uint64(v) for v in ints_to_limbs([k])[0])
     args = (
@@ -212,9 +214,9 @@ def first_point_not_in_subgroup(curve: str, bases: np.ndarray) -> int:
         k.bit_length() - 1,
         negate,
         conj,
-        _element_mont(cx, params),
-        _element_mont(cy, params),
-        f,
+        element_mont(cx, kc.modulus),
+        element_mont(cy, kc.modulus),
+        kc.f,
     )
     n = rows.shape[0]
     threads = kernel_threads() if n >= SUBGROUP_PARALLEL_MIN_POINTS else 1
@@ -235,8 +237,6 @@ def first_point_not_in_subgroup_by_order(curve: str, bases: np.ndarray) -> int:
     """:func:`first_point_not_in_subgroup` by the definition, ``[r]P = O`` (slower; tests)."""
     from workers.codec.limb_arrays import ints_to_limbs
 
-    params = CURVES[curve]
-    f, _, words = _field_of(params)
-    rows = _to_mont(_kernel_rows(bases, words), params.base_modulus)
-    order = tuple(np.uint64(v) for v in ints_to_limbs([params.order])[0])
-    return int(_first_not_in_subgroup(rows, order, f))
+    kc = kernel_curve(curve)
+    order = tuple(np.uint64(v) for v in ints_to_limbs([CURVES[curve].order])[0])
+    return int(_first_not_in_subgroup(mont_rows(kc, bases), order, kc.f))
