@@ -234,9 +234,11 @@ def ours_threads(threads: int, work_dir: Path, jobs: list[dict], repeat: int) ->
 
 
 def ours_parallel() -> bool:
-    """Whether any of our CPU kernels is a numba parallel one (``parallel=True`` / ``prange``)."""
-    sources = (ROOT / "workers").glob("*.py")
-    return any("prange" in f.read_text() or "parallel=True" in f.read_text() for f in sources)
+    """Whether any of our CPU kernels splits its work among threads: a numba parallel one
+    (``parallel=True`` / ``prange``) or ``nogil`` kernels on Python threads (the MSM)."""
+    marks = ("prange", "parallel=True", "ThreadPoolExecutor")
+    sources = [f.read_text() for f in (ROOT / "workers").rglob("*.py")]
+    return any(mark in text for text in sources for mark in marks)
 
 
 def ours_threads_main(spec_path: Path) -> None:
