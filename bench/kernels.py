@@ -12,9 +12,9 @@ Measures, in one process pinned to one numba thread:
 * py_ecc's naive MSM (a sum of ``optimized_bn128.multiply``) at 2^8 points,
   scaled linearly to 2^16;
 * NTT of 2^16 and 2^20 elements on limb arrays (twiddles cached) and through ``ntt``;
-* NTT ``bls12_381_fr`` at 2^16 and 2^20, ``goldilocks`` and ``babybear`` at 2^20
-  on ``(n, 4)`` limb arrays (the layout every caller uses) and, for the one-word
-  fields, on ``(n, 1)`` arrays (the kernel without the padding copies).
+* NTT ``bls12_381_fr`` at 2^16 and 2^20, ``goldilocks`` and ``babybear`` at 2^20,
+  each on its compact element array (:mod:`workers.codec.arrays`: ``(n, 4)`` limbs,
+  ``(n,)`` ``uint64`` or ``uint32`` words), the format every caller holds.
 
 Then, side by side with the peers of issue 3 (helpers in ``bench/peers.py``):
 
@@ -75,6 +75,7 @@ from py_ecc import optimized_bn128  # noqa: E402
 
 from bench import peers  # noqa: E402
 from workers import api  # noqa: E402
+from workers.codec.arrays import elements_from_ints, elements_to_ints  # noqa: E402
 from workers.codec.limb_arrays import ints_to_limbs, limbs_to_ints, points_to_limbs  # noqa: E402
 from workers.fields import mont4  # noqa: E402
 from workers.msm import pippenger  # noqa: E402
@@ -219,17 +220,11 @@ def run(repeat: int, quick: bool = False) -> dict[str, object]:
             repeat, lambda limbs=limbs, field=field: radix2.ntt_limbs(field, limbs)
         )
     for field in ("goldilocks", "babybear"):
-        size = 1 << 20
         p = FIELDS[field].modulus
-        words = ints_to_limbs([rng.randrange(p) for _ in range(size)], 1)
-        limbs = np.zeros((size, 4), dtype=np.uint64)
-        limbs[:, :1] = words
-        radix2.ntt_limbs(field, limbs)
-        timings[f"ntt_{field}_2^20_limbs_s"] = best_of(
-            repeat, lambda limbs=limbs, field=field: radix2.ntt_limbs(field, limbs)
-        )
-        timings[f"ntt_{field}_2^20_words_s"] = best_of(
-            repeat, lambda words=words, field=field: radix2.ntt_limbs(field, words)
+        compact = elements_from_ints(field, [rng.randrange(p) for _ in range(1 << 20)])
+        radix2.ntt_limbs(field, compact)
+        timings[f"ntt_{field}_2^20_s"] = best_of(
+            repeat, lambda compact=compact, field=field: radix2.ntt_limbs(field, compact)
         )
     with tempfile.TemporaryDirectory() as tmp:
         results["other_curves"] = other_curve_timings(rng, repeat, Path(tmp), timings)
@@ -568,19 +563,15 @@ def _galois_rows(
         p = FIELDS[field].modulus
         size = 1 << log_n
         values = [rng.randrange(p) for _ in range(size)]
-        words = ints_to_limbs(values, 1)
-        limbs = np.zeros((size, 4), dtype=np.uint64)
-        limbs[:, :1] = words
-        ours_out = limbs_to_ints(radix2.ntt_limbs(field, words))
-        key = f"ntt_{field}_2^{log_n}_limbs_s"
+        compact = elements_from_ints(field, values)
+        ours_out = elements_to_ints(field, radix2.ntt_limbs(field, compact))
+        key = f"ntt_{field}_2^{log_n}_s"
         if key not in timings:
-            timings[key] = best_of(repeat, lambda limbs=limbs, f=field: radix2.ntt_limbs(f, limbs))
-            timings[f"ntt_{field}_2^{log_n}_words_s"] = best_of(
-                repeat, lambda words=words, f=field: radix2.ntt_limbs(f, words)
+            timings[key] = best_of(
+                repeat, lambda compact=compact, f=field: radix2.ntt_limbs(f, compact)
             )
         ours = timings[key]
-        words_s = timings[f"ntt_{field}_2^{log_n}_words_s"]
-        label = f"NTT 2^{log_n} {field}, ntt_limbs (n, 4), 1 thread"
+        label = f"NTT 2^{log_n} {field}, ntt_limbs ({compact.dtype} words), 1 thread"
         target = NTT_SMALL_TARGET if log_n == 20 else None
         if version is None:
             rows.append(_row(label, ours, "galois.ntt", None, target, "", "not run: no galois"))
@@ -609,12 +600,12 @@ def _galois_rows(
             if k == log_n:
                 verified = "same output" if out == ours_out else "DIFFERENT output"
             else:
-                ours_k = limbs_to_ints(radix2.ntt_limbs(field, ints_to_limbs(sub, 1)))
+                ours_sub = radix2.ntt_limbs(field, elements_from_ints(field, sub))
+                ours_k = elements_to_ints(field, ours_sub)
                 verified = f"same output at 2^{k}" if out == ours_k else f"DIFFERENT at 2^{k}"
         peer_s = measured[log_n]
         timings[f"galois_ntt_{field}_2^{log_n}_s"] = peer_s
         info[field] = {f"2^{k}_s": v for k, v in measured.items()}
-        note = "; ".join(x for x in (note, f"ours on (n, 1) words: {words_s:.3g} s") if x)
         rows.append(_row(label, ours, "galois.ntt", peer_s, target, verified, note))
     return rows, info
 

@@ -56,11 +56,11 @@ import httpx  # noqa: E402
 from sqlalchemy import create_engine, make_url, text  # noqa: E402
 from sqlmodel import Session  # noqa: E402
 
-from pool_api.codec import encode_field_elements  # noqa: E402
 from pool_api.store import migrate  # noqa: E402
 from pool_api.store.blobs import BlobStore  # noqa: E402
 from pool_api.store.db import make_engine  # noqa: E402
 from pool_api.store.models import Job, JobStatus  # noqa: E402
+from workers.codec.arrays import elements_from_ints, encode_elements  # noqa: E402
 
 DEFAULT_JSON = ROOT / "bench" / "results" / "load.json"
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -95,8 +95,9 @@ def _postgres_database(server_url: str):
 def _seed_jobs(database_url: str, data_dir: Path, count: int) -> list[str]:
     """``count`` finished NTT jobs with stored input and result blobs."""
     blobs = BlobStore(data_dir / "blobs")
-    input_sha = blobs.put(encode_field_elements([1, 2, 3, 4]))
-    result_sha = blobs.put(encode_field_elements([10, 2013265919, 2013265917, 2013265919 - 1]))
+    result = [10, 2013265919, 2013265917, 2013265919 - 1]
+    input_sha = blobs.put(encode_elements("babybear", elements_from_ints("babybear", [1, 2, 3, 4])))
+    result_sha = blobs.put(encode_elements("babybear", elements_from_ints("babybear", result)))
     engine = make_engine(database_url)
     ids = [uuid.uuid4().hex for _ in range(count)]
     with Session(engine) as session:

@@ -17,7 +17,12 @@ verify, record, credit), submitted over HTTP as binary bodies:
   distributed NTT with checks on against off (alternated);
 * bytes shipped per MSM 2^18 job, first and repeated basis, with and without
   the bases cache: scalars (``ray.put`` once, pulled once per node) plus the
-  bases each worker process had to pull.
+  bases each worker process had to pull;
+* bytes per NTT 2^20 job on BabyBear, Goldilocks and ``bn254_fr``
+  (:func:`bytes_per_ntt_job`): the binary body, the stored input and result
+  blobs, the chunk values in the blob store, and Ray's object store (the
+  head's two ``ray.put`` arrays and the slices the workers return).
+  ``--bytes-only`` measures just the bytes (MSM and NTT) on a 2-node pool.
 
 Results are checked against the single-process kernels.  Timings on a shared
 2-core machine are noisy: quote them with the machine's load.
@@ -40,22 +45,25 @@ from fastapi.testclient import TestClient
 from ray.cluster_utils import Cluster
 from sqlmodel import Session, select
 
-from pool_api.codec import encode_field_elements, encode_msm_input
 from pool_api.main import create_app
 from pool_api.settings import Settings
-from pool_api.store.models import ChunkRecord
+from pool_api.store.models import ChunkRecord, Job
 from workers.cluster import dispatch, verify
 from workers.cluster.plan import plan_msm, plan_ntt
 from workers.cluster.scheduler import Policy
-from workers.codec.limb_arrays import ints_to_limbs, limbs_to_ints, points_to_limbs
+from workers.codec import arrays
+from workers.codec.limb_arrays import ints_to_limbs, points_to_limbs
 from workers.msm import pippenger
 from workers.ntt import radix2
+from workers.ntt.twiddles import twiddle_limbs
 from workers.params import FIELDS
 from workers.reference import random_points
 
 DEFAULT_JSON = Path(__file__).parent / "results" / "pool.json"
 TOKEN = "bench-operator-token"
 R = FIELDS["bn254_fr"].modulus
+NTT_BYTES_FIELDS = ("babybear", "goldilocks", "bn254_fr")
+"""The fields whose NTT jobs :func:`bytes_per_ntt_job` measures (4, 8 and 32 bytes an element)."""
 
 
 def msm_input(log_n: int, seed: int) -> tuple[list, list]:
@@ -173,21 +181,87 @@ def bytes_per_msm_job(log_n: int, seed: int) -> dict[str, int]:
     return out
 
 
+def msm_body(points: list, scalars: list) -> bytes:
+    """The binary body (and stored blob) of a ``bn254_g1`` MSM job."""
+    return arrays.encode_msm_input(
+        "bn254_g1", points_to_limbs(points), arrays.elements_from_ints("bn254_fr", scalars)
+    )
+
+
+def ntt_values(field: str, log_n: int, seed: int) -> np.ndarray:
+    """``2^log_n`` random ``field`` elements as a compact array (:mod:`workers.codec.arrays`)."""
+    rng = random.Random(seed)
+    p = FIELDS[field].modulus
+    return arrays.elements_from_ints(field, [rng.randrange(p) for _ in range(1 << log_n)])
+
+
+def bytes_per_ntt_job(pool: BenchPool, log_n: int) -> dict[str, dict[str, int]]:
+    """Bytes one ``2^log_n`` NTT job moves and keeps, per field of :data:`NTT_BYTES_FIELDS`.
+
+    Through the pool: the binary body, the stored input and result blobs, the
+    chunk values stored for resuming (``.npy`` headers included).  Through
+    :func:`workers.cluster.dispatch.run_ntt` with the pool's slice count: the
+    head's two ``ray.put`` arrays (columns, then the twiddled matrix: each a
+    permutation of the ``n`` elements, ``2 × values.nbytes``) and the slices the
+    workers returned (summed as they are accepted).
+    """
+    out: dict[str, dict[str, int]] = {}
+    for field in NTT_BYTES_FIELDS:
+        values = ntt_values(field, log_n, 5)
+        body = arrays.encode_elements(field, values)
+        _, job_id, result = pool.run({"kind": "ntt", "field": field}, body)
+        assert result == arrays.elements_to_ints(field, radix2.ntt_limbs(field, values))
+        with Session(pool.state.engine) as session:
+            job = session.get(Job, job_id)
+        blobs, records, returned = pool.state.blobs, pool.records(job_id), []
+
+        def on_accept(chunk, output, how, returned=returned) -> None:
+            returned.append(int(output.value.nbytes))
+
+        slices = len([r for r in records if r.phase == "ntt_columns"])
+        plan = plan_ntt(field, len(values), slices, slices)
+        policy = Policy(nodes=dispatch.alive_cpu_nodes, on_accept=on_accept)
+        dispatch.run_ntt(field, values, plan, policy=policy)
+        row = {
+            "body_bytes": len(body),
+            "input_blob_bytes": len(blobs.get(job.input_sha256)),
+            "result_blob_bytes": len(blobs.get(job.result_sha256)),
+            "chunk_blob_bytes": sum(len(blobs.get(r.result_sha256)) for r in records),
+            "object_store_put_bytes": 2 * int(values.nbytes),
+            "object_store_returned_bytes": sum(returned),
+        }
+        row["total_bytes"] = sum(row.values())
+        out[field] = row
+    return out
+
+
+def run_bytes(log_msm: int, log_ntt: int) -> dict[str, object]:
+    """Only the bytes per MSM and NTT job, on a 2-node pool."""
+    results: dict[str, object] = {"sizes": {"msm_log2": log_msm, "ntt_log2": log_ntt}}
+    with tempfile.TemporaryDirectory() as tmp:
+        pool = BenchPool(2, Path(tmp), audit_rate=0.0)
+        try:
+            results["bytes_shipped"] = bytes_per_msm_job(log_msm, 4)
+            results["ntt_bytes"] = bytes_per_ntt_job(pool, log_ntt)
+        finally:
+            pool.close()
+    return results
+
+
 def run(repeat: int, quick: bool) -> dict[str, object]:
     log_msm, log_ntt = (14, 16) if quick else (18, 20)
     points, scalars = msm_input(log_msm, 1)
-    msm_body = encode_msm_input(points, scalars)
+    msm_job_body = msm_body(points, scalars)
     msm_params = {"kind": "msm", "curve": "bn254_g1"}
     expected_msm = list(
         pippenger.msm_limbs("bn254_g1", points_to_limbs(points), ints_to_limbs(scalars))
     )
-    rng = np.random.default_rng(2)
-    values = ints_to_limbs([int(v) % R for v in rng.integers(0, 2**63, size=1 << log_ntt)])
-    ntt_body = encode_field_elements(values)
+    values = ntt_values("bn254_fr", log_ntt, 2)
+    ntt_body = arrays.encode_elements("bn254_fr", values)
     ntt_params = {"kind": "ntt", "field": "bn254_fr"}
-    expected_ntt = limbs_to_ints(radix2.ntt_limbs("bn254_fr", values))
+    expected_ntt = arrays.elements_to_ints("bn254_fr", radix2.ntt_limbs("bn254_fr", values))
     small_points, small_scalars = msm_input(14, 3)
-    small_body = encode_msm_input(small_points, small_scalars)
+    small_body = msm_body(small_points, small_scalars)
     small_expected = list(
         pippenger.msm_limbs("bn254_g1", points_to_limbs(small_points), ints_to_limbs(small_scalars))
     )
@@ -203,8 +277,8 @@ def run(repeat: int, quick: bool) -> dict[str, object]:
             pool = BenchPool(nodes, Path(tmp), audit_rate=0.0)
             try:
                 pool.run(msm_params, small_body)  # warm-up: workers, numba caches, calibration
-                pool.run(ntt_params, encode_field_elements(values[: 1 << 12]))
-                msm_s, msm_busy = _median_run(pool, msm_params, msm_body, repeat, expected_msm)
+                pool.run(ntt_params, arrays.encode_elements("bn254_fr", values[: 1 << 12]))
+                msm_s, msm_busy = _median_run(pool, msm_params, msm_job_body, repeat, expected_msm)
                 ntt_s, ntt_busy = _median_run(pool, ntt_params, ntt_body, repeat, expected_ntt)
                 timings[nodes] = {
                     "msm_seconds": msm_s,
@@ -214,11 +288,14 @@ def run(repeat: int, quick: bool) -> dict[str, object]:
                 }
                 if nodes == 2:
                     results.update(overheads(pool, small_body, small_expected))
-                    results.update(audit_share(pool, msm_params, msm_body, repeat, expected_msm))
+                    results.update(
+                        audit_share(pool, msm_params, msm_job_body, repeat, expected_msm)
+                    )
                     results["ntt_check_share"] = ntt_check_share(
                         values, log_ntt, pool.settings, timings[2]["ntt_seconds"], repeat
                     )
                     results["bytes_shipped"] = bytes_per_msm_job(log_msm, 4)
+                    results["ntt_bytes"] = bytes_per_ntt_job(pool, log_ntt)
             finally:
                 pool.close()
     results["timings"] = {str(k): v for k, v in timings.items()}
@@ -312,9 +389,7 @@ def ntt_check_share(
         for c in plan.column_chunks
     }
     column_ntts = np.concatenate([blocks[c.index] for c in plan.column_chunks])
-    matrix = np.ascontiguousarray(
-        radix2.twiddle_limbs("bn254_fr", column_ntts, n, 0).transpose(1, 0, 2)
-    )
+    matrix = np.ascontiguousarray(twiddle_limbs("bn254_fr", column_ntts, n, 0).transpose(1, 0, 2))
     rows = {
         c.index: radix2.ntt_rows_limbs("bn254_fr", matrix[c.start : c.stop].copy())
         for c in plan.row_chunks
@@ -345,6 +420,20 @@ def ntt_check_share(
         "seconds_unchecked": unchecked,
         "measured_share": (checked - unchecked) / checked,
     }
+
+
+def print_bytes(results: dict) -> None:
+    b = results["bytes_shipped"]
+    print(
+        f"bytes per MSM job (bases {b['bases_bytes']:,} + scalars {b['scalars_bytes']:,}): "
+        f"no cache {b['no_cache_first']:,} then {b['no_cache_repeat']:,}; "
+        f"cache {b['cache_first']:,} then {b['cache_repeat']:,}"
+    )
+    log_n = results["sizes"]["ntt_log2"]
+    names = ("body", "input blob", "result blob", "chunk blobs", "Ray put", "Ray returned", "total")
+    print(f"bytes per NTT 2^{log_n} job:\n{'field':<12}" + "".join(f"{n:>14}" for n in names))
+    for field, row in results["ntt_bytes"].items():
+        print(f"{field:<12}" + "".join(f"{v:>14,}" for v in row.values()))
 
 
 def print_table(results: dict) -> None:
@@ -382,12 +471,7 @@ def print_table(results: dict) -> None:
         f"the job; job with checks {c['seconds_checked']:.3f}s vs without "
         f"{c['seconds_unchecked']:.3f}s: {c['measured_share']:.1%} of the job"
     )
-    b = results["bytes_shipped"]
-    print(
-        f"bytes per MSM job (bases {b['bases_bytes']:,} + scalars {b['scalars_bytes']:,}): "
-        f"no cache {b['no_cache_first']:,} then {b['no_cache_repeat']:,}; "
-        f"cache {b['cache_first']:,} then {b['cache_repeat']:,}"
-    )
+    print_bytes(results)
 
 
 def main() -> None:
@@ -395,9 +479,16 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=DEFAULT_JSON, help="where to write JSON")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="MSM 2^14 and NTT 2^16")
+    parser.add_argument(
+        "--bytes-only", action="store_true", help="only the bytes per MSM and NTT job"
+    )
     args = parser.parse_args()
-    results = run(args.repeat, args.quick)
-    print_table(results)
+    if args.bytes_only:
+        results = run_bytes(*((14, 16) if args.quick else (18, 20)))
+        print_bytes(results)
+    else:
+        results = run(args.repeat, args.quick)
+        print_table(results)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(results, indent=2) + "\n")
     print(f"wrote {args.json}")

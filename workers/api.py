@@ -17,7 +17,14 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from workers.codec.limb_arrays import ints_to_limbs, limbs_to_ints, points_to_limbs
+from workers.codec.arrays import (
+    curve_params,
+    element_shape,
+    elements_from_ints,
+    elements_to_ints,
+    field_params,
+)
+from workers.codec.limb_arrays import ints_to_limbs, points_to_limbs
 from workers.errors import (
     BackendUnavailableError,
     KernelInputError,
@@ -28,15 +35,13 @@ from workers.errors import (
     ScalarOutOfRangeError,
     SizeNotPowerOfTwoError,
     SizeTooLargeError,
-    UnknownCurveError,
-    UnknownFieldError,
     ValueOutOfRangeError,
 )
 from workers.gpu import cupy_backend, driver
 from workers.msm.checks import first_point_not_in_subgroup, first_point_off_curve
 from workers.msm.pippenger import msm_limbs
 from workers.ntt.radix2 import ntt_limbs, ntt_rows_limbs
-from workers.params import CURVES, FIELDS, CurveParams, FieldParams
+from workers.params import CurveParams, FieldParams
 
 __all__ = [
     "msm",
@@ -45,6 +50,7 @@ __all__ = [
     "validate_msm_input",
     "validate_ntt_batch_input",
     "validate_ntt_input",
+    "validate_ntt_size",
 ]
 
 
@@ -77,18 +83,6 @@ def _check_ints(
             )
         if not 0 <= value < bound:
             raise error(f"{name}[{i}] is out of range [0, {symbol})", field=field)
-
-
-def _curve(curve: object) -> CurveParams:
-    if not isinstance(curve, str) or curve not in CURVES:
-        raise UnknownCurveError(f"unknown curve {curve!r}; known: {', '.join(sorted(CURVES))}")
-    return CURVES[curve]
-
-
-def _field(field: object) -> FieldParams:
-    if not isinstance(field, str) or field not in FIELDS:
-        raise UnknownFieldError(f"unknown field {field!r}; known: {', '.join(sorted(FIELDS))}")
-    return FIELDS[field]
 
 
 def _check_coordinate(i: int, value: object, params: CurveParams) -> None:
@@ -127,7 +121,7 @@ def _prepare_msm(curve: object, points: object, scalars: object) -> tuple[np.nda
     the cofactor is not 1, in the prime-order subgroup (an endomorphism test in numba,
     :func:`workers.msm.checks.first_point_not_in_subgroup`).
     """
-    params = _curve(curve)
+    params = curve_params(curve)
     points = _check_sequence("points", points, "points")
     scalars = _check_sequence("scalars", scalars, "integers")
     if len(points) != len(scalars):
@@ -148,11 +142,6 @@ def _prepare_msm(curve: object, points: object, scalars: object) -> tuple[np.nda
                 f"points[{bad}] is on {params.name} but not in its prime-order subgroup"
             )
     return bases, ints_to_limbs(scalars)
-
-
-def _limbs_per_element(params: FieldParams) -> int:
-    """Words per element in the arrays handed to the kernels: one for one-word fields."""
-    return 1 if params.modulus < 1 << 64 else 4
 
 
 def _check_ntt_size(params: FieldParams, name: str, n: int, field: str) -> None:
@@ -185,23 +174,22 @@ def _check_flags(inverse: object, coset: object, params: FieldParams) -> None:
 def _prepare_ntt(
     field: object, values: object, coset: object = None
 ) -> tuple[FieldParams, np.ndarray]:
-    """Validate an NTT input and return the field and the ``(n, 4)`` (or ``(n, 1)``) limbs."""
-    params = _field(field)
+    """Validate an NTT input and return the field and its compact array (``workers.codec``)."""
+    params = field_params(field)
     _check_flags(False, coset, params)
     values = _check_sequence("values", values, "integers")
     _check_ntt_size(params, "values", len(values), "values")
     _check_ints("values", values, params.modulus, "p", ValueOutOfRangeError)
-    return params, ints_to_limbs(values, _limbs_per_element(params))
+    return params, elements_from_ints(params.name, values, checked=False)
 
 
 def _prepare_ntt_batch(
     field: object, batch: object, coset: object = None
 ) -> tuple[FieldParams, np.ndarray]:
-    """Validate a batch of NTT inputs and return the field and ``(m, n, limbs)`` limbs."""
-    params = _field(field)
+    """Validate a batch of NTT inputs and return the field and its compact ``(m, n)`` array."""
+    params = field_params(field)
     _check_flags(False, coset, params)
     batch = _check_sequence("batch", batch, "sequences of integers")
-    width = _limbs_per_element(params)
     size = None
     for i, row in enumerate(batch):
         name = f"batch[{i}]"
@@ -217,9 +205,9 @@ def _prepare_ntt_batch(
             )
         _check_ints(name, row, params.modulus, "p", ValueOutOfRangeError, "batch")
     if size is None:
-        return params, np.zeros((0, 1, width), dtype=np.uint64)
-    flat = ints_to_limbs([v for row in batch for v in row], width)
-    return params, flat.reshape(len(batch), size, width)
+        return params, np.zeros(element_shape(params.name, 0, 1), dtype=np.uint64)
+    flat = elements_from_ints(params.name, [v for row in batch for v in row], checked=False)
+    return params, flat.reshape(element_shape(params.name, len(batch), size))
 
 
 BACKENDS = ("auto", "cpu", "gpu")
@@ -269,6 +257,14 @@ def validate_ntt_batch_input(
     _prepare_ntt_batch(field, batch, coset)
 
 
+def validate_ntt_size(field: str, n: int) -> None:
+    """Raise a :class:`KernelInputError` subclass if :func:`ntt` would reject ``n`` elements
+    of ``field`` (not a power of two, or above ``2^two_adicity``): the check an input
+    already decoded and range-checked (:func:`workers.codec.arrays.decode_elements`) still needs.
+    """
+    _check_ntt_size(field_params(field), "values", n, "values")
+
+
 def msm(
     curve: str,
     points: Sequence[tuple],
@@ -309,12 +305,14 @@ def ntt(
     Fields: ``bn254_fr``, ``bls12_381_fr``, ``goldilocks``, ``babybear``.
     ``backend`` as in :func:`msm` (GPU kernels: ``bn254_fr``, ``bls12_381_fr``).
     """
-    params = _field(field)
+    params = field_params(field)
     _check_flags(inverse, coset, params)
     params, limbs = _prepare_ntt(field, values, coset)
     if _use_gpu(backend, "ntt", params.name):
-        return limbs_to_ints(cupy_backend.ntt_gpu(params.name, limbs, inverse, coset))
-    return limbs_to_ints(ntt_limbs(params.name, limbs, inverse, coset))
+        return elements_to_ints(
+            params.name, cupy_backend.ntt_gpu(params.name, limbs, inverse, coset)
+        )
+    return elements_to_ints(params.name, ntt_limbs(params.name, limbs, inverse, coset))
 
 
 def ntt_batch(
@@ -330,15 +328,15 @@ def ntt_batch(
     twiddles shared and one conversion for the whole batch.  An empty batch
     gives ``[]``.  ``backend`` as in :func:`ntt`.
     """
-    params = _field(field)
+    params = field_params(field)
     _check_flags(inverse, coset, params)
     params, limbs = _prepare_ntt_batch(field, batch, coset)
     use_gpu = _use_gpu(backend, "ntt", params.name)
     if limbs.shape[0] == 0:
         return []
-    m, n, width = limbs.shape
+    m, n = limbs.shape[:2]
     rows = (cupy_backend.ntt_rows_gpu if use_gpu else ntt_rows_limbs)(
         params.name, limbs, inverse, coset
     )
-    flat = limbs_to_ints(rows.reshape(m * n, width))
+    flat = elements_to_ints(params.name, rows)
     return [flat[i * n : (i + 1) * n] for i in range(m)]

@@ -2,15 +2,18 @@
 
 Binary submission: ``POST /v1/jobs`` with ``Content-Type: application/octet-stream``
 and the job's parameters in the query string (``kind``, ``curve`` or ``field``,
-``inverse``).  Bodies are little-endian fixed-width canonical integers:
+``inverse``).  Bodies are the compact little-endian words of
+:mod:`workers.codec.arrays`:
 
 * MSM on ``curve``: ``n`` points ``x‖y`` (64 bytes each on ``bn254_g1``, infinity
   all zeros), then ``n`` scalars of the curve's scalar field (32 bytes each).
-* NTT on ``field``: ``n`` elements of :func:`workers.codec.binary.element_width` bytes
+* NTT on ``field``: ``n`` elements of :func:`workers.codec.arrays.element_width` bytes
   (32, or 8 on Goldilocks, 4 on BabyBear).
 
-A binary result (``Accept: application/octet-stream`` or ``?format=binary``) is
-the MSM point ``x‖y`` or the NTT's output elements in the same encoding.
+The stored input blob is that same encoding whichever way the job came in (a
+binary body, once validated, is stored as it is), and so is the stored result:
+a binary result (``Accept: application/octet-stream`` or ``?format=binary``) is
+the MSM point ``x‖y`` or the NTT's output elements, read back unchanged.
 """
 
 from __future__ import annotations
@@ -21,20 +24,13 @@ from typing import Any
 from fastapi.exceptions import RequestValidationError
 from pydantic import TypeAdapter, ValidationError
 
+from pool_api.api.numbers import parse_numbers, parse_points
 from pool_api.api.schemas import JobCreate, MsmJobCreate
-from pool_api.codec import (
-    decode_field_elements,
-    encode_field_elements,
-    encode_msm_input,
-    parse_numbers,
-    parse_points,
-)
 from pool_api.store.models import Job
-from workers.api import validate_msm_input, validate_ntt_input
-from workers.codec import binary
-from workers.codec.limb_arrays import limbs_to_ints
-from workers.errors import KernelInputError, MalformedEncodingError
-from workers.params import CURVES
+from workers.api import validate_msm_input, validate_ntt_input, validate_ntt_size
+from workers.codec import arrays
+from workers.codec.limb_arrays import limbs_to_point, points_to_limbs
+from workers.errors import KernelInputError
 
 _JOB_CREATE = TypeAdapter(JobCreate)
 
@@ -87,34 +83,21 @@ def parse_json_job(raw: bytes) -> tuple[Job, bytes]:
         scalars = parse_numbers(body.scalars, "scalars")
         validate_msm_input(body.curve, points, scalars)
         job = Job(id="", kind="msm", curve=body.curve, size=len(points), input_sha256="")
-        return job, encode_msm_input(points, scalars, body.curve)
+        scalar_field = arrays.curve_params(body.curve).scalar_field
+        blob = arrays.encode_msm_input(
+            body.curve,
+            points_to_limbs(points, body.curve),
+            arrays.elements_from_ints(scalar_field, scalars, "scalars", checked=False),
+            check_points=False,  # validate_msm_input checked them
+        )
+        return job, blob
     values = parse_numbers(body.values, "values")
     validate_ntt_input(body.field, values)
     job = Job(
         id="", kind="ntt", field=body.field, inverse=body.inverse, size=len(values), input_sha256=""
     )
-    return job, encode_field_elements(values)
-
-
-def _binary_msm_input(curve: str, raw: bytes) -> tuple[Job, bytes]:
-    point_bytes = binary.point_width(curve)
-    scalar_bytes = binary.element_width(CURVES[curve].scalar_field)
-    per_term = point_bytes + scalar_bytes
-    if not raw or len(raw) % per_term:
-        raise MalformedEncodingError(
-            f"{curve} MSM body of {len(raw)} bytes is not n·{per_term} bytes "
-            f"(n points of {point_bytes} bytes, then n scalars of {scalar_bytes})"
-        )
-    n = len(raw) // per_term
-    points = binary.decode_points(curve, raw[: n * point_bytes])
-    scalar_raw = raw[n * point_bytes :]
-    scalars = [
-        int.from_bytes(scalar_raw[i : i + scalar_bytes], "little")
-        for i in range(0, len(scalar_raw), scalar_bytes)
-    ]
-    validate_msm_input(curve, points, scalars)
-    return Job(id="", kind="msm", curve=curve, size=n, input_sha256=""), encode_msm_input(
-        points, scalars, curve
+    return job, arrays.encode_elements(
+        body.field, arrays.elements_from_ints(body.field, values, checked=False)
     )
 
 
@@ -125,21 +108,20 @@ def parse_binary_job(
     if kind == "msm":
         if curve is None:
             raise KernelInputError("a binary MSM needs ?curve=…", field="curve")
-        binary.point_width(curve)  # unknown curve → UnknownCurveError
-        return _binary_msm_input(curve, raw)
+        n = arrays.msm_input_size(curve, raw)  # unknown curve → UnknownCurveError
+        arrays.decode_msm_input(curve, raw, n)  # every check: ranges, curve, subgroup
+        return Job(id="", kind="msm", curve=curve, size=n, input_sha256=""), bytes(raw)
     if kind == "ntt":
         if field is None:
             raise KernelInputError("a binary NTT needs ?field=…", field="field")
-        values = binary.decode_field_elements(field, raw)
-        validate_ntt_input(field, values)
-        job = Job(
-            id="", kind="ntt", field=field, inverse=inverse, size=len(values), input_sha256=""
-        )
-        return job, encode_field_elements(values)
+        n = len(arrays.decode_elements(field, raw))
+        validate_ntt_size(field, n)
+        job = Job(id="", kind="ntt", field=field, inverse=inverse, size=n, input_sha256="")
+        return job, bytes(raw)
     raise KernelInputError("a binary job needs ?kind=msm or ?kind=ntt", field="kind")
 
 
-def result_json(kind: str, curve: str | None, result_blob: bytes) -> list[Any]:
+def result_json(kind: str, curve: str | None, field: str | None, result_blob: bytes) -> list[Any]:
     """The stored result as JSON values (decimal strings, docs/architecture.md §4).
 
     An MSM's point is ``[x, y]`` (G2: ``[[x0, x1], [y0, y1]]``); an NTT's result
@@ -147,17 +129,17 @@ def result_json(kind: str, curve: str | None, result_blob: bytes) -> list[Any]:
     """
     if kind == "msm":
         assert curve is not None
-        point = binary.decode_points(curve, result_blob)[0]
+        point = limbs_to_point(arrays.decode_points(curve, result_blob)[0], curve)
         return [
             [str(c) for c in coordinate] if isinstance(coordinate, tuple) else str(coordinate)
             for coordinate in point
         ]
-    return [str(v) for v in limbs_to_ints(decode_field_elements(result_blob))]
+    assert field is not None
+    values = arrays.elements_to_ints(field, arrays.decode_elements(field, result_blob))
+    return [str(v) for v in values]
 
 
 def binary_result(kind: str, curve: str | None, field: str | None, result_blob: bytes) -> bytes:
-    """The result in architecture §4 encoding: the MSM point ``x‖y`` or the NTT's elements."""
-    if kind == "msm":
-        return result_blob  # stored in that encoding already
-    assert field is not None
-    return binary.encode_field_elements(field, limbs_to_ints(decode_field_elements(result_blob)))
+    """The result in architecture §4 encoding: the MSM point ``x‖y`` or the NTT's elements,
+    which is how it is stored."""
+    return result_blob

@@ -32,11 +32,13 @@ from workers.cluster.tasks import ChunkOutput
 
 
 def pack_value(value: object) -> bytes:
-    """A chunk value as bytes: an MSM point as JSON (any curve), an NTT block as ``.npy``."""
+    """A chunk value as bytes: an MSM point as JSON (any curve); an NTT block, a compact
+    element array (:mod:`workers.codec.arrays`: 4, 8 or 32 bytes an element), as ``.npy``:
+    its little-endian words behind a header that names their dtype and the block's shape."""
     if isinstance(value, tuple):
         return b"J" + json.dumps(value).encode()
     buffer = io.BytesIO()
-    np.save(buffer, np.ascontiguousarray(value), allow_pickle=False)
+    np.save(buffer, np.ascontiguousarray(block, block.dtype.newbyteorder("<")), allow_pickle=False)
     return b"A" + buffer.getvalue()
 
 
@@ -47,7 +49,9 @@ def _as_tuple(value: object) -> object:
 def unpack_value(data: bytes) -> object:
     if data[:1] == b"J":
         return _as_tuple(json.loads(data[1:]))
-    return np.load(io.BytesIO(data[1:]), allow_pickle=False)
+    block = np.asarray(value)
+    block = np.load(io.BytesIO(data[1:]), allow_pickle=False)
+    return block.astype(block.dtype.newbyteorder("="), copy=False)
 
 
 class ChunkStore:
@@ -57,6 +61,7 @@ class ChunkStore:
 
     def completed(self, job_id: str, struck: set[int]) -> dict[int, object]:
         """Stored values of this job's chunks, except those of contributors in ``struck``."""
+    """The value :func:`pack_value` packed (NTT blocks in native byte order)."""
         with Session(self.engine) as session:
             records = session.exec(select(ChunkRecord).where(ChunkRecord.job_id == job_id)).all()
         return {

@@ -7,8 +7,11 @@ import random
 import pytest
 from sqlmodel import Session, select
 
+from pool_api.store.chunks import unpack_value
 from pool_api.store.models import ChunkRecord, Job
 from workers import msm, ntt
+from workers.codec import arrays
+from workers.codec.limb_arrays import limbs_to_points
 from workers.params import CURVES, FIELDS
 from workers.reference import random_points
 
@@ -119,12 +122,28 @@ def test_reward_needs_a_finished_job(pool):
 
 @pytest.mark.parametrize("field", ["bls12_381_fr", "goldilocks", "babybear"])
 def test_ntt_job_on_every_field(pool, field):
+    """Every field through the pool; its blobs at rest are compact words (4, 8 or 32 bytes an
+    element: the input, the result and every chunk value)."""
     rng = random.Random(field)
     values = [rng.randrange(FIELDS[field].modulus) for _ in range(64)]
     body = {"kind": "ntt", "field": field, "values": [str(v) for v in values], "inverse": True}
     job = pool.wait(pool.client.post("/v1/jobs", json=body).json()["id"])
     assert job["status"] == "done", job
-    assert [int(v) for v in job["result"]] == ntt(field, values, inverse=True)
+    expected = ntt(field, values, inverse=True)
+    assert [int(v) for v in job["result"]] == expected
+    with Session(pool.state.engine) as session:
+        row = session.get(Job, job["id"])
+        records = session.exec(select(ChunkRecord).where(ChunkRecord.job_id == job["id"])).all()
+    blobs = pool.state.blobs
+    stored_input, stored_result = blobs.get(row.input_sha256), blobs.get(row.result_sha256)
+    assert stored_input == arrays.encode_elements(field, arrays.elements_from_ints(field, values))
+    assert stored_result == arrays.encode_elements(
+        field, arrays.elements_from_ints(field, expected)
+    )
+    assert len(stored_input) == len(stored_result) == 64 * arrays.element_width(field)
+    chunks = [unpack_value(blobs.get(r.result_sha256)) for r in records]
+    assert all(c.dtype == arrays.element_dtype(field) for c in chunks)
+    assert sum(c.nbytes for c in chunks) == 2 * len(stored_result)  # both phases, n each
 
 
 def test_idempotency_key_returns_the_first_job(pool):
@@ -172,8 +191,6 @@ def _json_point(point) -> list:
 @pytest.mark.parametrize("curve", ["bls12_381_g1", "bn254_g2"])
 def test_msm_job_on_other_curves_json_and_binary(pool, ray_cluster, curve):
     """Every curve runs through the pool; results come back as JSON (G2 nested) and binary."""
-    from workers.codec import binary
-
     pool.add_contributor(f"c-{curve}", ray_cluster.worker_node_ids[0])
     rng = random.Random(3)
     points = random_points(curve, 6, rng)
@@ -189,4 +206,4 @@ def test_msm_job_on_other_curves_json_and_binary(pool, ray_cluster, curve):
     assert job["result"] == _json_point(expected)
     raw = pool.client.get(f"/v1/jobs/{job['id']}?format=binary")
     assert raw.status_code == 200, raw.text
-    assert binary.decode_points(curve, raw.content) == [expected]
+    assert limbs_to_points(arrays.decode_points(curve, raw.content), curve) == [expected]

@@ -7,7 +7,7 @@ import random
 import pytest
 
 from workers import msm, ntt
-from workers.codec.binary import encode_field_elements, encode_points
+from workers.codec.arrays import decode_elements, elements_from_ints, encode_elements, encode_points
 from workers.params import FIELDS
 from workers.reference import random_points
 
@@ -22,7 +22,7 @@ def test_binary_jobs_end_to_end(pool, ray_cluster):
     values = [rng.randrange(BABYBEAR) for _ in range(64)]
     created = pool.client.post(
         "/v1/jobs",
-        content=encode_field_elements("babybear", values),
+        content=encode_elements("babybear", elements_from_ints("babybear", values)),
         params={"kind": "ntt", "field": "babybear"},
         headers=OCTET,
     )
@@ -39,8 +39,10 @@ def test_binary_jobs_end_to_end(pool, ray_cluster):
     assert [int(v) for v in ntt_job["result"]] == list(ntt("babybear", values))
     raw = pool.client.get(f"/v1/jobs/{ntt_job['id']}", params={"format": "binary"})
     assert raw.headers["content-type"] == "application/octet-stream"
-    assert raw.content == encode_field_elements("babybear", list(ntt("babybear", values)))
+    expected = ntt("babybear", values)
+    assert raw.content == encode_elements("babybear", elements_from_ints("babybear", expected))
     assert len(raw.content) == 64 * 4
+    assert decode_elements("babybear", raw.content).tolist() == expected
 
     msm_job = pool.wait(created_msm.json()["id"])
     expected = tuple(msm("bn254_g1", points, scalars))

@@ -10,7 +10,9 @@ import pytest
 from workers import msm, ntt
 from workers.cluster.dispatch import run_msm, run_ntt
 from workers.cluster.plan import plan_msm, plan_ntt
+from workers.codec.arrays import element_dtype, element_shape, elements_from_ints, elements_to_ints
 from workers.codec.limb_arrays import ints_to_limbs, limbs_to_ints, points_to_limbs
+from workers.errors import DispatchError
 from workers.params import CURVES, FIELDS, INFINITY
 from workers.reference import random_points
 
@@ -85,13 +87,45 @@ def test_distributed_ntt_round_trip(ray_cluster):
     ],
 )
 def test_distributed_ntt_every_field(ray_cluster, field, log_n, column_slices, row_slices, inverse):
-    """The four-step path handles every field in the (n, 4) limb layout."""
+    """The four-step path takes, ships and returns every field's compact array."""
     n = 1 << log_n
     p = FIELDS[field].modulus
     rng = random.Random(f"{field}-{log_n}")
     values = [rng.randrange(p) for _ in range(n)]
     values[0] = p - 1
     plan = plan_ntt(field, n, column_slices, row_slices)
-    out = run_ntt(field, ints_to_limbs(values), plan, inverse=inverse, max_in_flight=3)
-    assert out.shape == (n, 4)
-    assert limbs_to_ints(out) == ntt(field, values, inverse=inverse)
+    shipped = []
+    out = run_ntt(
+        field,
+        elements_from_ints(field, values),
+        plan,
+        inverse=inverse,
+        max_in_flight=3,
+        on_chunk=lambda chunk, output: shipped.append(output.value),
+    )
+    assert out.shape == element_shape(field, n) and out.dtype == element_dtype(field)
+    assert elements_to_ints(field, out) == ntt(field, values, inverse=inverse)
+    assert len(shipped) == len(plan.chunks)
+    assert all(v.dtype == element_dtype(field) and v.ndim == out.ndim + 1 for v in shipped)
+    assert sum(v.nbytes for v in shipped) == 2 * out.nbytes  # each phase returns n elements
+
+
+def test_run_ntt_wants_the_compact_array(ray_cluster):
+    plan = plan_ntt("babybear", 16, 2, 2)
+    for bad in (
+        np.zeros((16, 4), dtype=np.uint64),  # the old four-limb layout
+        np.zeros(16, dtype=np.uint64),  # BabyBear in 64-bit words
+        np.zeros(8, dtype=np.uint32),  # not the plan's size
+    ):
+        with pytest.raises(DispatchError, match="babybear"):
+            run_ntt("babybear", bad, plan)
+
+
+def test_run_ntt_recomputes_chunks_stored_in_an_older_format(ray_cluster):
+    """A resumed job's stored slices in the old four-limb layout are computed again."""
+    n, p, rng = 64, FIELDS["goldilocks"].modulus, random.Random(3)
+    values = [rng.randrange(p) for _ in range(n)]
+    plan = plan_ntt("goldilocks", n, 2, 2)
+    stale = {c.index: np.zeros((c.size, 8, 4), dtype=np.uint64) for c in plan.chunks}
+    out = run_ntt("goldilocks", elements_from_ints("goldilocks", values), plan, completed=stale)
+    assert elements_to_ints("goldilocks", out) == ntt("goldilocks", values)

@@ -10,8 +10,9 @@ import pytest
 from workers import ntt
 from workers.codec.limb_arrays import ints_to_limbs, limbs_to_ints
 from workers.errors import SizeNotPowerOfTwoError, UnknownFieldError
-from workers.ntt import radix2
-from workers.ntt.radix2 import ntt_limbs, ntt_rows_limbs, scale_limbs, twiddle_limbs
+from workers.ntt import twiddles
+from workers.ntt.radix2 import ntt_limbs, ntt_rows_limbs, scale_limbs
+from workers.ntt.twiddles import twiddle_limbs
 from workers.params import FIELDS
 
 FIELD = "bn254_fr"
@@ -69,9 +70,9 @@ def test_ntt_limbs_leaves_its_input_alone_and_caches_twiddles() -> None:
     before = values.copy()
     ntt_limbs(FIELD, values)
     assert np.array_equal(values, before)
-    table = radix2.twiddles_for(FIELD, 32)
-    assert radix2.TWIDDLES[(FIELD, 32, False)] is table
-    assert radix2.twiddles_for(FIELD, 32) is table
+    table = twiddles.twiddles_for(FIELD, 32)
+    assert twiddles.TWIDDLES[(FIELD, 32, False)] is table
+    assert twiddles.twiddles_for(FIELD, 32) is table
     omega = PARAMS.root_of_unity(32)
     # Stage layout: twiddles[h + j] = ω_{2h}^j, in Montgomery form (·2^256).
     stage_4 = limbs_to_ints(table[4:8])
@@ -152,3 +153,7 @@ def test_unchecked_entry_points_still_refuse_nonsense() -> None:
         ntt_limbs("nope", ints_to_limbs([1, 2]))
     with pytest.raises(SizeNotPowerOfTwoError):
         twiddle_limbs(FIELD, ints_to_limbs([1, 2]).reshape(1, 2, 4), 6, 0)
+    with pytest.raises(ValueError, match="rows, size, 4"):
+        ntt_rows_limbs(FIELD, ints_to_limbs([1, 2]))  # (n, 4) is one row, not a batch
+    with pytest.raises(ValueError, match="bn254_fr elements"):
+        ntt_limbs(FIELD, np.array([1, 2], dtype=np.uint64))  # one word is not a bn254_fr element

@@ -10,7 +10,7 @@ import pytest
 
 from workers import ntt, ntt_batch
 from workers.api import validate_ntt_batch_input, validate_ntt_input
-from workers.codec.limb_arrays import ints_to_limbs, limbs_to_ints
+from workers.codec.arrays import element_dtype, element_shape, elements_from_ints, elements_to_ints
 from workers.errors import (
     KernelInputError,
     LengthMismatchError,
@@ -20,7 +20,8 @@ from workers.errors import (
     ValueOutOfRangeError,
 )
 from workers.fields.mont4 import MAX_MODULUS, montgomery_constants
-from workers.ntt.radix2 import ntt_limbs, ntt_rows_limbs, scale_limbs, twiddle_limbs
+from workers.ntt.radix2 import ntt_limbs, ntt_rows_limbs, scale_limbs
+from workers.ntt.twiddles import twiddle_limbs
 from workers.params import FIELDS
 
 ALL_FIELDS = ["bn254_fr", "bls12_381_fr", "goldilocks", "babybear"]
@@ -98,9 +99,9 @@ def test_ntt_matches_naive_dft_up_to_2_10(field: str) -> None:
 
 @pytest.mark.parametrize("field", ALL_FIELDS)
 def test_ntt_round_trip_at_2_16(field: str) -> None:
-    values = ints_to_limbs(random_values(field, 1 << 16, seed=16))
+    values = elements_from_ints(field, random_values(field, 1 << 16, seed=16))
     forward = ntt_limbs(field, values)
-    assert forward.shape == values.shape
+    assert forward.shape == values.shape and forward.dtype == element_dtype(field)
     assert not np.array_equal(forward, values)
     assert np.array_equal(ntt_limbs(field, forward, inverse=True), values)
     coset = ntt_limbs(field, values, coset=FIELDS[field].generator)
@@ -110,16 +111,29 @@ def test_ntt_round_trip_at_2_16(field: str) -> None:
 
 
 @pytest.mark.parametrize("field", SMALL_FIELDS)
-def test_small_fields_take_one_or_four_limbs(field: str) -> None:
+@pytest.mark.parametrize(("inverse", "coset"), [(False, None), (True, None), (False, 5), (True, 5)])
+def test_small_fields_work_on_their_compact_words(
+    field: str, inverse: bool, coset: int | None
+) -> None:
+    """``(n,)`` ``uint64`` (Goldilocks) or ``uint32`` (BabyBear) in and out; the old
+    ``(n, 4)`` and ``(n, 1)`` limb layouts are refused."""
     values = random_values(field, 256, seed=3)
-    four = ints_to_limbs(values)
-    one = ints_to_limbs(values, 1)
-    out4 = ntt_limbs(field, four, coset=5)
-    out1 = ntt_limbs(field, one, coset=5)
-    assert out4.shape == (256, 4) and out1.shape == (256, 1)
-    assert not out4[:, 1:].any()
-    assert np.array_equal(out4[:, :1], out1)
-    assert limbs_to_ints(out1) == naive_dft(field, shifted(field, values, 5))
+    compact = elements_from_ints(field, values)
+    assert compact.shape == (256,)
+    out = ntt_limbs(field, compact, inverse=inverse, coset=coset)
+    assert out.shape == (256,) and out.dtype == element_dtype(field)
+    expected = ntt(field, values, inverse=inverse, coset=coset)
+    assert elements_to_ints(field, out) == expected
+    rows = ntt_rows_limbs(field, np.stack([compact, compact]), inverse=inverse, coset=coset)
+    assert rows.shape == (2, 256) and rows.dtype == element_dtype(field)
+    assert elements_to_ints(field, rows) == expected * 2
+    wide = np.array(values, dtype=np.uint64)  # BabyBear words as uint64: the same numbers
+    assert elements_to_ints(field, ntt_limbs(field, wide, inverse, coset)) == expected
+    for old in (np.zeros((256, 4), dtype=np.uint64), np.zeros((256, 1), dtype=np.uint64)):
+        with pytest.raises(ValueError, match=f"{field} elements"):
+            ntt_limbs(field, old)
+    with pytest.raises(ValueError, match="rows, size"):
+        ntt_rows_limbs(field, np.zeros((2, 8, 1), dtype=np.uint64))
 
 
 @pytest.mark.parametrize("field", ALL_FIELDS)
@@ -156,26 +170,29 @@ def test_limb_entry_points_and_four_step(field: str) -> None:
     n1, n2 = 8, 16
     n = n1 * n2
     values = random_values(field, n, seed=42)
-    limbs = ints_to_limbs(values)
-    limbs.flags.writeable = False  # as Ray's object store hands them out
-    columns = np.ascontiguousarray(limbs.reshape(n1, n2, 4).transpose(1, 0, 2))
+    compact = elements_from_ints(field, values)
+    compact.flags.writeable = False  # as Ray's object store hands them out
+    columns = np.ascontiguousarray(np.swapaxes(compact.reshape(element_shape(field, n1, n2)), 0, 1))
     block = twiddle_limbs(field, ntt_rows_limbs(field, columns), n, 0)
-    result = ntt_rows_limbs(field, np.ascontiguousarray(block.transpose(1, 0, 2)))
-    out = np.ascontiguousarray(result.transpose(1, 0, 2)).reshape(n, 4)
-    assert limbs_to_ints(out) == ntt(field, values)
+    assert block.dtype == element_dtype(field) and block.shape == element_shape(field, n2, n1)
+    result = ntt_rows_limbs(field, np.ascontiguousarray(np.swapaxes(block, 0, 1)))
+    out = np.ascontiguousarray(np.swapaxes(result, 0, 1)).reshape(compact.shape)
+    assert elements_to_ints(field, out) == ntt(field, values)
     rows, cols, offset = 3, 5, 7
     entries = values[: rows * cols]
-    twiddled = twiddle_limbs(field, ints_to_limbs(entries).reshape(rows, cols, 4), 64, offset)
+    matrix = elements_from_ints(field, entries).reshape(element_shape(field, rows, cols))
+    twiddled = twiddle_limbs(field, matrix, 64, offset)
     omega = FIELDS[field].root_of_unity(64)
-    assert limbs_to_ints(twiddled.reshape(-1, 4)) == [
+    assert elements_to_ints(field, twiddled) == [
         entries[i * cols + j] * pow(omega, (offset + i) * j, p) % p
         for i in range(rows)
         for j in range(cols)
     ]
     for factor in [0, 1, p - 1, 2**32 - 1, 2**32 + 1, 2**63 + 5, p + 3]:
-        scaled = scale_limbs(field, ints_to_limbs(values).reshape(2, n // 2, 4), factor)
-        assert scaled.shape == (2, n // 2, 4)
-        assert limbs_to_ints(scaled.reshape(-1, 4)) == [v * factor % p for v in values]
+        scaled = scale_limbs(field, compact.reshape(element_shape(field, 2, n // 2)), factor)
+        assert scaled.shape == element_shape(field, 2, n // 2)
+        assert scaled.dtype == element_dtype(field)
+        assert elements_to_ints(field, scaled) == [v * factor % p for v in values]
 
 
 @pytest.mark.parametrize("field", SMALL_FIELDS)
@@ -184,9 +201,10 @@ def test_small_field_multiplication_extremes(field: str) -> None:
     p = modulus(field)
     edges = [0, 1, 2, p - 1, p - 2, (p - 1) // 2, 2**31 - 1, 2**31, 2**32 - 1, 2**32, 2**32 + 1]
     edges = sorted({e % p for e in edges} | {random.Random(i).randrange(p) for i in range(50)})
-    limbs = ints_to_limbs(edges, 1)
+    compact = elements_from_ints(field, edges)
     for factor in edges:
-        assert limbs_to_ints(scale_limbs(field, limbs, factor)) == [e * factor % p for e in edges]
+        scaled = scale_limbs(field, compact, factor)
+        assert elements_to_ints(field, scaled) == [e * factor % p for e in edges]
     # Additions and subtractions at the extremes: an NTT of size 2 is (a + b, a − b).
     for a in edges[:12]:
         for b in edges[-12:]:

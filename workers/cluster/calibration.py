@@ -23,6 +23,7 @@ import numba
 import numpy as np
 
 from workers.cluster.costs import msm_work_units, ntt_work_units
+from workers.codec.arrays import elements_from_ints
 from workers.codec.limb_arrays import ints_to_limbs, points_to_limbs
 from workers.gpu import cupy_backend, driver
 from workers.msm import pippenger
@@ -88,7 +89,7 @@ def measure_speeds(
     bases = points_to_limbs([CURVES[curve].generator] * m, curve)
     scalars = ints_to_limbs([(i * 0x9E3779B97F4A7C15 + 1) % (1 << 250) for i in range(m)])
     size = 1 << CALIBRATION_NTT_LOG_SIZE
-    rows = ints_to_limbs([(i * 7919) % 1000003 for i in range(size)])[np.newaxis]
+    rows = elements_from_ints(field, [(i * 7919) % 1000003 for i in range(size)])[np.newaxis]
     gpu_runs: dict[str, tuple[Run, int]] = {}
     if use_gpu:
         gpu_runs = _gpu_runs(curve, field) if _gpu_usable() else {}

@@ -35,8 +35,9 @@ from workers.cluster.plan import Chunk, NttPlan
 from workers.cluster.scheduler import Policy, Submit, run_placed
 from workers.cluster.tasks import ChunkOutput
 from workers.errors import DispatchError
+from workers.codec.arrays import element_dtype, element_shape
 from workers.msm import pippenger
-from workers.ntt import radix2
+from workers.ntt.twiddles import twiddle_limbs
 from workers.params import CURVES, FIELDS
 from workers.reference import Point, sum_points
 
@@ -174,19 +175,33 @@ def run_ntt(
     check: bool = True,
     gpu_chunks: Collection[int] = (),
 ) -> np.ndarray:
-    """Distributed four-step NTT (see :mod:`workers.cluster.plan`) of canonical limbs ``(n, 4)``.
+    """Distributed four-step NTT (see :mod:`workers.cluster.plan`) of a compact array of
+    ``field`` elements (:mod:`workers.codec.arrays`: ``(n, 4)`` ``uint64`` on the
+    254/255-bit fields, ``(n,)`` ``uint64`` on Goldilocks, ``(n,)`` ``uint32`` on
+    BabyBear); returns the same format.  The slices put into the object store and
+    returned by the workers are that format too.
 
     Every slice is verified on the head unless ``check`` is false; slices in
-    ``gpu_chunks`` ask for a GPU as in :func:`run_msm`.
+    ``gpu_chunks`` ask for a GPU as in :func:`run_msm`.  A stored value in
+    ``completed`` that is not a slice of this format (one from before it) is
+    computed again.
     """
     if field not in FIELDS:
         raise DispatchError(f"unknown field {field!r}")
     n, n1, n2 = plan.n, plan.n1, plan.n2
-    if values.shape[0] != n:
-        raise DispatchError(f"plan is for size {n}, values have {values.shape[0]}")
+    dtype = element_dtype(field)
+    if values.shape != element_shape(field, n) or values.dtype != dtype:
+        raise DispatchError(
+            f"plan is for {n} {field} elements, an array of shape {element_shape(field, n)} "
+            f"and dtype {dtype}; got {values.shape} {values.dtype}"
+        )
     policy = _policy(policy, max_in_flight, on_chunk)
-    limbs = values.shape[1]
-    columns = np.ascontiguousarray(values.reshape(n1, n2, limbs).transpose(1, 0, 2))
+    columns = np.ascontiguousarray(np.swapaxes(values.reshape(n1, n2, *values.shape[1:]), 0, 1))
+    completed = {
+        index: value
+        for index, value in (completed or {}).items()
+        if isinstance(value, np.ndarray) and value.dtype == dtype and value.ndim == columns.ndim
+    }
 
     def check_columns(c: Chunk, out: ChunkOutput) -> bool:
         return verify.check_ntt_slice(field, columns[c.start : c.stop], out.value)
@@ -216,8 +231,8 @@ def run_ntt(
     )
     # The four-step twiddles, on the head: entry [j2][k1] times ω_n^{j2·k1}.
     column_ntts = np.concatenate([blocks[c.index] for c in plan.column_chunks])  # (n2, n1)
-    twiddled_t = radix2.twiddle_limbs(field, column_ntts, n, 0)
-    matrix = np.ascontiguousarray(twiddled_t.transpose(1, 0, 2))  # (n1, n2)
+    twiddled_t = twiddle_limbs(field, column_ntts, n, 0)
+    matrix = np.ascontiguousarray(np.swapaxes(twiddled_t, 0, 1))  # (n1, n2)
     scale = pow(n, -1, FIELDS[field].modulus) if inverse else None
 
     def check_rows(c: Chunk, out: ChunkOutput) -> bool:
@@ -234,7 +249,7 @@ def run_ntt(
         done,
     )
     result = np.concatenate([rows[c.index] for c in plan.row_chunks])  # (n1, n2): C[k1][k2]
-    out = np.ascontiguousarray(result.transpose(1, 0, 2)).reshape(n, limbs)
+    out = np.ascontiguousarray(np.swapaxes(result, 0, 1)).reshape(values.shape)
     if inverse:
         out = out[(-np.arange(n)) % n]
     return out

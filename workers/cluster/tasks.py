@@ -1,7 +1,8 @@
 """Ray tasks: one chunk of an MSM or a four-step NTT slice on the node running it.
 
-The task bodies call the CPU kernels directly on limb arrays (the inputs were
-validated once on the head).  Shared inputs arrive as object-store arrays
+The task bodies call the CPU kernels directly on the compact arrays of
+:mod:`workers.codec.arrays` (the inputs were validated once on the head), and
+return that format.  Shared inputs arrive as object-store arrays
 (zero-copy, read-only); a task copies only its own slice.  Every task reports
 the Ray node that ran it, so the head can credit that node's contributor.
 
@@ -104,11 +105,12 @@ def _finish(
 
 
 def _corrupt_block(block: np.ndarray) -> np.ndarray:
-    """One element changed (kept canonical): 0 ↔ 1 in its low limb."""
+    """One element of a ``(rows, m)`` or ``(rows, m, 4)`` block changed (kept canonical):
+    0 ↔ 1 in its low word."""
     block = block.copy()
     if block.size:
-        flat = block.reshape(-1, block.shape[-1])
-        flat[0, 0] = np.uint64(0) if flat[0].any() else np.uint64(1)
+        flat = block.reshape(block.shape[0] * block.shape[1], -1)  # (elements, words)
+        flat[0, 0] = 0 if flat[0].any() else 1
         if flat[0, 0] == 0:
             flat[0, 1:] = 0
     return block

@@ -54,8 +54,13 @@ import secrets
 import numpy as np
 from numba import njit
 
-from workers.codec import binary
-from workers.codec.limb_arrays import ints_to_limbs, limbs_to_ints
+from workers.codec.arrays import (
+    element_dtype,
+    element_words,
+    elements_from_ints,
+    elements_to_ints,
+    first_non_canonical,
+)
 from workers.fields.mont4 import adc, mac, mul_wide
 from workers.ntt import radix2
 from workers.params import FIELDS
@@ -90,22 +95,49 @@ def _weighted_column_sums(acc: np.ndarray, values: np.ndarray, weights: np.ndarr
             a[5] = a[5] + c
 
 
-def _as_limbs(values: object) -> np.ndarray:
-    """A C-contiguous ``(rows, m, 4)`` uint64 array (a view where possible)."""
-    arr = np.ascontiguousarray(values, dtype=np.uint64)
-    if arr.ndim != 3 or arr.shape[2] != 4:
-        raise ValueError(f"expected a (rows, m, 4) limb array, got shape {arr.shape}")
-    return arr
+@njit(cache=True, nogil=True)
+def _weighted_word_sums(acc: np.ndarray, values: np.ndarray, weights: np.ndarray) -> None:
+    """:func:`_weighted_column_sums` for one-word elements: ``values`` ``(r, m)`` ``uint64``
+    or ``uint32``, ``acc`` ``(m, 3)`` (a product is below ``2^128``, ``r`` of them below
+    ``2^192``)."""
+    z = np.uint64(0)
+    for i in range(values.shape[0]):
+        w = weights[i]
+        row = values[i]
+        for k in range(values.shape[1]):
+            lo, hi = mul_wide(np.uint64(row[k]), w)
+            a = acc[k]
+            a[0], c = adc(a[0], lo, z)
+            a[1], c = adc(a[1], hi, c)
+            a[2] = a[2] + c
+
+
+def _as_slice(field: str, values: object) -> np.ndarray:
+    """``values`` if it is a C-contiguous compact ``(rows, m)`` (``(rows, m, 4)``) array of
+    ``field`` elements (:mod:`workers.codec.arrays`), else :class:`ValueError`."""
+    words = element_words(field)
+    if not isinstance(values, np.ndarray) or values.dtype != element_dtype(field):
+        raise ValueError(f"expected a {element_dtype(field)} array of {field} elements")
+    if values.ndim != (3 if words > 1 else 2) or (words > 1 and values.shape[2] != words):
+        raise ValueError(f"expected a (rows, m) array of {field} elements, got {values.shape}")
+    return np.ascontiguousarray(values)
 
 
 def column_sums(field: str, values: np.ndarray, weights: np.ndarray) -> list[int]:
-    """``Σ_i weights[i] · values[i][k] mod p`` for every column ``k`` of ``(r, m, 4)`` limbs."""
-    values = _as_limbs(values)
-    acc = np.zeros((values.shape[1], 6), dtype=np.uint64)
-    _weighted_column_sums(acc, values, np.ascontiguousarray(weights, dtype=np.uint64))
+    """``Σ_i weights[i] · values[i][k] mod p`` for every column ``k`` of a compact
+    ``(r, m)`` array of ``field`` elements (``(r, m, 4)`` on the 254/255-bit fields)."""
+    values = _as_slice(field, values)
+    weights = np.ascontiguousarray(weights, dtype=np.uint64)
+    if values.ndim == 3:
+        acc = np.zeros((values.shape[1], 6), dtype=np.uint64)
+        _weighted_column_sums(acc, values, weights)
+    else:
+        acc = np.zeros((values.shape[1], 3), dtype=np.uint64)
+        _weighted_word_sums(acc, values, weights)
     p = FIELDS[field].modulus
+    width = 8 * acc.shape[1]
     raw = acc.tobytes()
-    return [int.from_bytes(raw[48 * k : 48 * k + 48], "little") % p for k in range(acc.shape[0])]
+    return [int.from_bytes(raw[width * k : width * (k + 1)], "little") % p for k in range(len(acc))]
 
 
 def random_weights(field: str, rows: int) -> np.ndarray:
@@ -123,15 +155,16 @@ def check_ntt_slice(
 ) -> bool:
     """Whether ``outputs`` is ``scale · NTT`` of each row of ``inputs`` (see the module docstring).
 
-    ``inputs``/``outputs``: ``(r, m, 4)`` canonical limbs.  ``scale`` is the
+    ``inputs``/``outputs``: compact ``(r, m)`` arrays of ``field`` elements
+    (``(r, m, 4)`` on the 254/255-bit fields).  ``scale`` is the
     inverse's ``n⁻¹ mod p`` (a row slice of an inverse NTT), else none.  A wrong
     slice passes with probability at most ``2^−64`` (``1/(p − 1)`` on BabyBear).
     Anything that is not such an array (an untrusted worker's reply) fails.
     """
     try:
-        inputs = _as_limbs(inputs)
-        outputs = _as_limbs(outputs)
-    except (TypeError, ValueError):
+        inputs = _as_slice(field, inputs)
+        outputs = _as_slice(field, outputs)
+    except ValueError:
         return False
     if inputs.shape != outputs.shape:
         return False
@@ -139,12 +172,12 @@ def check_ntt_slice(
     if rows == 0 or m == 0:
         return True
     p = FIELDS[field].modulus
-    if binary.first_not_below(outputs.reshape(-1, 4), p) >= 0:
+    if first_non_canonical(field, outputs) >= 0:
         return False  # a non-canonical value is a wrong answer
     weights = random_weights(field, rows)
     left = column_sums(field, outputs, weights)
-    folded = ints_to_limbs(column_sums(field, inputs, weights))
-    right = limbs_to_ints(radix2.ntt_limbs(field, folded))
+    folded = elements_from_ints(field, column_sums(field, inputs, weights))
+    right = elements_to_ints(field, radix2.ntt_limbs(field, folded))
     if scale is not None:
         right = [scale * v % p for v in right]
     return left == right

@@ -279,14 +279,18 @@ def _check_int_sequence(values: object, bound: int, what: str, name: str) -> Seq
     return values
 
 
-def elements_from_ints(field: str, values: Sequence[int], name: str = "values") -> np.ndarray:
+def elements_from_ints(
+    field: str, values: Sequence[int], name: str = "values", *, checked: bool = True
+) -> np.ndarray:
     """Canonical integers as a writable compact array of ``field`` elements.
 
     Raises :class:`ValueOutOfRangeError` naming ``name[i]`` for anything that is
-    not an integer in ``[0, p)``.
+    not an integer in ``[0, p)``; ``checked=False`` skips that loop for values a
+    caller has checked already (:mod:`workers.api`).
     """
     params = field_params(field)
-    _check_int_sequence(values, params.modulus, field, name)
+    if checked:
+        _check_int_sequence(values, params.modulus, field, name)
     words = element_words(field)
     if words > 1:
         return ints_to_limbs(values, words)

@@ -27,10 +27,12 @@ canonical ``a`` and ``mul(M(a), M(x)) = M(a·x)``, the same trick as the
 The kernels take the field as a small integer id (:data:`GOLDILOCKS_ID`,
 :data:`BABYBEAR_ID`); the branch on it is loop-invariant and LLVM hoists it
 out of the loops.  Arrays are 1-D (one transform) or 2-D (one per row),
-``uint64``, C-contiguous.  The NTT is the iterative radix-2 DIT transform of
-:mod:`workers.ntt.radix2` with the same stage-ordered twiddle table
-(``twiddles[h + j] = M(ω_{2h}^j)``).  The Python entry points on limb arrays
-live in :mod:`workers.ntt.radix2`; this module holds only kernels and constants.
+``uint64``, C-contiguous, except the BabyBear ``*32`` kernels, which work on
+the compact BabyBear format itself (``uint32`` words, :mod:`workers.codec.arrays`).
+The NTT is the iterative radix-2 DIT transform of :mod:`workers.ntt.radix2`
+with the same stage-ordered twiddle table (``twiddles[h + j] = M(ω_{2h}^j)``).
+The Python entry points on element arrays live in :mod:`workers.ntt.radix2`
+and :mod:`workers.ntt.twiddles`; this module holds only kernels and constants.
 """
 
 from __future__ import annotations
@@ -348,3 +350,20 @@ def mul_const_inplace(values: np.ndarray, k: np.uint64, fid: int) -> None:
     """``values[i] ← values[i]·x`` for a 1-D array and ``k = M(x)``."""
     for i in range(values.shape[0]):
         values[i] = mul(values[i], k, fid)
+
+
+@njit(cache=True)
+def bb_ntt_rows32(rows: np.ndarray, twiddles: np.ndarray) -> None:
+    """BabyBear :func:`ntt_inplace` on every row of a 2-D ``uint32`` array (the compact
+    BabyBear format), in place; ``twiddles`` as :func:`build_twiddles` makes them."""
+    twiddles32 = twiddles.astype(np.uint32)
+    for r in range(rows.shape[0]):
+        _bb_ntt32(rows[r], twiddles32)
+
+
+@njit(cache=True)
+def bb_mul_const32(values: np.ndarray, k: np.uint64) -> None:
+    """``values[i] ← values[i]·x`` for a 1-D BabyBear ``uint32`` array and ``k = M(x)``."""
+    k32 = np.uint32(k)
+    for i in range(values.shape[0]):
+        values[i] = _bb_mul32(values[i], k32)

@@ -14,9 +14,10 @@ import struct
 
 import numpy as np
 
+from workers.codec.arrays import first_not_below
 from workers.errors import MalformedWitnessError, WitnessMismatchError
 from workers.groth16.binfile import expect_size, read_sections, unique_section
-from workers.groth16.zkey import N8, ZKey, first_not_below
+from workers.groth16.zkey import N8, ZKey
 from workers.params import BN254_R
 
 WHAT = ".wtns"

@@ -39,8 +39,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from workers.codec.arrays import first_not_below
 from workers.errors import MalformedZkeyError, UnsupportedZkeyError
-from workers.fields.mont4 import from_mont_into, int_to_limbs, montgomery_constants
+from workers.fields.mont4 import from_mont_into, montgomery_constants
 from workers.groth16.binfile import expect_size, read_sections, unique_section
 from workers.groth16.points import (
     G1Point,
@@ -121,18 +122,6 @@ def _canonical_rows(body: memoryview | bytes, name: str) -> np.ndarray:
         raise MalformedZkeyError(f"{WHAT} {name}: coordinate {bad} is not below q")
     from_mont_into(words, words, montgomery_constants(BN254_P))
     return words
-
-
-def first_not_below(rows: np.ndarray, modulus: int) -> int:
-    """Index of the first ``(k, 4)`` row whose value is ``≥ modulus``, or −1 (vectorised)."""
-    m = int_to_limbs(modulus)[0]
-    less = np.zeros(rows.shape[0], dtype=bool)
-    equal = np.ones(rows.shape[0], dtype=bool)
-    for k in range(3, -1, -1):
-        less |= equal & (rows[:, k] < m[k])
-        equal &= rows[:, k] == m[k]
-    bad = np.flatnonzero(~less)
-    return int(bad[0]) if bad.size else -1
 
 
 def _g1_section(body: memoryview, count: int, name: str) -> np.ndarray:

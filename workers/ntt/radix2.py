@@ -9,33 +9,27 @@ series", *Math. Comp.* 19 (1965) 297–301): a bit-reversal permutation, then
 ``k`` stages of butterflies ``(u, v) ↦ (u + ω·v, u − ω·v)`` over blocks of
 size 2, 4, …, n (see e.g. Cormen et al., *Introduction to Algorithms*, §30.3).
 
-Values stay canonical throughout: the twiddles are kept in Montgomery form,
-and a Montgomery product of a canonical value and ``ω̄ = ω·R`` is the canonical
-``v·ω`` (see :mod:`workers.fields.mont4`), so no conversion pass is needed; the
-inverse's ``n⁻¹`` is one more such product per element.
-
-Twiddles are cached per ``(field, n, inverse)`` in :data:`TWIDDLES`, one
-``(n, 4)`` array laid out by stage: ``twiddles[h + j] = ω_{2h}^j`` for
-``h = 1, 2, 4, …, n/2`` and ``0 ≤ j < h``, so every stage reads a contiguous
-run (``twiddles[0]`` is unused).  The largest stage's run is built by
-repeated multiplication, the others are subsamples of it.
+Values stay canonical throughout: the twiddles (:mod:`workers.ntt.twiddles`)
+are kept in Montgomery form, and a Montgomery product of a canonical value and
+``ω̄ = ω·R`` is the canonical ``v·ω`` (see :mod:`workers.fields.mont4`), so no
+conversion pass is needed; the inverse's ``n⁻¹`` is one more such product per
+element.
 
 A coset NTT with shift ``s`` (``out[k] = Σ_j a[j]·(s·ω^k)^j``) multiplies
 ``a[j]`` by ``s^j`` and transforms; its inverse divides by ``s^j`` after the
 inverse transform.
 
-The ``*_limbs`` functions are the unchecked entry points on ``(…, 4)``
-``uint64`` arrays of canonical limbs; they return new arrays and leave their
-inputs alone.  The one-word fields (Goldilocks, BabyBear; kernels in
-:mod:`workers.fields.small`) use the same ``(…, 4)`` layout — the value in
-limb 0, limbs 1–3 zero — so that every caller (the four-step dispatch, the
-codec's 4-limb storage) handles every field alike; they also accept
-``(…, 1)`` arrays (one word per element), which skip the padding, and return
-the layout they were given.  Internally the words are gathered into a
-contiguous ``uint64`` array (one pass each way, a few per cent of a 2^20
-transform).  :func:`ntt_rows_limbs` and :func:`twiddle_limbs` are the two
-halves of a step of the four-step algorithm used to split an NTT across
-machines (:mod:`workers.cluster.plan`).
+The ``*_limbs`` functions are the unchecked entry points on the compact
+element arrays of :mod:`workers.codec.arrays` — ``(…, 4)`` ``uint64`` limbs
+for the 254/255-bit fields (the kernels' own layout), ``(…)`` ``uint64``
+words for Goldilocks and ``(…)`` ``uint32`` words for BabyBear (kernels in
+:mod:`workers.fields.small`); they return new arrays of the same format and
+leave their inputs alone.  A one-word field's array is copied once into the
+kernels' contiguous words (BabyBear's plain transforms stay on ``uint32``,
+where LLVM vectorises the butterflies).  :func:`ntt_rows_limbs` and
+:func:`workers.ntt.twiddles.twiddle_limbs` are the two halves of a step of the
+four-step algorithm used to split an NTT across machines
+(:mod:`workers.cluster.plan`).
 
 Threads (:func:`workers.fields.mont4.kernel_threads`): a 254/255-bit transform of at
 least :data:`PARALLEL_MIN_SIZE` elements in all runs on several threads — a
@@ -50,14 +44,13 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from workers.errors import SizeNotPowerOfTwoError, UnknownFieldError
+from workers.codec.arrays import field_params
 from workers.fields import small
 from workers.fields.mont4 import (
     add,
     kernel_threads,
     load,
     mont_mul,
-    mont_pow_small,
     montgomery_constants,
     mul_const_into,
     store,
@@ -65,38 +58,18 @@ from workers.fields.mont4 import (
     to_montgomery_int,
     unpack,
 )
-from workers.params import FIELDS, FieldParams
-
-TWIDDLES: dict[tuple[str, int, bool], np.ndarray] = {}
-"""Twiddle tables in Montgomery form by ``(field, n, inverse)``."""
-PARALLEL_MIN_SIZE = 1 << 15
-"""Transforms (rows × size) smaller than this run on one thread."""
-
+from workers.ntt.twiddles import (
+    PARALLEL_MIN_SIZE,
+    big_limbs,
+    log2_size,
+    small_elements,
+    small_id,
+    small_words,
+    twiddles_for,
+)
+from workers.params import FieldParams
 
 # --- kernels --------------------------------------------------------------------------------
-
-
-@njit(cache=True)
-def _build_twiddles(omega: np.ndarray, n: int, consts: np.ndarray) -> np.ndarray:
-    """The stage-ordered table of powers of the primitive ``n``-th root ``omega`` (Montgomery)."""
-    p, pinv, _, one = unpack(consts)
-    twiddles = np.empty((n, 4), dtype=np.uint64)
-    store(twiddles, 0, one)
-    half = n // 2
-    if half == 0:
-        return twiddles
-    w = one
-    w_step = load(omega, 0)
-    for j in range(half):  # last stage: ω_n^j
-        store(twiddles, half + j, w)
-        w = mont_mul(w, w_step, p, pinv)
-    h = half // 2
-    while h >= 1:  # ω_{2h}^j = ω_n^(j·n/(2h))
-        stride = half // h
-        for j in range(h):
-            store(twiddles, h + j, load(twiddles, half + j * stride))
-        h //= 2
-    return twiddles
 
 
 @njit(cache=True)
@@ -270,112 +243,7 @@ def _mul_powers_rows(rows: np.ndarray, base: np.ndarray, consts: np.ndarray) -> 
             w = mont_mul(w, x, p, pinv)
 
 
-@njit(cache=True)
-def _twiddle_rows(
-    out: np.ndarray,
-    matrix: np.ndarray,
-    omega: np.ndarray,
-    n: int,
-    row_offset: int,
-    consts: np.ndarray,
-    lo: int = 0,
-    hi: int = -1,
-) -> None:
-    """``out[i][j] = matrix[i][j] · ω^((row_offset + i)·j)`` for rows ``[lo, hi)`` (all if
-    ``hi < 0``), ``ω`` (Montgomery) of order ``n``."""
-    p, pinv, _, one = unpack(consts)
-    w_root = load(omega, 0)
-    for i in range(lo, matrix.shape[0] if hi < 0 else hi):
-        step = mont_pow_small(w_root, (row_offset + i) % n, p, pinv, one)
-        w = one
-        src = matrix[i]
-        dst = out[i]
-        for j in range(matrix.shape[1]):
-            store(dst, j, mont_mul(load(src, j), w, p, pinv))
-            w = mont_mul(w, step, p, pinv)
-
-
-@njit(cache=True, parallel=True)
-def _twiddle_rows_parallel(
-    out: np.ndarray,
-    matrix: np.ndarray,
-    omega: np.ndarray,
-    n: int,
-    row_offset: int,
-    threads: int,
-    consts: np.ndarray,
-) -> None:
-    """:func:`_twiddle_rows` with the rows split into ``threads`` contiguous runs."""
-    m = matrix.shape[0]
-    for t in prange(threads):
-        _twiddle_rows(
-            out, matrix, omega, n, row_offset, consts, t * m // threads, (t + 1) * m // threads
-        )
-
-
 # --- entry points ---------------------------------------------------------------------------
-
-
-def _field(field: str) -> FieldParams:
-    try:
-        return FIELDS[field]
-    except KeyError:
-        known = ", ".join(sorted(FIELDS))
-        raise UnknownFieldError(f"unknown field {field!r}; known: {known}") from None
-
-
-def _log2(n: int) -> int:
-    if n < 1 or n & (n - 1):
-        raise SizeNotPowerOfTwoError(f"NTT size {n} is not a power of two")
-    return n.bit_length() - 1
-
-
-def _small_id(field: str) -> int | None:
-    """The :mod:`workers.fields.small` kernel id of a one-word field, else ``None``."""
-    return small.SMALL_FIELDS.get(field)
-
-
-def _words(values: np.ndarray) -> tuple[np.ndarray, int]:
-    """Limb 0 of a ``(…, 4)`` or ``(…, 1)`` array as a new contiguous array, and the width."""
-    width = values.shape[-1] if values.ndim else 0
-    if width not in (1, 4):
-        raise ValueError(f"expected a (..., 4) or (..., 1) limb array, got shape {values.shape}")
-    return np.array(values[..., 0], dtype=np.uint64, order="C", copy=True), width
-
-
-def _unwords(words: np.ndarray, width: int) -> np.ndarray:
-    """Inverse of :func:`_words`: ``(…, width)`` limbs with the words in limb 0."""
-    if width == 1:
-        return words[..., np.newaxis]
-    out = np.zeros((*words.shape, width), dtype=np.uint64)
-    out[..., 0] = words
-    return out
-
-
-def twiddles_for(field: str, n: int, inverse: bool = False) -> np.ndarray:
-    """The cached stage-ordered twiddle table of size ``n`` (powers of ``ω`` or ``ω⁻¹``).
-
-    ``(n, 4)`` limbs in Montgomery form for the 254/255-bit fields; ``(n,)``
-    words in multiplier form (:mod:`workers.fields.small`) for the others.
-    """
-    key = (field, n, inverse)
-    table = TWIDDLES.get(key)
-    if table is None:
-        params = _field(field)
-        _log2(n)
-        p = params.modulus
-        omega = params.root_of_unity(n)
-        if inverse:
-            omega = pow(omega, -1, p)
-        fid = _small_id(field)
-        if fid is None:
-            table = _build_twiddles(to_montgomery_int(omega, p), n, montgomery_constants(p))
-        else:
-            table = small.build_twiddles(
-                small.to_multiplier(fid, omega), n, small.to_multiplier(fid, 1), fid
-            )
-        TWIDDLES[key] = table
-    return table
 
 
 def _scale_inplace(values: np.ndarray, factor: int, modulus: int) -> None:
@@ -389,48 +257,51 @@ def _check_coset(params: FieldParams, coset: int | None) -> None:
         raise ValueError("a coset shift must be nonzero mod p")
 
 
-def _ntt_words_inplace(
-    field: str, fid: int, rows: np.ndarray, inverse: bool, coset: int | None
-) -> None:
-    """The small-field NTT of every row of a 2-D word array, in place."""
+def _small_rows(
+    field: str, fid: int, matrix: np.ndarray, inverse: bool, coset: int | None
+) -> np.ndarray:
+    """The one-word NTT of every row of a compact ``(m, size)`` array, as a new one."""
     p = small.modulus_of(fid)
+    size = matrix.shape[1]
+    if fid == small.BABYBEAR_ID and coset is None:  # on uint32 words
+        out = np.array(matrix, dtype=np.uint32, order="C", copy=True)
+        small.bb_ntt_rows32(out, twiddles_for(field, size, inverse))
+        if inverse and size > 1:
+            small.bb_mul_const32(out.reshape(-1), small.to_multiplier(fid, pow(size, -1, p)))
+        return out
+    rows = np.array(matrix, dtype=np.uint64, order="C", copy=True)
     one = small.to_multiplier(fid, 1)
-    size = rows.shape[1]
     if coset is not None and not inverse:
-        base = small.to_multiplier(fid, coset)
-        small.mul_powers_rows(rows, base, one, fid)
+        small.mul_powers_rows(rows, small.to_multiplier(fid, coset), one, fid)
     small.ntt_rows_inplace(rows, twiddles_for(field, size, inverse), fid)
     if inverse and size > 1:
-        n_inv = small.to_multiplier(fid, pow(size, -1, p))
-        small.mul_const_inplace(rows.reshape(-1), n_inv, fid)
+        small.mul_const_inplace(rows.reshape(-1), small.to_multiplier(fid, pow(size, -1, p)), fid)
     if coset is not None and inverse:
-        base = small.to_multiplier(fid, pow(coset, -1, p))
-        small.mul_powers_rows(rows, base, one, fid)
+        small.mul_powers_rows(rows, small.to_multiplier(fid, pow(coset, -1, p)), one, fid)
+    return small_elements(field, rows)
 
 
 def ntt_rows_limbs(
     field: str, matrix: np.ndarray, inverse: bool = False, coset: int | None = None
 ) -> np.ndarray:
-    """An independent NTT (or inverse NTT) of every row of a ``(m, size, 4)`` array.
+    """An independent NTT (or inverse NTT) of every row of a compact ``(m, size)`` array of
+    ``field`` elements (``(m, size, 4)`` on the 254/255-bit fields), as a new one.
 
     With ``coset = s`` each row gets the coset NTT ``out[k] = Σ_j a[j]·(s·ω^k)^j``
-    (or its inverse).  One-word fields also take ``(m, size, 1)``.
+    (or its inverse).
     """
-    params = _field(field)
+    params = field_params(field)
     _check_coset(params, coset)
+    fid = small_id(field)
     matrix = np.asarray(matrix)
-    if matrix.ndim != 3:
-        raise ValueError(f"expected a (rows, size, 4) limb array, got shape {matrix.shape}")
+    if matrix.ndim != (2 if fid is not None else 3) or (fid is None and matrix.shape[2] != 4):
+        layout = "(rows, size)" if fid is not None else "(rows, size, 4)"
+        raise ValueError(f"expected a {layout} array of {field} elements, got {matrix.shape}")
     size = matrix.shape[1]
-    _log2(size)
-    fid = _small_id(field)
+    log2_size(size)
     if fid is not None:
-        words, width = _words(matrix)
-        _ntt_words_inplace(field, fid, words, inverse, coset)
-        return _unwords(words, width)
+        return _small_rows(field, fid, matrix, inverse, coset)
     out = np.array(matrix, dtype=np.uint64, order="C", copy=True)
-    if out.shape[2] != 4:
-        raise ValueError(f"expected a (rows, size, 4) limb array, got shape {out.shape}")
     p = params.modulus
     consts = montgomery_constants(p)
     if coset is not None and not inverse:
@@ -446,60 +317,26 @@ def ntt_rows_limbs(
 def ntt_limbs(
     field: str, values: np.ndarray, inverse: bool = False, coset: int | None = None
 ) -> np.ndarray:
-    """The NTT (or inverse NTT) of a ``(n, 4)`` array of canonical limbs, ``n`` a power of two.
+    """The NTT (or inverse NTT) of a compact array of ``n`` ``field`` elements, ``n`` a power
+    of two: ``(n,)`` words, or ``(n, 4)`` limbs on the 254/255-bit fields.
 
     ``coset = s`` gives the coset NTT (see :func:`ntt_rows_limbs`).
     """
-    values = np.asarray(values, dtype=np.uint64)
-    if values.ndim != 2 or values.shape[1] not in (1, 4):
-        raise ValueError(f"expected a (n, 4) limb array, got shape {values.shape}")
+    values = np.asarray(values)
+    if values.ndim != (1 if small_id(field) is not None else 2):
+        raise ValueError(f"expected an array of {field} elements, got shape {values.shape}")
     return ntt_rows_limbs(field, values[np.newaxis], inverse, coset)[0]
 
 
-def twiddle_limbs(field: str, matrix: np.ndarray, n: int, row_offset: int) -> np.ndarray:
-    """``out[i][j] = matrix[i][j] · ω_n^((row_offset + i)·j)`` for a ``(rows, cols, 4)`` array.
-
-    ``ω_n = g^((p−1)/n)``: the four-step twiddle factors of rows
-    ``row_offset, row_offset + 1, …`` of an NTT of size ``n``.
-    """
-    params = _field(field)
-    _log2(n)
-    p = params.modulus
-    fid = _small_id(field)
-    if fid is not None:
-        matrix = np.asarray(matrix)
-        if matrix.ndim != 3:
-            raise ValueError(f"expected a (rows, cols, 4) limb array, got shape {matrix.shape}")
-        words, width = _words(matrix)
-        omega = small.to_multiplier(fid, params.root_of_unity(n))
-        one = small.to_multiplier(fid, 1)
-        small.twiddle_rows(words, words, omega, n, row_offset, one, fid)
-        return _unwords(words, width)
-    matrix = np.require(matrix, dtype=np.uint64, requirements=["C", "W"])  # see cpu_msm
-    if matrix.ndim != 3 or matrix.shape[2] != 4:
-        raise ValueError(f"expected a (rows, cols, 4) limb array, got shape {matrix.shape}")
-    out = np.empty_like(matrix)
-    omega = to_montgomery_int(params.root_of_unity(n), p)
-    rows = matrix.shape[0]
-    threads = min(kernel_threads(), rows) if matrix[..., 0].size >= PARALLEL_MIN_SIZE else 1
-    if threads > 1:
-        _twiddle_rows_parallel(out, matrix, omega, n, row_offset, threads, montgomery_constants(p))
-    else:
-        _twiddle_rows(out, matrix, omega, n, row_offset, montgomery_constants(p))
-    return out
-
-
 def scale_limbs(field: str, values: np.ndarray, factor: int) -> np.ndarray:
-    """Every element of a ``(…, 4)`` array times ``factor`` (mod p)."""
-    params = _field(field)
-    fid = _small_id(field)
+    """Every element of a compact array of ``field`` elements times ``factor`` (mod p)."""
+    params = field_params(field)
+    fid = small_id(field)
     if fid is not None:
-        words, width = _words(np.asarray(values))
-        k = small.to_multiplier(fid, factor)
-        small.mul_const_inplace(words.reshape(-1), k, fid)
-        return _unwords(words, width)
-    out = np.array(values, dtype=np.uint64, order="C", copy=True)
-    if out.ndim < 1 or out.shape[-1] != 4:
-        raise ValueError(f"expected a (..., 4) limb array, got shape {out.shape}")
+        arr = np.asarray(values)
+        words = small_words(arr, arr.ndim, "an array")
+        small.mul_const_inplace(words.reshape(-1), small.to_multiplier(fid, factor), fid)
+        return small_elements(field, words)
+    out = big_limbs(values, max(np.ndim(values), 1), "an array")
     _scale_inplace(out, factor, params.modulus)
     return out
