@@ -15,7 +15,9 @@ check a random combination instead of every row)::
 The weights are 64-bit integers (below ``p`` on the small fields), so each
 side costs one 256 × 64-bit product per element, added up without reduction
 (:func:`_weighted_column_sums`: four multiply-adds, no Montgomery reduction,
-one reduction per column at the end), plus one NTT of size ``m`` — for a 2^20
+one reduction per column at the end; on Goldilocks and BabyBear one 64 × 64-bit
+product on the slice's own words, :func:`_weighted_word_sums`), plus one NTT
+of size ``m`` — for a 2^20
 NTT about 8 ms a phase on one core, against the workers' 0.4 s.  **Soundness**:
 if ``O`` is wrong, ``D = O − O_true`` has a nonzero column ``k``, and
 ``Σ_i w_i D_ik`` is a nonzero linear form in the weights: fixing every weight
