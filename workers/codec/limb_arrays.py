@@ -11,7 +11,9 @@ point ``(2, 12)``.  The conversions go through
 :meth:`int.to_bytes` / :meth:`int.from_bytes` and :func:`numpy.frombuffer`, one
 C call per integer instead of a Python loop per limb.  Nothing here checks
 ranges: an integer that does not fit (or is negative) raises
-:class:`OverflowError` from :meth:`int.to_bytes`.
+:class:`OverflowError` from :meth:`int.to_bytes`.  The format itself — which
+fields take one word, BabyBear's ``uint32``, the validators and the bytes — is
+:mod:`workers.codec.arrays`.
 """
 
 from __future__ import annotations
