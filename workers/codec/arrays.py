@@ -128,9 +128,9 @@ def first_not_below(words: np.ndarray, modulus: int) -> int:
     Vectorised: a lexicographic comparison against the modulus' words, high word first.
     """
     n, n_words = words.shape
-    if n == 0:
-        return -1
     bits = 8 * words.dtype.itemsize
+    if n == 0 or modulus >> (bits * n_words):  # every row is below a modulus that wide
+        return -1
     mask = (1 << bits) - 1
     below = np.zeros(n, dtype=bool)
     equal = np.ones(n, dtype=bool)
