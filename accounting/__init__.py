@@ -4,9 +4,22 @@ Amounts are integers in the reward token's smallest unit and work units are
 integers; no float is used anywhere in a money path. The ledger follows
 TigerBeetle's double-entry data model (https://docs.tigerbeetle.com/coding/data-modeling/,
 and https://docs.tigerbeetle.com/coding/two-phase-transfers/ for the pending →
-posted pattern payouts will use): one debit and one credit per transfer,
+posted pattern withdrawals use): one debit and one credit per transfer,
 client-chosen ids as idempotency keys, immutable records. Rewards are split by
 the largest remainder (Hamilton) method, so the parts sum to the reward exactly.
+
+Transactions belong to the caller. Every writer (:func:`credit_work`,
+:func:`credit_work_many`, :func:`post_reward`, :func:`post_penalty`,
+:func:`release_held`, :func:`request_withdrawal`, :func:`create_payout_batch`,
+:func:`mark_payout`) takes the caller's :class:`sqlmodel.Session`, does its writes
+in a savepoint of the caller's transaction and returns without committing: the
+caller commits, so ledger writes commit together with the caller's own (a job's
+credits with its flip to ``done``), or rolls back. A writer that raises has rolled
+its savepoint back (nothing of the call is written; the caller's earlier writes
+stay). The readers (:func:`audit`, :func:`statement`, :func:`balances`, …) never end
+the caller's transaction either. Row locks a writer takes are held until the caller's
+transaction ends, so callers should commit promptly. On SQLite a writer begins the
+transaction with ``BEGIN IMMEDIATE`` when none is open (one writer at a time).
 
 This package imports nothing of the project's other packages: only
 ``sqlmodel``/``sqlalchemy`` and the standard library.
@@ -14,6 +27,7 @@ This package imports nothing of the project's other packages: only
 
 from accounting.adjustments import post_penalty, release_held
 from accounting.auditing import audit
+from accounting.credits import Credit, credit_work_many
 from accounting.errors import (
     AccountingError,
     ConflictError,
@@ -69,6 +83,7 @@ __all__ = [
     "AccountKind",
     "AccountingError",
     "ConflictError",
+    "Credit",
     "HeldRelease",
     "ImmutableRecordError",
     "InsufficientFundsError",
@@ -98,6 +113,7 @@ __all__ = [
     "balances",
     "create_payout_batch",
     "credit_work",
+    "credit_work_many",
     "export_payout_batch",
     "fee_units",
     "mark_payout",

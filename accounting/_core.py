@@ -1,17 +1,19 @@
-"""Internals shared by the ledger's modules: validation and the idempotent-post pattern.
+"""Internals shared by the ledger's modules: validation, the caller's transaction, idempotency.
 
 Every writing function of the package follows the same pattern: validate the
-arguments, claim the idempotency key by inserting its record first (on
-PostgreSQL a concurrent post of the same id then blocks on the primary key; on
-SQLite the insert takes the database's write lock, so the balances read after
-it are current), lock the accounts it moves ``FOR UPDATE`` in one global order
-(:func:`accounting._accounts._lock_accounts`), then insert the transfers and move
-the materialised balances (:func:`accounting._transfers._apply_transfers`).
+arguments, open a savepoint in the caller's transaction (:func:`_atomic`), claim
+the idempotency key by inserting its record first (on PostgreSQL a concurrent
+post of the same id then blocks on the primary key), lock the accounts it moves
+``FOR UPDATE`` in one global order (:func:`accounting._accounts._lock_accounts`),
+then insert the transfers and move the materialised balances
+(:func:`accounting._transfers._apply_transfers`). The writer releases its savepoint
+and returns; the caller commits (or rolls back) the transaction.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any, Literal
 
 from sqlalchemy.exc import IntegrityError
@@ -111,6 +113,28 @@ def _require_same(
         raise ConflictError(entity=entity, record_id=record_id, differences=differences)
 
 
+@contextmanager
+def _atomic(session: Session) -> Iterator[None]:
+    """Run the block in a savepoint of the caller's transaction: all of it, or none of it.
+
+    On an exception the savepoint is rolled back (the block's writes are undone, the
+    caller's earlier writes and its transaction stay usable, also on PostgreSQL after
+    a failed statement) and the exception propagates. Nothing is committed here.
+
+    SQLite: the ``sqlite3`` driver opens a transaction only before its first DML
+    statement, and a ``SAVEPOINT`` outside a transaction *is* the transaction, so
+    its ``RELEASE`` would commit. A transaction is therefore begun first when none
+    is open, ``BEGIN IMMEDIATE``: the database's write lock at once, so everything
+    the writer reads afterwards is current (SQLite's one writer at a time).
+    """
+    if session.get_bind().dialect.name == "sqlite":
+        driver = session.connection().connection.driver_connection
+        if not driver.in_transaction:  # type: ignore[union-attr]
+            driver.execute("BEGIN IMMEDIATE")  # type: ignore[union-attr]
+    with session.begin_nested():
+        yield
+
+
 def _post_once(
     session: Session,
     *,
@@ -122,30 +146,25 @@ def _post_once(
     create: Callable[[], None],
     on_lost_race: Callable[[], None] | None = None,
 ) -> PostStatus:
-    """Run ``create()`` unless ``record_id`` exists; idempotent, all or nothing, committed.
+    """Run ``create()`` in a savepoint unless ``record_id`` exists; idempotent, all or nothing.
 
     Same id and contents → ``"exists"``; other contents → :class:`ConflictError`.
-    An ``IntegrityError`` (a concurrent writer of the same id won) is answered as if
-    this call had come second; when the record still is not there,
-    ``on_lost_race()`` may raise a better error than the ``IntegrityError``.
+    An ``IntegrityError`` (a concurrent writer of the same id won) rolls the
+    savepoint back and is answered as if this call had come second; when the
+    record still is not there, ``on_lost_race()`` may raise a better error than the
+    ``IntegrityError``. Does not commit: the caller owns the transaction.
     """
-    try:
+    stored = session.get(model, record_id)
+    if stored is None:
         try:
-            stored = session.get(model, record_id)
-            if stored is None:
+            with _atomic(session):
                 create()
-                session.commit()
-                return "created"
+            return "created"
         except IntegrityError:
-            session.rollback()
             stored = session.get(model, record_id)
             if stored is None:
                 if on_lost_race is not None:
                     on_lost_race()
                 raise
-        _require_same(entity, record_id, contents(stored), wanted)
-        session.commit()
-        return "exists"
-    except BaseException:
-        session.rollback()
-        raise
+    _require_same(entity, record_id, contents(stored), wanted)
+    return "exists"

@@ -7,7 +7,8 @@
   for) → ``operator_fee`` or a chosen contributor (``"<release_id>:release"``),
   once per reward.
 
-Both are idempotent on their client-chosen id, all or nothing, and commit.
+Both are idempotent on their client-chosen id and all or nothing (a savepoint of the
+caller's transaction); neither commits: the caller owns the transaction and commits.
 """
 
 from __future__ import annotations
@@ -52,6 +53,9 @@ def post_penalty(
     Returns ``"created"`` or ``"exists"`` (same id, same contents: nothing
     changes); other contents → :class:`ConflictError`; a penalty above the
     contributor's balance → :class:`InsufficientFundsError` and nothing written.
+
+    Transaction: writes in a savepoint of the caller's transaction and does **not**
+    commit; the caller commits.
     """
     penalty_id = _check_ref(penalty_id, "penalty_id")
     if not isinstance(reason, str) or not 0 < len(reason) <= MAX_REASON_LENGTH:
@@ -101,6 +105,9 @@ def release_held(
     :class:`InvalidStateError` when the reward holds nothing (unknown, or it was
     split) or was released already under another id; :class:`ConflictError` when
     ``release_id`` exists with other contents.
+
+    Transaction: writes in a savepoint of the caller's transaction and does **not**
+    commit; the caller commits.
     """
     release_id = _check_ref(release_id, "release_id")
     reward_id = _check_ref(reward_id, "reward_id")

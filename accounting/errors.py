@@ -4,8 +4,10 @@ Input errors subclass :class:`ValueError` as well, so a caller that only
 knows "bad argument" can catch them generically, while the API layer maps
 each one to a 4xx answer naming the offending ``field``.
 
-Whenever one of these is raised by a ledger function, the session has been
-rolled back first: nothing of the failed call was written.
+Whenever one of these is raised by a ledger writer, its savepoint has been
+rolled back first: nothing of the failed call was written, while the caller's
+transaction (and what the caller wrote in it before) is left for the caller to
+commit or roll back.
 """
 
 from __future__ import annotations

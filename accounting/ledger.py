@@ -1,4 +1,4 @@
-"""The double-entry ledger: work credits, reward postings, balances and audits.
+"""The double-entry ledger: reward postings, balances and the reads over work credits.
 
 Modelled on TigerBeetle's data model (https://docs.tigerbeetle.com/coding/data-modeling/):
 accounts hold integer balances in the token's smallest unit; every transfer
@@ -6,24 +6,27 @@ debits one account and credits one, says why in its ``code``, and carries a
 client-chosen id that is its idempotency key — posting the same id again with
 the same contents is a no-op (``"exists"``), with different contents a
 :class:`~accounting.errors.ConflictError`. Transfers are never changed; a
-mistake is undone by a correcting transfer. (TigerBeetle's two-phase transfers,
-https://docs.tigerbeetle.com/coding/two-phase-transfers/, reserve funds as
-*pending* and later post or void them; payouts will follow that pattern, see
-the later issues. Rewards post in a single phase.)
+mistake is undone by a correcting transfer. Rewards post in a single phase;
+withdrawals use TigerBeetle's two-phase pattern
+(https://docs.tigerbeetle.com/coding/two-phase-transfers/, pending → posted or
+voided) with ordinary transfers, see :mod:`accounting.payouts`. Work credits are
+written by :mod:`accounting.credits` (re-exported here).
 
 Writing functions take a :class:`sqlmodel.Session` and keyword-only
-arguments, do all their writes in the session's current transaction and
-``commit()`` at the end. On any error they roll the session back and raise:
-nothing of a failed call is ever half-written. (They commit whatever else the
-caller had pending in the session, too; give them a session of their own.)
+arguments and do all their writes in a savepoint of the caller's transaction:
+they never commit, the caller does (so a posting can commit together with the
+caller's own writes). On any error the savepoint is rolled back and the error
+raised: nothing of a failed call is written, and what the caller wrote before
+is untouched.
 
 Concurrency: balances are read and updated under ``SELECT … FOR UPDATE`` row
 locks taken in one global order (a no-op on SQLite, which serialises writers
-with its database lock instead). Two sessions posting the same id at once
-race on the primary key: the loser's insert fails with an ``IntegrityError``,
-its transaction is rolled back and the stored record is re-read, so the loser
-answers ``"exists"`` or raises ``ConflictError`` exactly as if it had come
-second.
+with its database lock instead; a writer takes it at its start). The locks are
+held until the caller's transaction ends. Two sessions posting the same id at
+once race on the primary key: the loser's insert waits for the winner's
+transaction and fails with an ``IntegrityError``, its savepoint is rolled back
+and the stored record is re-read, so the loser answers ``"exists"`` or raises
+``ConflictError`` exactly as if it had come second.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
@@ -40,18 +43,17 @@ from accounting._core import (
     _INT64_MAX,
     PostStatus,
     _account_key,
-    _check_contributor_id,
+    _atomic,
     _check_positive_units,
     _check_ref,
-    _check_work_units,
     _require_same,
 )
 from accounting._sql import _fetch_rows, _pg_int_columns
 from accounting._transfers import _apply_transfers, _Fanout, _Leg
 from accounting.auditing import audit
+from accounting.credits import Credit, credit_work, credit_work_many
 from accounting.errors import InvalidAmountError, InvalidInputError
 from accounting.models import (
-    WORK_CREDIT_SEQ,
     Account,
     AccountKind,
     Reward,
@@ -63,12 +65,14 @@ from accounting.models import (
 from accounting.split import fee_bps_checked, fee_units, split_largest_remainder
 
 __all__ = [
+    "Credit",
     "PostStatus",
     "RewardPosting",
     "account_balance",
     "audit",
     "balances",
     "credit_work",
+    "credit_work_many",
     "post_reward",
     "pplns_weights",
     "work_units_by_contributor",
@@ -96,66 +100,6 @@ class RewardPosting:
     scheme: RewardScheme = RewardScheme.PROP
     #: PPLNS only: the window N in work units.
     window_units: int | None = None
-
-
-# --------------------------------------------------------------------------- work credits
-
-
-def credit_work(
-    session: Session, *, credit_id: str, contributor_id: int, job_ref: str, work_units: int
-) -> PostStatus:
-    """Record verified work; ``credit_id`` (e.g. ``"<job_id>:<chunk_index>"``) is the key.
-
-    Returns ``"created"``, or ``"exists"`` when the same credit was recorded
-    before (nothing changes). Raises :class:`ConflictError` when ``credit_id``
-    exists with other contents. Each new credit gets the next ``seq`` (the
-    order PPLNS windows count back in).
-    """
-    credit_id = _check_ref(credit_id, "credit_id")
-    wanted = {
-        "contributor_id": _check_contributor_id(contributor_id),
-        "job_ref": _check_ref(job_ref, "job_ref"),
-        "work_units": _check_work_units(work_units),
-    }
-    try:
-        stored = session.get(WorkCredit, credit_id)
-        if stored is None:
-            session.add(WorkCredit(id=credit_id, seq=_next_seq(session), **wanted))
-            try:
-                session.flush()
-            except IntegrityError:
-                session.rollback()
-                stored = session.get(WorkCredit, credit_id)
-                if stored is None:
-                    raise
-        status: PostStatus = "created"
-        if stored is not None:
-            _require_same("work credit", credit_id, _credit_contents(stored), wanted)
-            status = "exists"
-        session.commit()
-        return status
-    except BaseException:
-        session.rollback()
-        raise
-
-
-def _next_seq(session: Session) -> ColumnElement[int]:
-    """The SQL that numbers a new credit: a sequence on PostgreSQL, ``max + 1`` elsewhere.
-
-    ``max + 1`` is evaluated inside the INSERT, under SQLite's write lock, so it
-    cannot hand one number to two credits.
-    """
-    if session.get_bind().dialect.name == "postgresql":
-        return WORK_CREDIT_SEQ.next_value()
-    return select(func.coalesce(func.max(WorkCredit.seq), 0) + 1).scalar_subquery()
-
-
-def _credit_contents(credit: WorkCredit) -> dict[str, object]:
-    return {
-        "contributor_id": credit.contributor_id,
-        "job_ref": credit.job_ref,
-        "work_units": credit.work_units,
-    }
 
 
 # --------------------------------------------------------------------------- rewards
@@ -190,6 +134,10 @@ def post_reward(
     :class:`ConflictError`. ``amount_units`` must be a positive integer,
     ``fee_bps`` an integer in ``[0, 10000]``, ``pplns_window_units`` a positive
     integer for PPLNS and ``None`` for PROP.
+
+    Transaction: writes in a savepoint of the caller's transaction (undone on any
+    error) and does **not** commit; the caller commits. The accounts it moves stay
+    row-locked until then.
     """
     reward_id = _check_ref(reward_id, "reward_id")
     job_ref = _check_ref(job_ref, "job_ref")
@@ -204,23 +152,16 @@ def post_reward(
         "window_units": window,
     }
     try:
-        try:
-            posting = _post_reward(session, reward_id, wanted)
-            session.commit()
-            return posting
-        except IntegrityError:
-            # Most likely a concurrent post of the same reward_id won the race.
-            session.rollback()
-            stored = session.get(Reward, reward_id)
-            if stored is None:
-                raise
-            _require_same("reward", reward_id, _reward_contents(stored), wanted)
-            posting = _posting_from_ledger(session, stored)
-            session.commit()
-            return posting
-    except BaseException:
-        session.rollback()
-        raise
+        with _atomic(session):
+            return _post_reward(session, reward_id, wanted)
+    except IntegrityError:
+        # Most likely a concurrent post of the same reward_id won the race (its
+        # transaction committed while our insert waited): answer as the second post.
+        stored = session.get(Reward, reward_id)
+        if stored is None:
+            raise
+        _require_same("reward", reward_id, _reward_contents(stored), wanted)
+        return _posting_from_ledger(session, stored)
 
 
 def _check_scheme(scheme: object, window: object) -> tuple[RewardScheme, int | None]:

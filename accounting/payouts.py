@@ -16,6 +16,10 @@ Following TigerBeetle's pending → posted/voided pattern
 A withdrawal's ``status``/``batch_id`` change only by guarded
 ``UPDATE … WHERE status = <expected>`` statements, so two concurrent calls cannot
 both move one withdrawal; balances move under the ledger's row locks.
+
+Transactions: the writers (:func:`request_withdrawal`, :func:`create_payout_batch`,
+:func:`mark_payout`) write in a savepoint of the caller's transaction (all or nothing)
+and never commit; the caller commits. The readers never end the caller's transaction.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from sqlmodel import Session
 
 from accounting._core import (
     PostStatus,
+    _atomic,
     _check_contributor_id,
     _check_positive_units,
     _check_ref,
@@ -77,6 +82,9 @@ def request_withdrawal(
     ``"created"`` or ``"exists"`` (same id, contributor and amount; the threshold
     is not part of the contents). Below ``min_units`` → :class:`InvalidAmountError`;
     above the balance → :class:`InsufficientFundsError`; nothing is written then.
+
+    Transaction: writes in a savepoint of the caller's transaction and does **not**
+    commit; the caller commits.
     """
     withdrawal_id = _check_ref(withdrawal_id, "withdrawal_id")
     wanted = {
@@ -117,6 +125,9 @@ def create_payout_batch(session: Session, *, batch_id: str) -> PayoutBatchInfo:
 
     Repeating ``batch_id`` returns the existing batch (``status="exists"``) and
     gathers nothing more.
+
+    Transaction: writes in a savepoint of the caller's transaction and does **not**
+    commit; the caller commits.
     """
     batch_id = _check_ref(batch_id, "batch_id")
 
@@ -140,7 +151,6 @@ def create_payout_batch(session: Session, *, batch_id: str) -> PayoutBatchInfo:
         create=create,
     )
     rows = _batch_rows(session, batch_id)
-    session.rollback()
     return PayoutBatchInfo(
         batch_id=batch_id,
         status=status,
@@ -168,15 +178,13 @@ def export_payout_batch(
     """The batch's withdrawals still to pay (``batched``): dicts keyed by :data:`PAYOUT_COLUMNS`.
 
     ``payout_addresses`` maps contributor id → address; a missing one is an
-    :class:`InvalidInputError` (``field="payout_addresses"``). Read only.
+    :class:`InvalidInputError` (``field="payout_addresses"``). Read only; it leaves the
+    caller's transaction open.
     """
     batch_id = _check_ref(batch_id, "batch_id")
-    try:
-        if session.get(PayoutBatch, batch_id) is None:
-            raise InvalidIdError(f"no payout batch {batch_id!r}", field="batch_id")
-        rows = [r for r in _batch_rows(session, batch_id) if r[3] == WithdrawalStatus.BATCHED]
-    finally:
-        session.rollback()
+    if session.get(PayoutBatch, batch_id) is None:
+        raise InvalidIdError(f"no payout batch {batch_id!r}", field="batch_id")
+    rows = [r for r in _batch_rows(session, batch_id) if r[3] == WithdrawalStatus.BATCHED]
     missing = sorted({cid for _, cid, _, _ in rows if not payout_addresses.get(cid)})
     if missing:
         raise InvalidInputError(
@@ -216,6 +224,9 @@ def mark_payout(
     Marking it again with the same outcome → ``"exists"``; with the other outcome
     → :class:`ConflictError`; a withdrawal that is not in ``batch_id`` (or still
     pending) → :class:`InvalidStateError`.
+
+    Transaction: writes in a savepoint of the caller's transaction and does **not**
+    commit; the caller commits. The withdrawal stays row-locked until then.
     """
     batch_id = _check_ref(batch_id, "batch_id")
     withdrawal_id = _check_ref(withdrawal_id, "withdrawal_id")
@@ -224,7 +235,7 @@ def mark_payout(
             f"outcome must be 'paid' or 'failed', got {outcome!r}", field="outcome"
         )
     new = WithdrawalStatus(outcome)
-    try:
+    with _atomic(session):
         row = session.execute(
             select(Withdrawal.contributor_id, Withdrawal.amount_units, Withdrawal.batch_id)
             .where(Withdrawal.id == withdrawal_id)
@@ -243,7 +254,6 @@ def mark_payout(
                 session.scalar(select(Withdrawal.status).where(Withdrawal.id == withdrawal_id))
             )
             if current == new:
-                session.commit()
                 return "exists"
             raise ConflictError(
                 entity="payout",
@@ -268,8 +278,4 @@ def mark_payout(
                 TransferCode.PAYOUT_FAILED,
             )
         _apply_transfers(session, [leg], job_ref=f"withdrawal:{withdrawal_id}", reward_id=None)
-        session.commit()
         return "created"
-    except BaseException:
-        session.rollback()
-        raise

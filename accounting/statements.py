@@ -49,43 +49,43 @@ class StatementLine:
 
 
 def statement(session: Session, contributor_id: int) -> list[StatementLine]:
-    """Every transfer of the contributor's account, oldest first (by time, then id). Read only."""
+    """Every transfer of the contributor's account, oldest first (by time, then id).
+
+    Read only; it leaves the caller's transaction open (the caller ends it).
+    """
     cid = _check_contributor_id(contributor_id)
-    try:
-        account_id = session.scalar(
-            select(Account.id).where(
-                Account.kind == AccountKind.CONTRIBUTOR, Account.contributor_id == cid
+    account_id = session.scalar(
+        select(Account.id).where(
+            Account.kind == AccountKind.CONTRIBUTOR, Account.contributor_id == cid
+        )
+    )
+    if account_id is None:
+        return []
+    debit, credit = aliased(Account), aliased(Account)
+    rows = session.execute(
+        select(
+            Transfer.id,
+            Transfer.created_at,
+            Transfer.code,
+            Transfer.job_ref,
+            Transfer.reward_id,
+            Transfer.amount_units,
+            Transfer.credit_account_id,
+            debit.kind,
+            debit.contributor_id,
+            credit.kind,
+            credit.contributor_id,
+        )
+        .join(debit, debit.id == Transfer.debit_account_id)
+        .join(credit, credit.id == Transfer.credit_account_id)
+        .where(
+            or_(
+                Transfer.debit_account_id == account_id,
+                Transfer.credit_account_id == account_id,
             )
         )
-        if account_id is None:
-            return []
-        debit, credit = aliased(Account), aliased(Account)
-        rows = session.execute(
-            select(
-                Transfer.id,
-                Transfer.created_at,
-                Transfer.code,
-                Transfer.job_ref,
-                Transfer.reward_id,
-                Transfer.amount_units,
-                Transfer.credit_account_id,
-                debit.kind,
-                debit.contributor_id,
-                credit.kind,
-                credit.contributor_id,
-            )
-            .join(debit, debit.id == Transfer.debit_account_id)
-            .join(credit, credit.id == Transfer.credit_account_id)
-            .where(
-                or_(
-                    Transfer.debit_account_id == account_id,
-                    Transfer.credit_account_id == account_id,
-                )
-            )
-            .order_by(Transfer.created_at, Transfer.id)
-        ).all()
-    finally:
-        session.rollback()
+        .order_by(Transfer.created_at, Transfer.id)
+    ).all()
     lines: list[StatementLine] = []
     balance = 0
     for tid, at, code, job_ref, reward_id, amount, credit_id, dk, dc, ck, cc in rows:

@@ -15,7 +15,12 @@ dropped afterwards) — migrated to the app's schema with Alembic:
 * ``post_reward (exists)``: the same reward posted again (read back from the ledger);
 * ``post_reward (accounts exist)``: a second job's reward to the same contributors
   (every account is locked, checked and updated rather than created);
-* ``audit``, ``balances``, ``work_units_by_contributor``: the reads over it all.
+* ``audit``, ``balances``, ``work_units_by_contributor``: the reads over it all;
+* ``credit_work_many``: ``N`` new work credits for a third job in one call (and
+  committed), then ``credit_work_many (exists)``: the same credits again.
+
+The ledger's writers leave the transaction to their caller: each timed
+``post_reward`` includes the caller's ``commit()``, as a pool's route does.
 
 Each is timed by the wall clock, with the CPU time of this process (all its
 threads) and, for PostgreSQL on this machine, of the server backend serving the
@@ -62,6 +67,8 @@ REWARD_ID = "bench-reward"
 #: A second job by the same contributors: its reward finds every account in place.
 JOB_REF_2 = "bench-job-2"
 REWARD_ID_2 = "bench-reward-2"
+#: A third job, credited by ``credit_work_many`` after the rewards (timed).
+JOB_REF_3 = "bench-job-3"
 #: 12,345.678… tokens of 18 decimals: beyond 2^64 on purpose.
 AMOUNT_UNITS = 12_345_678_901_234_567_890_123
 FEE_BPS = 100
@@ -149,6 +156,22 @@ class _Clock:
         return result
 
 
+def _post_and_commit(session: Session, reward_id: str, job_ref: str) -> accounting.RewardPosting:
+    """``post_reward`` and the caller's commit (the ledger's writers never commit)."""
+    posting = accounting.post_reward(
+        session, reward_id=reward_id, job_ref=job_ref, amount_units=AMOUNT_UNITS, fee_bps=FEE_BPS
+    )
+    session.commit()
+    return posting
+
+
+def _credit_and_commit(session: Session, credits: list[accounting.Credit]) -> list[str]:
+    """``credit_work_many`` and the caller's commit."""
+    statuses = accounting.credit_work_many(session, credits)
+    session.commit()
+    return statuses
+
+
 def bench_database(url: str, contributors: int) -> dict[str, Any]:
     """Migrate the empty database at ``url``, seed it, time the reward path, verify it."""
     engine = make_engine(url)
@@ -158,39 +181,19 @@ def bench_database(url: str, contributors: int) -> dict[str, Any]:
         clock = _Clock()
         with Session(engine) as session:
             posting = clock.time(
-                "post_reward",
-                session,
-                lambda: accounting.post_reward(
-                    session,
-                    reward_id=REWARD_ID,
-                    job_ref=JOB_REF,
-                    amount_units=AMOUNT_UNITS,
-                    fee_bps=FEE_BPS,
-                ),
+                "post_reward", session, lambda: _post_and_commit(session, REWARD_ID, JOB_REF)
             )
         with Session(engine) as session:
             again = clock.time(
                 "post_reward (exists)",
                 session,
-                lambda: accounting.post_reward(
-                    session,
-                    reward_id=REWARD_ID,
-                    job_ref=JOB_REF,
-                    amount_units=AMOUNT_UNITS,
-                    fee_bps=FEE_BPS,
-                ),
+                lambda: _post_and_commit(session, REWARD_ID, JOB_REF),
             )
         with Session(engine) as session:
             second = clock.time(
                 "post_reward (accounts exist)",
                 session,
-                lambda: accounting.post_reward(
-                    session,
-                    reward_id=REWARD_ID_2,
-                    job_ref=JOB_REF_2,
-                    amount_units=AMOUNT_UNITS,
-                    fee_bps=FEE_BPS,
-                ),
+                lambda: _post_and_commit(session, REWARD_ID_2, JOB_REF_2),
             )
         with Session(engine) as session:
             problems = clock.time("audit", session, lambda: accounting.audit(session))
@@ -201,6 +204,23 @@ def bench_database(url: str, contributors: int) -> dict[str, Any]:
                 lambda: accounting.work_units_by_contributor(session, JOB_REF),
             )
             weights_2 = accounting.work_units_by_contributor(session, JOB_REF_2)
+        credits = [
+            accounting.Credit(f"{JOB_REF_3}:{i}", i, JOB_REF_3, 1 + i % 89)
+            for i in range(contributors)
+        ]
+        with Session(engine) as session:
+            created = clock.time(
+                "credit_work_many", session, lambda: _credit_and_commit(session, credits)
+            )
+        with Session(engine) as session:
+            existing = clock.time(
+                "credit_work_many (exists)", session, lambda: _credit_and_commit(session, credits)
+            )
+            weights_3 = accounting.work_units_by_contributor(session, JOB_REF_3)
+        if set(created) != {"created"} or set(existing) != {"exists"}:
+            raise AssertionError("credit_work_many: not all created, then not all existing")
+        if weights_3 != {c.contributor_id: c.work_units for c in credits}:
+            raise AssertionError("credit_work_many: the work units stored differ")
         times = clock.seconds
         _check_split(posting, weights, contributors)
         _check_split(second, weights_2, contributors)

@@ -31,6 +31,8 @@ def test_bench_core_splits_exactly_and_audits_clean(db_url: str) -> None:
         "audit",
         "balances",
         "work_units_by_contributor",
+        "credit_work_many",
+        "credit_work_many (exists)",
     }
     assert set(result["client_cpu_seconds"]) == set(result["seconds"])
     # The server's CPU time where it can be read (a PostgreSQL backend on this machine).

@@ -1,4 +1,8 @@
-"""Random histories of every ledger operation, checked against a plain-Python model."""
+"""Random histories of every ledger operation, checked against a plain-Python model.
+
+The writers never commit: a history commits after the operations it draws to, so
+that several writers (failed ones included) share one transaction in between.
+"""
 
 from __future__ import annotations
 
@@ -254,14 +258,20 @@ def run_op(s: Session, m: Model, op: tuple) -> None:
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-@given(history=st.lists(ops, min_size=1, max_size=25))
-def test_random_histories_of_every_operation(engine, history):
+@given(
+    history=st.lists(ops, min_size=1, max_size=25),
+    commits=st.lists(st.booleans(), min_size=25, max_size=25),
+)
+def test_random_histories_of_every_operation(engine, history, commits):
     clear_ledger(engine)
     m = Model()
     with Session(engine) as s:
-        for op in history:
+        for op, commit in zip(history, commits, strict=False):
             run_op(s, m, op)
             assert all(u >= 0 for u in balances(s).values())
+            if commit:
+                s.commit()
+        s.commit()
         assert audit(s) == []
         assert {c: u for c, u in balances(s).items() if u} == {c: u for c, u in m.bal.items() if u}
         for kind, units in m.system.items():
@@ -281,6 +291,7 @@ def test_parallel_withdrawals_and_rewards_on_one_contributor(engine):
     with Session(engine) as s:
         credit_work(s, credit_id="c", contributor_id=1, job_ref="job", work_units=1)
         post_reward(s, reward_id="seed", job_ref="job", amount_units=1000, fee_bps=0)
+        s.commit()
     threads, per_thread, reward, withdraw = 8, 12, 7, 100
     outcome: dict[str, int] = defaultdict(int)
     lock = threading.Lock()
@@ -300,6 +311,7 @@ def test_parallel_withdrawals_and_rewards_on_one_contributor(engine):
                             amount_units=reward,
                             fee_bps=0,
                         )
+                        s.commit()
                         with lock:
                             outcome["rewards"] += 1
                     else:
@@ -311,9 +323,11 @@ def test_parallel_withdrawals_and_rewards_on_one_contributor(engine):
                                 amount_units=withdraw,
                                 min_units=1,
                             )
+                            s.commit()
                             with lock:
                                 outcome["withdrawals"] += 1
                         except InsufficientFundsError:
+                            s.rollback()
                             with lock:
                                 outcome["refused"] += 1
         except BaseException as exc:  # pragma: no cover - reported below

@@ -1,4 +1,8 @@
-"""The ledger on SQLite and PostgreSQL: idempotency, exact splits, audits, races."""
+"""The ledger on SQLite and PostgreSQL: idempotency, exact splits, audits, races.
+
+The writers never commit (the caller owns the transaction): the tests commit where
+what they wrote must outlive the transaction or be seen by another session.
+"""
 
 from __future__ import annotations
 
@@ -19,6 +23,7 @@ from accounting import (
     Account,
     AccountKind,
     ConflictError,
+    Credit,
     ImmutableRecordError,
     InvalidAmountError,
     InvalidFeeError,
@@ -32,6 +37,7 @@ from accounting import (
     audit,
     balances,
     credit_work,
+    credit_work_many,
     fee_units,
     post_reward,
     split_largest_remainder,
@@ -44,7 +50,11 @@ from ledger_tables import clear_tables
 
 
 def snapshot(session: Session) -> tuple:
-    """Everything the ledger holds, as plain values (no ORM identity map involved)."""
+    """Everything the ledger holds, as the session's transaction sees it (no ORM identity map).
+
+    It does not end the transaction: comparing two snapshots around a failed call checks
+    that the call left nothing behind in the caller's transaction either.
+    """
     accounts = sorted(
         (str(kind), cid if cid is not None else -1, units)
         for kind, cid, units in session.execute(
@@ -78,7 +88,6 @@ def snapshot(session: Session) -> tuple:
             )
         )
     )
-    session.rollback()
     return accounts, transfers, rewards, credits
 
 
@@ -96,6 +105,7 @@ def require_postgres(engine: Engine) -> None:
 
 
 def credit_job(session: Session, job: str, work: dict[int, int]) -> None:
+    """Credit ``work`` (``{contributor: units}``) on ``job``, one call each, and commit."""
     for cid, units in work.items():
         assert (
             credit_work(
@@ -103,6 +113,13 @@ def credit_job(session: Session, job: str, work: dict[int, int]) -> None:
             )
             == "created"
         )
+    session.commit()
+
+
+def committed(session: Session, result: object) -> object:
+    """``result`` of a writer called on ``session``, after committing the session."""
+    session.commit()
+    return result
 
 
 # --------------------------------------------------------------------------- work credits
@@ -111,6 +128,7 @@ def credit_job(session: Session, job: str, work: dict[int, int]) -> None:
 def test_credit_work_is_idempotent(session):
     args = dict(credit_id="job1:0", contributor_id=3, job_ref="job1", work_units=1000)
     assert credit_work(session, **args) == "created"
+    session.commit()
     before = snapshot(session)
     assert credit_work(session, **args) == "exists"
     assert snapshot(session) == before
@@ -123,11 +141,14 @@ def test_credit_work_is_idempotent(session):
 def test_credit_work_conflict_changes_nothing(session, change):
     args = dict(credit_id="job1:0", contributor_id=3, job_ref="job1", work_units=1000)
     credit_work(session, **args)
+    session.commit()
     before = snapshot(session)
     with pytest.raises(ConflictError) as info:
         credit_work(session, **{**args, **change})
     assert set(info.value.differences) == set(change)
     assert info.value.record_id == "job1:0"
+    assert snapshot(session) == before
+    session.commit()
     assert snapshot(session) == before
 
 
@@ -220,6 +241,7 @@ def test_repeated_reward_is_a_noop(session):
     first = post_reward(session, reward_id="r", job_ref="job", amount_units=10**6, fee_bps=100)
     # Work credited after the reward must not change what a repeat reports.
     credit_work(session, credit_id="late", contributor_id=9, job_ref="job", work_units=100)
+    session.commit()
     before = snapshot(session)
     again = post_reward(session, reward_id="r", job_ref="job", amount_units=10**6, fee_bps=100)
     assert again.status == "exists"
@@ -239,13 +261,16 @@ def test_conflicting_repost_is_an_error_and_changes_nothing(session, change):
     credit_job(session, "job", {1: 3, 2: 5})
     args = dict(reward_id="r", job_ref="job", amount_units=10**6, fee_bps=100)
     post_reward(session, **args)
+    session.commit()
     before = snapshot(session)
     with pytest.raises(ConflictError) as info:
         post_reward(session, **{**args, **change})
     assert set(info.value.differences) == set(change)
     assert snapshot(session) == before
-    # the session is still usable afterwards
+    # the session (and its transaction) is still usable afterwards
     assert post_reward(session, **args).status == "exists"
+    session.commit()
+    assert snapshot(session) == before
 
 
 def test_reward_without_work_goes_to_held(session):
@@ -292,6 +317,7 @@ def test_post_reward_rejects_bad_input(session, kwargs, error):
 def test_failure_midway_writes_nothing(session, monkeypatch):
     credit_job(session, "job", {1: 1, 2: 2})
     post_reward(session, reward_id="r0", job_ref="job", amount_units=10, fee_bps=0)
+    session.commit()
     before = snapshot(session)
     real = ledger_module._apply_transfers
 
@@ -305,6 +331,7 @@ def test_failure_midway_writes_nothing(session, monkeypatch):
     assert snapshot(session) == before
     monkeypatch.undo()
     assert post_reward(session, reward_id="r1", job_ref="job", amount_units=1000, fee_bps=500)
+    session.commit()
     assert audit(session) == []
 
 
@@ -315,6 +342,7 @@ def test_amounts_beyond_64_bits_round_trip_exactly(engine):
         credit_job(s, "job", {1: 1, 2: 2})
         p1 = post_reward(s, reward_id="r1", job_ref="job", amount_units=amount, fee_bps=333)
         p2 = post_reward(s, reward_id="r2", job_ref="job", amount_units=huge, fee_bps=1)
+        s.commit()
     expected_fee = fee_units(amount, 333) + fee_units(huge, 1)
     with Session(engine) as s:
         assert s.get(Reward, "r1").amount_units == amount
@@ -338,6 +366,7 @@ def _fields(posting) -> dict:
 def test_units_column_rejects_inexact_values(session):
     credit_job(session, "job", {1: 1})
     post_reward(session, reward_id="r", job_ref="job", amount_units=5, fee_bps=0)
+    session.commit()
     account = session.scalars(select(Account).where(Account.contributor_id == 1)).one()
     for bad in (1.5, 2.0, True, Decimal("0.1"), "7"):
         account.balance_units = bad
@@ -356,6 +385,7 @@ def test_units_column_rejects_inexact_values(session):
 def test_transfers_are_immutable(session):
     credit_job(session, "job", {1: 1})
     post_reward(session, reward_id="r", job_ref="job", amount_units=5, fee_bps=0)
+    session.commit()
     transfer = session.get(Transfer, "r:share:1")
     transfer.amount_units = 6
     with pytest.raises(ImmutableRecordError):
@@ -511,7 +541,7 @@ def test_random_histories_conserve_and_allocate_exactly(engine, ops):
                     rewards[key] = contents
                     postings[key] = posting
             assert total_balance(s) == 0
-            s.rollback()
+            s.commit()
         assert audit(s) == []
         owed: dict[int, int] = defaultdict(int)
         for posting in postings.values():
@@ -584,9 +614,14 @@ def test_concurrent_post_of_one_reward_id(engine, same):
         credit_job(s, "job", {1: 2, 2: 3})
     a, b = _race(
         engine,
-        lambda s: post_reward(s, reward_id="r", job_ref="job", amount_units=10**20, fee_bps=50),
-        lambda s: post_reward(
-            s, reward_id="r", job_ref="job", amount_units=10**20 if same else 5, fee_bps=50
+        lambda s: committed(
+            s, post_reward(s, reward_id="r", job_ref="job", amount_units=10**20, fee_bps=50)
+        ),
+        lambda s: committed(
+            s,
+            post_reward(
+                s, reward_id="r", job_ref="job", amount_units=10**20 if same else 5, fee_bps=50
+            ),
         ),
     )
     assert a.status == "created"
@@ -605,15 +640,43 @@ def test_concurrent_credit_of_one_id(engine, same):
     require_postgres(engine)
     a, b = _race(
         engine,
-        lambda s: credit_work(s, credit_id="c", contributor_id=1, job_ref="j", work_units=10),
-        lambda s: credit_work(
-            s, credit_id="c", contributor_id=1, job_ref="j", work_units=10 if same else 11
+        lambda s: committed(
+            s, credit_work(s, credit_id="c", contributor_id=1, job_ref="j", work_units=10)
+        ),
+        lambda s: committed(
+            s,
+            credit_work(
+                s, credit_id="c", contributor_id=1, job_ref="j", work_units=10 if same else 11
+            ),
         ),
     )
     assert a == "created"
     assert b == "exists" if same else isinstance(b, ConflictError)
     with Session(engine) as s:
         assert work_units_by_contributor(s) == {1: 10}
+
+
+@pytest.mark.parametrize("same", [True, False], ids=["same-contents", "other-contents"])
+def test_concurrent_bulk_credits_overlapping(engine, same):
+    """The second batch's plain INSERT waits for the first's rows, fails on the key once
+    they commit, and is made again with ON CONFLICT: the overlap is compared, not doubled."""
+    require_postgres(engine)
+    first = [Credit(f"c{i}", i, "j", 10) for i in range(3)]
+    second = [Credit(f"c{i}", i, "j", 10 if same or i != 2 else 11) for i in range(1, 4)]
+    a, b = _race(
+        engine,
+        lambda s: committed(s, credit_work_many(s, first)),
+        lambda s: committed(s, credit_work_many(s, second)),
+    )
+    assert a == ["created"] * 3
+    if same:
+        assert b == ["exists", "exists", "created"]
+        expected = {0: 10, 1: 10, 2: 10, 3: 10}
+    else:
+        assert isinstance(b, ConflictError) and b.record_id == "c2"
+        expected = {0: 10, 1: 10, 2: 10}
+    with Session(engine) as s:
+        assert work_units_by_contributor(s) == expected
 
 
 def test_concurrent_rewards_lose_no_update(engine):
@@ -630,6 +693,7 @@ def test_concurrent_rewards_lose_no_update(engine):
                     post_reward(
                         s, reward_id=f"r{t}.{i}", job_ref="job", amount_units=amount, fee_bps=100
                     )
+                    s.commit()
         except BaseException as exc:  # pragma: no cover - reported below
             errors.append(exc)
 
@@ -667,6 +731,7 @@ def test_concurrent_rewards_creating_overlapping_accounts(engine):
                     post_reward(
                         s, reward_id=f"r{t}.{i}", job_ref=f"job{t}", amount_units=10**9, fee_bps=7
                     )
+                    s.commit()
         except BaseException as exc:  # pragma: no cover - reported below
             errors.append(exc)
 
@@ -702,8 +767,12 @@ def test_reward_creating_an_account_a_concurrent_reward_is_creating(engine):
         credit_job(s, "job-b", {2: 1, 3: 3})
     a, b = _race(
         engine,
-        lambda s: post_reward(s, reward_id="ra", job_ref="job-a", amount_units=100, fee_bps=0),
-        lambda s: post_reward(s, reward_id="rb", job_ref="job-b", amount_units=1000, fee_bps=0),
+        lambda s: committed(
+            s, post_reward(s, reward_id="ra", job_ref="job-a", amount_units=100, fee_bps=0)
+        ),
+        lambda s: committed(
+            s, post_reward(s, reward_id="rb", job_ref="job-b", amount_units=1000, fee_bps=0)
+        ),
     )
     assert a.shares == {1: 50, 2: 50} and b.shares == {2: 250, 3: 750}
     with Session(engine) as s:
