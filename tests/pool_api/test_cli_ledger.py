@@ -29,6 +29,7 @@ def populate(session: Session) -> None:
     )
     accounting.create_payout_batch(session, batch_id="b1")
     accounting.mark_payout(session, batch_id="b1", withdrawal_id="w1", outcome="paid")
+    session.commit()  # the ledger's writers leave the commit to their caller
 
 
 def ledger(*args: str):

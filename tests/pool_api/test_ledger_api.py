@@ -33,6 +33,7 @@ def fund(pool, job: str, amount: int, work: dict[int, int]) -> None:
         accounting.post_reward(
             session, reward_id=f"{job}:reward", job_ref=job, amount_units=amount, fee_bps=0
         )
+        session.commit()  # the ledger's writers leave the commit to their caller
 
 
 def balance(pool, contributor: dict) -> dict:

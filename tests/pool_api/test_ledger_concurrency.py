@@ -120,6 +120,7 @@ def _done_jobs_with_work(db_url: str, alice: int, bob: int) -> dict[str, dict[in
                         job_ref=f"job{i}",
                         work_units=units,
                     )
+            session.commit()  # the ledger's writers leave the commit to their caller
     finally:
         engine.dispose()
     return weights

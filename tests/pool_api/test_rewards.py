@@ -30,6 +30,7 @@ def _done_job(pool, job_id: str, credits: dict[int, int]) -> None:
                 job_ref=job_id,
                 work_units=units,
             )
+            session.commit()  # the ledger's writers leave the commit to their caller
 
 
 def _reward(pool, job_id: str, amount_units: int, key: str):

@@ -15,7 +15,7 @@ from datetime import timedelta
 
 from fastapi import APIRouter, HTTPException, Response, status
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 import accounting
 from pool_api.api.deps import (
@@ -37,7 +37,8 @@ from pool_api.api.schemas import (
     InviteCreated,
 )
 from pool_api.errors import ApiError, StateConflictError
-from pool_api.store.models import Contributor, Invite, utcnow
+from pool_api.store.models import Invite, utcnow
+from pool_api.store.queries import contributors as queries
 
 router = APIRouter(tags=["contributors"])
 
@@ -55,20 +56,18 @@ class InvalidInviteError(ApiError):
 def create_invite(pool: Pool, session: SessionDep) -> InviteCreated:
     """A single-use onboarding token valid for ``PROVERPOOL_INVITE_TTL_SECONDS``."""
     token = "inv_" + secrets.token_urlsafe(24)
-    invite = Invite(
+    invite = queries.add_invite(
+        session,
         token_hash=hash_api_key(token),
         expires_at=utcnow() + timedelta(seconds=pool.settings.invite_ttl_seconds),
     )
-    session.add(invite)
     session.commit()
     return InviteCreated(invite=token, expires_at=invite.expires_at)
 
 
 def _redeemable_invite(session: Session, token: str) -> Invite:
     digest = hash_api_key(token)
-    invite = session.exec(
-        select(Invite).where(Invite.token_hash == digest).with_for_update()
-    ).first()
+    invite = queries.invite_for_update(session, token_hash=digest)
     if invite is None or not hmac.compare_digest(invite.token_hash, digest):
         raise InvalidInviteError("unknown invite")
     if invite.used_at is not None:
@@ -104,19 +103,16 @@ def create_contributor(
         )
     elif not is_operator(pool, credentials.credentials):
         raise HTTPException(403, detail="invalid operator token")
-    if session.exec(select(Contributor).where(Contributor.name == body.name)).first():
+    if queries.contributor_named(session, name=body.name) is not None:
         raise StateConflictError(f"a contributor named {body.name!r} exists")
     api_key, digest = new_api_key()
-    contributor = Contributor(
-        name=body.name, payout_address=body.payout_address, api_key_hash=digest
-    )
-    session.add(contributor)
     try:
-        session.flush()
+        contributor = queries.add_contributor(
+            session, name=body.name, payout_address=body.payout_address, api_key_hash=digest
+        )
+        assert contributor.id is not None
         if invite is not None:
-            invite.used_at = utcnow()
-            invite.contributor_id = contributor.id
-            session.add(invite)
+            queries.use_invite(session, invite=invite, contributor_id=contributor.id)
         session.commit()
     except IntegrityError as exc:  # a concurrent request took the name first
         session.rollback()
@@ -128,13 +124,10 @@ def create_contributor(
 @router.post("/v1/contributors/{contributor_id}/keys/rotate", response_model=ApiKeyRotated)
 def rotate_key(contributor_id: SelfOrOperator, pool: Pool, session: SessionDep) -> ApiKeyRotated:
     """Issue a new API key (shown once); the previous key stops working at once."""
-    contributor = session.get(Contributor, contributor_id)
+    contributor = queries.contributor_by_id(session, contributor_id=contributor_id)
     assert contributor is not None
-    old_digest = contributor.api_key_hash
     api_key, digest = new_api_key()
-    contributor.api_key_hash = digest
-    contributor.api_key_revoked_at = None
-    session.add(contributor)
+    old_digest = queries.replace_api_key(session, contributor=contributor, api_key_hash=digest)
     session.commit()
     forget_key(pool, old_digest)
     return ApiKeyRotated(id=contributor_id, api_key=api_key)
@@ -145,11 +138,9 @@ def rotate_key(contributor_id: SelfOrOperator, pool: Pool, session: SessionDep) 
 )
 def revoke_key(contributor_id: SelfOrOperator, pool: Pool, session: SessionDep) -> Response:
     """Revoke the current API key: nothing works with it; the operator can rotate a new one."""
-    contributor = session.get(Contributor, contributor_id)
+    contributor = queries.contributor_by_id(session, contributor_id=contributor_id)
     assert contributor is not None
-    if contributor.api_key_revoked_at is None:
-        contributor.api_key_revoked_at = utcnow()
-        session.add(contributor)
+    if queries.revoke_api_key(session, contributor=contributor):
         session.commit()
     forget_key(pool, contributor.api_key_hash)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -168,7 +159,7 @@ def leaderboard(session: SessionDep) -> list[ContributorPublic]:
             balance_units=balances.get(c.id, 0),
             banned=c.banned_at is not None,
         )
-        for c in session.exec(select(Contributor))
+        for c in queries.all_contributors(session)
         if c.id is not None
     ]
     return sorted(rows, key=lambda r: (-r.work_units, r.id))

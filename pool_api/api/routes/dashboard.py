@@ -7,16 +7,14 @@ columns are text on SQLite, see :mod:`accounting.types`), never in SQL or floats
 
 from __future__ import annotations
 
-from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
-from sqlalchemy import func
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 import accounting
-from accounting import Account, AccountKind, Transfer, TransferCode
+from accounting import AccountKind, TransferCode
 from pool_api.api.deps import Pool, SessionDep
 from pool_api.api.schemas_dashboard import (
     ContributorStats,
@@ -27,7 +25,8 @@ from pool_api.api.schemas_dashboard import (
 )
 from pool_api.errors import NotFoundError
 from pool_api.live import presence
-from pool_api.store.models import ChunkRecord, Contributor, Job, JobStatus, Node
+from pool_api.store.queries import contributors as contributor_queries
+from pool_api.store.queries import dashboard as queries
 
 router = APIRouter(prefix="/v1/stats", tags=["dashboard"])
 
@@ -40,32 +39,15 @@ def _aware(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-def _earned_by_contributor(session: Session) -> dict[int, int]:
-    rows = session.exec(
-        select(Account.contributor_id, Transfer.amount_units)
-        .join(Account, Account.id == Transfer.credit_account_id)
-        .where(Account.kind == AccountKind.CONTRIBUTOR, Transfer.code.in_(EARNING_CODES))
-    )
-    earned: dict[int, int] = defaultdict(int)
-    for contributor_id, amount_units in rows:
-        earned[int(contributor_id)] += int(amount_units)
-    return earned
-
-
 def _throughput(session: Session, now: datetime, window_minutes: int) -> list[ThroughputPoint]:
     """Work units per one-minute bucket of ``ChunkRecord.finished_at``, zero-filled."""
     end = now.replace(second=0, microsecond=0) + timedelta(minutes=1)
     start = end - timedelta(minutes=window_minutes)
     buckets = [0] * window_minutes
-    rows = session.exec(
-        select(ChunkRecord.finished_at, ChunkRecord.work_units).where(
-            ChunkRecord.finished_at >= start
-        )
-    )
-    for finished_at, work_units in rows:
+    for finished_at, work_units in queries.chunk_work_since(session, since=start):
         index = int((_aware(finished_at) - start).total_seconds() // 60)
         if 0 <= index < window_minutes:
-            buckets[index] += int(work_units)
+            buckets[index] += work_units
     return [
         ThroughputPoint(minute_start=start + timedelta(minutes=i), work_units=units)
         for i, units in enumerate(buckets)
@@ -75,11 +57,7 @@ def _throughput(session: Session, now: datetime, window_minutes: int) -> list[Th
 def _node_counts(pool: Pool, session: Session) -> tuple[int, int, int, int]:
     """Registered nodes, online ones (a live heartbeat, :mod:`pool_api.live.presence`, and an
     owner who is not banned), and the same two counts for nodes that reported a GPU."""
-    nodes = session.exec(
-        select(Node.ray_node_id, Node.gpu_model, Contributor.banned_at).join(
-            Contributor, Contributor.id == Node.contributor_id
-        )
-    ).all()
+    nodes = queries.nodes_gpus_bans(session)
     seen = presence.last_seen(pool.events.client, [node_id for node_id, _, _ in nodes])
     online = {node_id for node_id, _, banned_at in nodes if node_id in seen and banned_at is None}
     gpu_nodes = [node_id for node_id, gpu_model, _ in nodes if gpu_model]
@@ -97,9 +75,7 @@ def overview(
 ) -> Overview:
     """Pool at a glance: nodes, GPUs, jobs by status, throughput per minute over the window."""
     now = datetime.now(UTC)
-    jobs_by_status = {status.value: 0 for status in JobStatus}
-    for status, count in session.exec(select(Job.status, func.count()).group_by(Job.status)):
-        jobs_by_status[JobStatus(status).value] = count
+    jobs_by_status = queries.jobs_by_status(session)
     nodes_registered, nodes_online, gpus_registered, gpus_online = _node_counts(pool, session)
     serves_events = EVENT_STREAM_PATH in request.app.openapi().get("paths", {})
     return Overview(
@@ -108,11 +84,9 @@ def overview(
         nodes_online=nodes_online,
         gpus_registered=gpus_registered,
         gpus_online=gpus_online,
-        contributors=session.exec(select(func.count()).select_from(Contributor)).one(),
+        contributors=queries.contributor_count(session),
         jobs_by_status=jobs_by_status,
-        work_units_total=int(
-            session.exec(select(func.coalesce(func.sum(ChunkRecord.work_units), 0))).one()
-        ),
+        work_units_total=queries.total_work_units(session),
         window_minutes=window_minutes,
         throughput=_throughput(session, now, window_minutes),
         event_stream_path=EVENT_STREAM_PATH if serves_events else None,
@@ -127,11 +101,9 @@ def leaderboard(
     """Contributors by verified work units (then earnings), with earnings and balances."""
     work = accounting.work_units_by_contributor(session)
     balances = accounting.balances(session)
-    earned = _earned_by_contributor(session)
-    nodes = dict(
-        session.exec(select(Node.contributor_id, func.count()).group_by(Node.contributor_id)).all()
-    )
-    contributors = [(c.id, c.name) for c in session.exec(select(Contributor)) if c.id is not None]
+    earned = queries.earned_by_contributor(session, codes=EARNING_CODES)
+    nodes = queries.node_count_by_contributor(session)
+    contributors = queries.contributor_names(session)
     contributors.sort(key=lambda c: (-work.get(c[0], 0), -earned.get(c[0], 0), c[0]))
     return [
         LeaderboardRow(
@@ -156,7 +128,7 @@ def contributor_stats(
     ] = 1000,
 ) -> ContributorStats:
     """One contributor's work, balance and earnings over time (cumulative), for its page."""
-    contributor = session.get(Contributor, contributor_id)
+    contributor = contributor_queries.contributor_by_id(session, contributor_id=contributor_id)
     if contributor is None:
         raise NotFoundError(f"no contributor {contributor_id}")
     points: list[EarningPoint] = []
@@ -172,11 +144,7 @@ def contributor_stats(
                     cumulative_units=cumulative,
                 )
             )
-    node_ids = session.exec(
-        select(Node.ray_node_id)
-        .where(Node.contributor_id == contributor_id)
-        .order_by(Node.registered_at)
-    ).all()
+    node_ids = queries.node_ids_of(session, contributor_id=contributor_id)
     return ContributorStats(
         contributor_id=contributor_id,
         name=contributor.name,

@@ -6,9 +6,8 @@ import uuid
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response, status
-from sqlalchemy import bindparam
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, func, select
+from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
 import accounting
@@ -32,7 +31,8 @@ from pool_api.api.schemas import (
 )
 from pool_api.errors import NotFoundError, StateConflictError, UnsupportedMediaTypeError
 from pool_api.state import PoolState
-from pool_api.store.models import Job, JobStatus, utcnow
+from pool_api.store.models import Job, JobStatus
+from pool_api.store.queries import jobs as job_queries
 from pool_api.store.zkeys import parse_groth16_job
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
@@ -126,7 +126,7 @@ def _store_job(
     job.idempotency_key = idempotency_key
     with Session(pool.engine) as session:
         if idempotency_key is not None:
-            stored = _job_with_key(session, idempotency_key)
+            stored = job_queries.job_by_idempotency_key(session, key=idempotency_key)
             if stored is not None:
                 return _retry(stored, job, response)
         session.add(job)
@@ -134,7 +134,7 @@ def _store_job(
             session.commit()
         except IntegrityError:  # a concurrent retry with the same key won the race
             session.rollback()
-            stored = _job_with_key(session, idempotency_key or "")
+            stored = job_queries.job_by_idempotency_key(session, key=idempotency_key or "")
             if stored is None:
                 raise
             return _retry(stored, job, response)
@@ -143,10 +143,6 @@ def _store_job(
     pool.events.publish("job.submitted", job_id=job_id, kind=kind, size=size)
     pool.runner.wake()
     return JobCreated(id=job_id)
-
-
-def _job_with_key(session: Session, key: str) -> Job | None:
-    return session.exec(select(Job).where(Job.idempotency_key == key)).first()
 
 
 def _retry(stored: Job, job: Job, response: Response) -> JobCreated:
@@ -165,19 +161,9 @@ def list_jobs(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> JobPage:
     """Jobs, newest first, filtered by status and kind, a page at a time."""
-    conditions = []
-    if status_filter is not None:
-        conditions.append(Job.status == status_filter)
-    if kind is not None:
-        conditions.append(Job.kind == kind)
-    total = session.exec(select(func.count()).select_from(Job).where(*conditions)).one()
-    rows = session.exec(
-        select(Job)
-        .where(*conditions)
-        .order_by(Job.created_at.desc(), Job.id)
-        .offset(offset)
-        .limit(limit)
-    ).all()
+    total, rows = job_queries.job_page(
+        session, status=status_filter, kind=kind, offset=offset, limit=limit
+    )
     items = [
         JobSummary(
             id=j.id,
@@ -223,23 +209,9 @@ async def get_job(
     return await run_in_threadpool(_read_job, pool, job_id, format)
 
 
-# The path clients poll: one prebuilt Core statement, no ORM objects.
-_JOB_QUERY = select(
-    Job.id,
-    Job.kind,
-    Job.curve,
-    Job.field,
-    Job.status,
-    Job.chunks_done,
-    Job.chunks_total,
-    Job.result_sha256,
-    Job.error,
-).where(Job.id == bindparam("job_id"))
-
-
 def _read_job(pool: PoolState, job_id: str, format: str) -> JobPublic | Response:
     with pool.read_engine.connect() as connection:
-        job = connection.execute(_JOB_QUERY, {"job_id": job_id}).first()
+        job = job_queries.job_status_row(connection, job_id=job_id)
     if job is None:
         raise NotFoundError(f"no job {job_id!r}")
     done = job.status == JobStatus.done and job.result_sha256
@@ -265,9 +237,6 @@ def _read_job(pool: PoolState, job_id: str, format: str) -> JobPublic | Response
     )
 
 
-_FINAL = (JobStatus.done, JobStatus.failed, JobStatus.cancelled)
-
-
 @router.post(
     "/{job_id}/cancel",
     response_model=JobPublic,
@@ -278,17 +247,17 @@ def cancel_job(
     job_id: Annotated[str, Path(max_length=64)], pool: Pool, session: SessionDep
 ) -> JobPublic:
     """Cancel a queued or running job: its status becomes ``cancelled`` at once; a running
-    job's runner stops at the next chunk boundary."""
-    job = session.exec(select(Job).where(Job.id == job_id).with_for_update()).first()
-    if job is None:
-        raise NotFoundError(f"no job {job_id!r}")
-    if job.status in _FINAL:
+    job's runner stops at the next chunk boundary.  A job whose runner turned it ``done``
+    first (its credits committed with it) is not cancelled: 409."""
+    if not job_queries.cancel_job(session, job_id=job_id):
+        session.rollback()
+        job = job_queries.job_by_id(session, job_id=job_id)
+        if job is None:
+            raise NotFoundError(f"no job {job_id!r}")
         raise StateConflictError(f"job {job_id} is already {job.status.value}")
-    job.status = JobStatus.cancelled
-    job.updated_at = utcnow()
-    session.add(job)
     session.commit()
-    session.refresh(job)
+    job = job_queries.job_by_id(session, job_id=job_id)
+    assert job is not None
     pool.events.publish(
         "job.progress",
         job_id=job.id,
@@ -316,7 +285,7 @@ def report_reward(
 ) -> RewardPublic:
     """Split a job's reward by the pool's scheme (``PROVERPOOL_REWARD_SCHEME``: PROP or PPLNS)
     with the operator fee ``PROVERPOOL_FEE_BPS``; idempotent by key."""
-    job = session.get(Job, job_id)
+    job = job_queries.job_by_id(session, job_id=job_id)
     if job is None:
         raise NotFoundError(f"no job {job_id!r}")
     if job.status != JobStatus.done:
@@ -332,6 +301,7 @@ def report_reward(
             pool.settings.pplns_window_units if pool.settings.reward_scheme == "pplns" else None
         ),
     )
+    session.commit()
     if posting.status == "exists":
         response.status_code = status.HTTP_200_OK
     if posting.status == "created":

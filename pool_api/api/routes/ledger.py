@@ -3,6 +3,9 @@
 Contributor endpoints take the contributor's own API key (or the operator token
 for reading); operator endpoints the operator token (docs/architecture.md §8). Amounts are
 integers in the token's base unit, as everywhere else in the API.
+
+The ledger's writers leave the transaction to their caller: each handler that posts
+commits the session itself, then answers (:mod:`accounting`).
 """
 
 from __future__ import annotations
@@ -12,13 +15,14 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 import accounting
-from accounting import AccountKind, PayoutBatch, Withdrawal, WithdrawalStatus
+from accounting import AccountKind, WithdrawalStatus
 from pool_api.api.deps import CurrentContributor, OperatorAuth, Pool, SelfOrOperator, SessionDep
 from pool_api.errors import NotFoundError, StateConflictError
-from pool_api.store.models import Contributor
+from pool_api.store.queries import contributors as contributor_queries
+from pool_api.store.queries import ledger as ledger_queries
 
 router = APIRouter(tags=["ledger"])
 
@@ -110,23 +114,12 @@ ContributorKey = CurrentContributor
 # --------------------------------------------------------------------------- contributors
 
 
-def _in_flight_units(session: Session, contributor_id: int) -> int:
-    amounts = session.scalars(
-        select(Withdrawal.amount_units).where(
-            Withdrawal.contributor_id == contributor_id,
-            Withdrawal.status.in_([WithdrawalStatus.PENDING, WithdrawalStatus.BATCHED]),
-        )
-    )
-    # Units columns are summed on Python ints (exact on every dialect).
-    return sum(int(a) for a in amounts)
-
-
 @router.get("/v1/contributors/{contributor_id}/balance", response_model=BalancePublic)
 def get_balance(contributor_id: SelfOrOperator, session: SessionDep) -> BalancePublic:
     """A contributor's balance, verified work units and withdrawals in flight."""
     balance = accounting.account_balance(session, AccountKind.CONTRIBUTOR, contributor_id)
     work = accounting.work_units_by_contributor(session).get(contributor_id, 0)
-    pending = _in_flight_units(session, contributor_id)
+    pending = ledger_queries.in_flight_withdrawal_units(session, contributor_id=contributor_id)
     session.rollback()
     return BalancePublic(
         contributor_id=contributor_id,
@@ -198,7 +191,8 @@ def request_withdrawal(
         amount_units=body.amount_units,
         min_units=pool.settings.withdrawal_min_units,
     )
-    state = session.scalar(select(Withdrawal.status).where(Withdrawal.id == withdrawal_id))
+    session.commit()
+    state = ledger_queries.withdrawal_status(session, withdrawal_id=withdrawal_id)
     session.rollback()
     if outcome == "exists":
         response.status_code = status.HTTP_200_OK
@@ -233,6 +227,7 @@ def create_payout_batch(
 ) -> PayoutBatchPublic:
     """Gather every pending withdrawal into a new batch; repeating ``batch_id`` returns it."""
     info = accounting.create_payout_batch(session, batch_id=body.batch_id)
+    session.commit()
     if info.status == "exists":
         response.status_code = status.HTTP_200_OK
     return PayoutBatchPublic(
@@ -244,7 +239,7 @@ def create_payout_batch(
 
 
 def _require_batch(session: Session, batch_id: str) -> None:
-    if session.get(PayoutBatch, batch_id) is None:
+    if not ledger_queries.payout_batch_exists(session, batch_id=batch_id):
         raise NotFoundError(f"no payout batch {batch_id!r}")
 
 
@@ -259,20 +254,15 @@ def export_payout_batch(
 ) -> list[PayoutRow] | Response:
     """The batch's withdrawals still to pay: address, amount and ids (JSON or CSV)."""
     _require_batch(session, batch_id)
-    addresses = {
-        cid: address
-        for cid, address in session.execute(
-            select(Contributor.id, Contributor.payout_address).where(
-                Contributor.payout_address.is_not(None)  # type: ignore[union-attr]
-            )
-        )
-    }
+    addresses = ledger_queries.payout_addresses(session)
     try:
         rows = accounting.export_payout_batch(session, batch_id, addresses)
     except accounting.InvalidInputError as exc:
         if exc.field != "payout_addresses":
             raise
         raise StateConflictError(str(exc)) from exc
+    finally:
+        session.rollback()
     if format == "csv":
         return Response(
             accounting.payout_rows_csv(rows),
@@ -296,7 +286,8 @@ def mark_payout(
     outcome = accounting.mark_payout(
         session, batch_id=batch_id, withdrawal_id=withdrawal_id, outcome=body.outcome
     )
-    amount = session.scalar(select(Withdrawal.amount_units).where(Withdrawal.id == withdrawal_id))
+    session.commit()
+    amount = ledger_queries.withdrawal_amount(session, withdrawal_id=withdrawal_id)
     session.rollback()
     if outcome == "created":
         pool.events.publish(
@@ -350,11 +341,15 @@ def release_held_reward(
     reward_id: str, body: HeldReleaseCreate, session: SessionDep, response: Response
 ) -> HeldReleasePublic:
     """The operator's decision on a reward held for lack of verified work (a posting)."""
-    if not isinstance(body.to, str) and session.get(Contributor, body.to) is None:
+    if (
+        not isinstance(body.to, str)
+        and contributor_queries.contributor_by_id(session, contributor_id=body.to) is None
+    ):
         raise NotFoundError(f"no contributor {body.to}")
     posted = accounting.release_held(
         session, release_id=body.release_id, reward_id=reward_id, to=body.to
     )
+    session.commit()
     if posted == "exists":
         response.status_code = status.HTTP_200_OK
     return HeldReleasePublic(

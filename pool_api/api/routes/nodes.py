@@ -14,7 +14,6 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
-from sqlmodel import func, select
 
 from pool_api.api.deps import CurrentContributor, Pool, SessionDep
 from pool_api.api.node_auth import CurrentNodeOwner
@@ -22,7 +21,8 @@ from pool_api.api.node_auth import _owner_entry as owner_cache_entry
 from pool_api.api.schemas import Heartbeat, NodeCreate, NodePublic, NodeStatus
 from pool_api.errors import StateConflictError
 from pool_api.live import presence
-from pool_api.store.models import ChunkRecord, Contributor, Node
+from pool_api.store.models import Contributor, Node
+from pool_api.store.queries import nodes as queries
 
 router = APIRouter(prefix="/v1/nodes", tags=["nodes"])
 
@@ -47,18 +47,21 @@ def register_node(
 ) -> NodePublic:
     """Claim a Ray node for the calling contributor (chunks it runs are credited to them)."""
     assert contributor.id is not None
-    node = session.get(Node, body.ray_node_id)
+    node = queries.node_by_id(session, ray_node_id=body.ray_node_id)
     if node is not None and node.contributor_id != contributor.id:
         raise StateConflictError("this Ray node belongs to another contributor")
-    if node is None:
-        node = Node(ray_node_id=body.ray_node_id, contributor_id=contributor.id)
-    else:
+    if node is not None:
         response.status_code = status.HTTP_200_OK
-    node.cpu_cores = body.cpu_cores
-    node.gpu_model = body.gpu_model
-    node.gpu_memory_bytes = body.gpu_memory_bytes
-    node.speeds_json = json.dumps(body.speeds, sort_keys=True)
-    session.add(node)
+    node = queries.save_node(
+        session,
+        node=node,
+        ray_node_id=body.ray_node_id,
+        contributor_id=contributor.id,
+        cpu_cores=body.cpu_cores,
+        gpu_model=body.gpu_model,
+        gpu_memory_bytes=body.gpu_memory_bytes,
+        speeds=body.speeds,
+    )
     session.commit()
     session.refresh(node)
     ttl = pool.settings.node_presence_ttl_seconds
@@ -122,24 +125,15 @@ def list_nodes(
     contributor_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
 ) -> list[NodePublic]:
     """Every node with its status (online/offline/banned), hardware, speeds and work done."""
-    query = select(Node, Contributor).join(Contributor, Contributor.id == Node.contributor_id)
-    if contributor_id is not None:
-        query = query.where(Node.contributor_id == contributor_id)
-    rows = session.exec(query.order_by(Node.registered_at, Node.ray_node_id)).all()
-    work = dict(
-        session.exec(
-            select(ChunkRecord.ray_node_id, func.sum(ChunkRecord.work_units)).group_by(
-                ChunkRecord.ray_node_id
-            )
-        ).all()
-    )
+    rows = queries.nodes_with_owners(session, contributor_id=contributor_id)
+    work = queries.work_units_by_node(session)
     seen = presence.last_seen(pool.events.client, [node.ray_node_id for node, _ in rows])
     nodes = [
         _public(
             node,
             owner,
             "online" if node.ray_node_id in seen else "offline",
-            int(work.get(node.ray_node_id) or 0),
+            work.get(node.ray_node_id, 0),
             seen.get(node.ray_node_id),
         )
         for node, owner in rows
@@ -157,9 +151,7 @@ def list_nodes(
 def deregister_node(owner: CurrentNodeOwner, pool: Pool, session: SessionDep) -> Response:
     """Deregister the caller's node (``proverpool leave``): it goes offline at once; chunk
     records and credits it earned stay."""
-    node = session.get(Node, owner.ray_node_id)
-    if node is not None:
-        session.delete(node)
+    if queries.delete_node(session, ray_node_id=owner.ray_node_id):
         session.commit()
     pool.events.client.delete(owner_cache_entry(owner.ray_node_id))
     if presence.leave(pool.events.client, owner.ray_node_id):

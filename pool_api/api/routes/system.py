@@ -5,10 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from pool_api.api.deps import Pool
+from pool_api.store.queries.system import ping
 
 router = APIRouter(tags=["system"])
 
@@ -26,7 +26,7 @@ def healthz(pool: Pool) -> JSONResponse:
     checks = {"database": "ok", "redis": "ok" if pool.events.ping() else "unreachable"}
     try:
         with pool.engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
+            ping(connection)
     except SQLAlchemyError:
         checks["database"] = "unreachable"
     healthy = all(v == "ok" for v in checks.values())

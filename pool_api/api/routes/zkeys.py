@@ -10,14 +10,14 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Request, Response, status
-from sqlmodel import select
 from starlette.concurrency import run_in_threadpool
 
 from pool_api.api.deps import Pool
 from pool_api.api.schemas import Groth16Proof, ZkeyPublic
 from pool_api.errors import NotFoundError, StateConflictError, UnsupportedMediaTypeError
 from pool_api.state import PoolState
-from pool_api.store.models import Job, JobStatus, Zkey
+from pool_api.store.models import JobStatus, Zkey
+from pool_api.store.queries.zkeys import proof_job_row
 from pool_api.store.zkeys import find_zkey, proof_body, store_zkey
 
 router = APIRouter(tags=["groth16"])
@@ -80,9 +80,7 @@ def get_zkey(sha256: Sha256, pool: Pool) -> ZkeyPublic:
 
 def _proof(pool: PoolState, job_id: str) -> Groth16Proof:
     with pool.read_engine.connect() as connection:
-        job = connection.execute(
-            select(Job.kind, Job.status, Job.result_sha256).where(Job.id == job_id)
-        ).first()
+        job = proof_job_row(connection, job_id=job_id)
     if job is None:
         raise NotFoundError(f"no job {job_id!r}")
     if job.kind != "groth16":

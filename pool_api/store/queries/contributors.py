@@ -1,0 +1,77 @@
+"""Contributors, their invites and API keys."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel import Session, select
+
+from pool_api.store.models import Contributor, Invite, utcnow
+
+
+def contributor_by_id(session: Session, *, contributor_id: int) -> Contributor | None:
+    """The contributor, or ``None``."""
+    return session.get(Contributor, contributor_id)
+
+
+def contributor_named(session: Session, *, name: str) -> Contributor | None:
+    """The contributor called ``name``, or ``None``."""
+    return session.exec(select(Contributor).where(Contributor.name == name)).first()
+
+
+def all_contributors(session: Session) -> list[Contributor]:
+    """Every contributor (no order promised)."""
+    return list(session.exec(select(Contributor)))
+
+
+def add_invite(session: Session, *, token_hash: str, expires_at: datetime) -> Invite:
+    """A new invite (flushed, not committed)."""
+    invite = Invite(token_hash=token_hash, expires_at=expires_at)
+    session.add(invite)
+    session.flush()
+    return invite
+
+
+def invite_for_update(session: Session, *, token_hash: str) -> Invite | None:
+    """The invite with this token digest, row-locked until the transaction ends, or ``None``."""
+    return session.exec(
+        select(Invite).where(Invite.token_hash == token_hash).with_for_update()
+    ).first()
+
+
+def add_contributor(
+    session: Session, *, name: str, payout_address: str | None, api_key_hash: str
+) -> Contributor:
+    """A new contributor, flushed (so it has its id); ``IntegrityError`` if the name is taken."""
+    contributor = Contributor(name=name, payout_address=payout_address, api_key_hash=api_key_hash)
+    session.add(contributor)
+    session.flush()
+    return contributor
+
+
+def use_invite(session: Session, *, invite: Invite, contributor_id: int) -> None:
+    """Mark ``invite`` used by ``contributor_id`` (now)."""
+    invite.used_at = utcnow()
+    invite.contributor_id = contributor_id
+    session.add(invite)
+    session.flush()
+
+
+def replace_api_key(session: Session, *, contributor: Contributor, api_key_hash: str) -> str:
+    """Give ``contributor`` a new key digest (and lift a revocation); the old digest."""
+    old = contributor.api_key_hash
+    contributor.api_key_hash = api_key_hash
+    contributor.api_key_revoked_at = None
+    session.add(contributor)
+    session.flush()
+    return old
+
+
+def revoke_api_key(session: Session, *, contributor: Contributor) -> bool:
+    """Revoke ``contributor``'s current key unless it is revoked already; whether it was now."""
+    if contributor.api_key_revoked_at is not None:
+        return False
+    contributor.api_key_revoked_at = utcnow()
+    session.add(contributor)
+    session.flush()
+    return True

@@ -1,0 +1,68 @@
+"""Contributed Ray nodes: registration, listing with owners, work done, removal."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+
+from sqlmodel import Session, func, select
+
+from pool_api.store.models import ChunkRecord, Contributor, Node
+
+
+def node_by_id(session: Session, *, ray_node_id: str) -> Node | None:
+    """The node, or ``None``."""
+    return session.get(Node, ray_node_id)
+
+
+def save_node(
+    session: Session,
+    *,
+    node: Node | None,
+    ray_node_id: str,
+    contributor_id: int,
+    cpu_cores: int | None,
+    gpu_model: str | None,
+    gpu_memory_bytes: int | None,
+    speeds: Mapping[str, float],
+) -> Node:
+    """Register the node (``node is None``) or update its hardware; flushed, not committed."""
+    if node is None:
+        node = Node(ray_node_id=ray_node_id, contributor_id=contributor_id)
+    node.cpu_cores = cpu_cores
+    node.gpu_model = gpu_model
+    node.gpu_memory_bytes = gpu_memory_bytes
+    node.speeds_json = json.dumps(speeds, sort_keys=True)
+    session.add(node)
+    session.flush()
+    return node
+
+
+def nodes_with_owners(
+    session: Session, *, contributor_id: int | None
+) -> list[tuple[Node, Contributor]]:
+    """Every node (of ``contributor_id`` only, unless ``None``) with its owner, oldest first."""
+    query = select(Node, Contributor).join(Contributor, Contributor.id == Node.contributor_id)
+    if contributor_id is not None:
+        query = query.where(Node.contributor_id == contributor_id)
+    return list(session.exec(query.order_by(Node.registered_at, Node.ray_node_id)).all())
+
+
+def work_units_by_node(session: Session) -> dict[str, int]:
+    """Work units of the recorded chunks, per Ray node id."""
+    rows = session.exec(
+        select(ChunkRecord.ray_node_id, func.sum(ChunkRecord.work_units)).group_by(
+            ChunkRecord.ray_node_id
+        )
+    ).all()
+    return {node_id: int(units or 0) for node_id, units in rows}
+
+
+def delete_node(session: Session, *, ray_node_id: str) -> bool:
+    """Remove the node's registration (its chunk records and credits stay); whether it existed."""
+    node = session.get(Node, ray_node_id)
+    if node is None:
+        return False
+    session.delete(node)
+    session.flush()
+    return True
