@@ -7,9 +7,9 @@
 * :meth:`ChunkStore.completed`: the stored values a resumed job reuses, except
   those of contributors struck in the job (computed again).
 * :meth:`ChunkStore.credit_and_finish`: credit only after verification, once
-  per job (docs/architecture.md §6): every record is credited to its producer's contributor
-  (``accounting.credit_work``, the record id as the key, idempotent), except
-  contributors struck in the job, then the job turns ``done``.
+  per job (docs/architecture.md §6): one transaction turns the job ``done`` and
+  credits every record to its producer's contributor (``accounting.credit_work_many``,
+  the record ids as the keys, idempotent), except contributors struck in the job.
 """
 
 from __future__ import annotations
@@ -119,32 +119,19 @@ class ChunkStore:
     def credit_and_finish(
         self, job_id: str, struck: set[int], result_sha256: str
     ) -> tuple[int, bool]:
-        """Credit every record of a finished job, then mark it done: ``(units, done)``.
+        """Mark a finished job done and credit its records, in one transaction: ``(units, done)``.
 
-        Credits go first (each idempotent by its record id), so a runner that
-        dies in between credits nothing twice when the job resumes; the job
-        turns ``done`` only if it is still ``running`` (a cancel that lands in
-        the few milliseconds between leaves it ``cancelled``).  Nothing is
-        credited for a job that is no longer running.
+        The conditional ``UPDATE`` flips the job ``running → done`` first; only if it
+        did are its records credited (``accounting.credit_work_many``, each record id
+        as its key; contributors in ``struck`` get nothing), and the flip and the
+        credits commit together. A job that is no longer running (cancelled, failed)
+        gets no credit: a cancel that commits first leaves nothing to flip, one that
+        comes later waits for this transaction (PostgreSQL: the job's row lock;
+        SQLite: the write lock) and finds the job ``done``. A runner that dies
+        before the commit leaves the job ``running`` and uncredited, and the resumed
+        job does both; ``units`` counts the work units of credits created now.
         """
-        credited = 0
         with Session(self.engine) as session:
-            job = session.get(Job, job_id)
-            if job is None or job.status != JobStatus.running:
-                return 0, False
-            records = session.exec(select(ChunkRecord).where(ChunkRecord.job_id == job_id)).all()
-            for record in records:
-                if record.contributor_id is None or record.contributor_id in struck:
-                    continue
-                status = accounting.credit_work(
-                    session,
-                    credit_id=record.id,
-                    contributor_id=record.contributor_id,
-                    job_ref=job_id,
-                    work_units=record.work_units,
-                )
-                if status == "created":
-                    credited += record.work_units
             flipped = session.execute(
                 update(Job)
                 .where(col(Job.id) == job_id, col(Job.status) == JobStatus.running)
@@ -155,5 +142,24 @@ class ChunkStore:
                     updated_at=utcnow(),
                 )
             ).rowcount
+            if flipped != 1:
+                session.rollback()
+                return 0, False
+            records = session.exec(
+                select(ChunkRecord.id, ChunkRecord.contributor_id, ChunkRecord.work_units)
+                .where(ChunkRecord.job_id == job_id)
+                .order_by(col(ChunkRecord.chunk_index))
+            ).all()
+            credits = [
+                accounting.Credit(record_id, contributor_id, job_id, work_units)
+                for record_id, contributor_id, work_units in records
+                if contributor_id is not None and contributor_id not in struck
+            ]
+            statuses = accounting.credit_work_many(session, credits)
             session.commit()
-        return credited, bool(flipped)
+        credited = sum(
+            credit.work_units
+            for credit, status in zip(credits, statuses, strict=True)
+            if status == "created"
+        )
+        return credited, True
