@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import io
 import json
+from typing import Protocol
 
 import numpy as np
 from sqlalchemy import update
@@ -23,12 +24,23 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 import accounting
-from pool_api.runner.nodes import NodeBook
 from pool_api.store.blobs import BlobStore
 from pool_api.store.models import ChunkRecord, Job, JobStatus, utcnow
 from workers.cluster.calibration import gpu_key
 from workers.cluster.plan import Chunk
 from workers.cluster.tasks import ChunkOutput
+
+
+class NodeFacts(Protocol):
+    """What recording a chunk needs to know of nodes (the runner's
+    :class:`~pool_api.runner.nodes.NodeBook`): who answers for a node, and where its
+    speed average goes."""
+
+    def contributor_of(self, node_id: str) -> int | None: ...
+
+    def observe(
+        self, session: Session, node_id: str, kernel: str, units_per_second: float
+    ) -> None: ...
 
 
 def pack_value(value: object) -> bytes:
@@ -37,6 +49,7 @@ def pack_value(value: object) -> bytes:
     its little-endian words behind a header that names their dtype and the block's shape."""
     if isinstance(value, tuple):
         return b"J" + json.dumps(value).encode()
+    block = np.asarray(value)
     buffer = io.BytesIO()
     np.save(buffer, np.ascontiguousarray(block, block.dtype.newbyteorder("<")), allow_pickle=False)
     return b"A" + buffer.getvalue()
@@ -47,9 +60,9 @@ def _as_tuple(value: object) -> object:
 
 
 def unpack_value(data: bytes) -> object:
+    """The value :func:`pack_value` packed (NTT blocks in native byte order)."""
     if data[:1] == b"J":
         return _as_tuple(json.loads(data[1:]))
-    block = np.asarray(value)
     block = np.load(io.BytesIO(data[1:]), allow_pickle=False)
     return block.astype(block.dtype.newbyteorder("="), copy=False)
 
@@ -61,7 +74,6 @@ class ChunkStore:
 
     def completed(self, job_id: str, struck: set[int]) -> dict[int, object]:
         """Stored values of this job's chunks, except those of contributors in ``struck``."""
-    """The value :func:`pack_value` packed (NTT blocks in native byte order)."""
         with Session(self.engine) as session:
             records = session.exec(select(ChunkRecord).where(ChunkRecord.job_id == job_id)).all()
         return {
@@ -77,7 +89,7 @@ class ChunkStore:
         chunk: Chunk,
         output: ChunkOutput,
         verification: str,
-        book: NodeBook,
+        book: NodeFacts,
     ) -> tuple[int, int]:
         """Write (or overwrite) the chunk's record; the job's ``(chunks_done, chunks_total)``."""
         record_id = f"{job_id}:{chunk.index}"

@@ -32,25 +32,17 @@ import ray
 
 from workers.cluster import tasks, verify
 from workers.cluster.plan import Chunk, NttPlan
+from workers.cluster.runtime import alive_cpu_nodes
 from workers.cluster.scheduler import Policy, Submit, run_placed
 from workers.cluster.tasks import ChunkOutput
-from workers.errors import DispatchError
 from workers.codec.arrays import element_dtype, element_shape
+from workers.errors import DispatchError
 from workers.msm import pippenger
 from workers.ntt.twiddles import twiddle_limbs
 from workers.params import CURVES, FIELDS
 from workers.reference import Point, sum_points
 
 ChunkCallback = Callable[[Chunk, ChunkOutput], None]
-
-
-def alive_cpu_nodes() -> dict[str, int]:
-    """Alive Ray nodes that can run a chunk → their CPU count."""
-    return {
-        n["NodeID"]: int(n["Resources"].get("CPU", 0))
-        for n in ray.nodes()
-        if n.get("Alive") and n["Resources"].get("CPU", 0) >= 1
-    }
 
 
 def _policy(policy: Policy | None, max_in_flight: int, on_chunk: ChunkCallback | None) -> Policy:
