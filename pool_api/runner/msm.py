@@ -11,7 +11,7 @@ from __future__ import annotations
 from pool_api.runner.context import CALIBRATION_FIELD, JobContext
 from workers.cluster import dispatch
 from workers.cluster.sizing import choose_msm_plan
-from workers.codec import arrays, binary
+from workers.codec import arrays
 from workers.gpu import driver
 from workers.params import CURVES
 
@@ -24,7 +24,10 @@ class MsmExecutor:
         curve = job.curve
         if curve not in CURVES:
             raise ValueError(f"job {job.id} names no known curve ({curve!r})")
-        bases, scalars = arrays.decode_msm_input(curve, ctx.input_blob(), job.size)
+        # Validated in full (curve, subgroup) when it was submitted; lengths and ranges again here.
+        bases, scalars = arrays.decode_msm_input(
+            curve, ctx.input_blob(), job.size, check_points=False
+        )
         offers = ctx.offers(curve, CALIBRATION_FIELD)
         plan = ctx.plan(
             lambda: choose_msm_plan(
@@ -41,7 +44,7 @@ class MsmExecutor:
         completed = ctx.completed()
         ctx.start_chunks(len(chunks), len(completed))
         if job.size == 0:
-            return binary.encode_points(curve, [CURVES[curve].infinity])
+            return arrays.encode_points(curve, [CURVES[curve].infinity])
         point = dispatch.run_msm(
             curve,
             bases,
@@ -52,4 +55,4 @@ class MsmExecutor:
             test_mode=settings.test_mode,
             gpu_chunks=gpu_chunks,
         )
-        return binary.encode_points(curve, [point])
+        return arrays.encode_points(curve, [point])
