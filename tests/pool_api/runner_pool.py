@@ -32,6 +32,12 @@ CORRUPT = "PROVERPOOL_TEST_CORRUPT_FRACTION"
 SLOWDOWN = "PROVERPOOL_TEST_SLOWDOWN_FACTOR"
 
 
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The ``PROVERPOOL_*`` environment that configures another process like ``settings``."""
+    values = settings.model_dump(exclude_none=True)
+    return {f"PROVERPOOL_{name.upper()}": str(value) for name, value in values.items()}
+
+
 def msm_body(n: int, seed: int) -> tuple[dict, list, list]:
     rng = random.Random(seed)
     points = random_points("bn254_g1", n, rng)

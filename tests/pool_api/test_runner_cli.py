@@ -21,19 +21,13 @@ import httpx
 from fastapi.testclient import TestClient
 
 from pool_api.main import create_app
-from pool_api.settings import Settings
 from workers import msm
 
 from pool_client import Pool
 from ray_cluster import RayCluster
-from runner_pool import OPERATOR_TOKEN, msm_body
+from runner_pool import OPERATOR_TOKEN, msm_body, settings_env
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-
-
-def _settings_env(settings: Settings) -> dict[str, str]:
-    values = settings.model_dump(exclude_none=True)
-    return {f"PROVERPOOL_{name.upper()}": str(value) for name, value in values.items()}
 
 
 def _free_port() -> int:
@@ -60,7 +54,7 @@ def test_a_runner_process_runs_the_jobs_of_an_api_that_runs_none(
 
         env = {
             **os.environ,
-            **_settings_env(settings),
+            **settings_env(settings),
             "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.getenv("PYTHONPATH")])),
         }
         command = [sys.executable, "-m", "pool_api.cli.app", "runner"]

@@ -40,7 +40,7 @@ from workers import msm, ntt
 
 from pool_client import FINAL_STATUSES, Pool
 from ray_cluster import RayCluster
-from runner_pool import OPERATOR_TOKEN, SLOWDOWN, msm_body, ntt_body
+from runner_pool import OPERATOR_TOKEN, SLOWDOWN, msm_body, ntt_body, settings_env
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 RUNNER_SCRIPT = Path(__file__).with_name("runner_process.py")
@@ -76,12 +76,6 @@ class RunnerProcess:
     """The process's stdout and stderr."""
 
 
-def _settings_env(settings: Settings) -> dict[str, str]:
-    """The ``PROVERPOOL_*`` environment that configures another process like ``settings``."""
-    values = settings.model_dump(exclude_none=True)
-    return {f"PROVERPOOL_{name.upper()}": str(value) for name, value in values.items()}
-
-
 @pytest.fixture
 def runner_processes(tmp_path: Path) -> Iterator[Callable[[Settings], RunnerProcess]]:
     """``start(settings)``: a runner process (output in ``tmp_path/runner-N.log``); none
@@ -91,7 +85,7 @@ def runner_processes(tmp_path: Path) -> Iterator[Callable[[Settings], RunnerProc
     def start(settings: Settings) -> RunnerProcess:
         env = {
             **os.environ,
-            **_settings_env(settings),
+            **settings_env(settings),
             SLOWDOWN: SLOWDOWN_FACTOR,
             "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.getenv("PYTHONPATH")])),
         }
