@@ -119,6 +119,19 @@ class ChunkRecord(SQLModel, table=True):
     """The chunk's value in the blob store, so a resumed job does not compute it again."""
 
 
+class JobReward(SQLModel, table=True):
+    """The one reward of a job (``accounting.models.Reward`` allows several per ``job_ref``;
+    the pool pays a job once): its primary key makes a second reward with another
+    idempotency key fail in the database, whatever the timing."""
+
+    __tablename__ = "job_reward"  # type: ignore[assignment]
+
+    job_id: str = Field(primary_key=True, foreign_key="job.id", max_length=32)
+    reward_id: str = Field(unique=True, index=True, max_length=128)
+    """The reward's idempotency key (``Reward.id``)."""
+    created_at: datetime = Field(default_factory=utcnow)
+
+
 class Strike(SQLModel, table=True):
     """A contributor caught returning a wrong result in a job (at most one per job)."""
 

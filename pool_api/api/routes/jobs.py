@@ -278,18 +278,23 @@ def cancel_job(
     status_code=status.HTTP_201_CREATED,
     response_model=RewardPublic,
     dependencies=[OperatorAuth],
-    responses={200: {"description": "already posted under this idempotency key"}},
+    responses={
+        200: {"description": "already posted under this idempotency key"},
+        409: {"description": "the job has another reward, or is not done"},
+    },
 )
 def report_reward(
     job_id: str, body: RewardCreate, pool: Pool, session: SessionDep, response: Response
 ) -> RewardPublic:
     """Split a job's reward by the pool's scheme (``PROVERPOOL_REWARD_SCHEME``: PROP or PPLNS)
-    with the operator fee ``PROVERPOOL_FEE_BPS``; idempotent by key."""
+    with the operator fee ``PROVERPOOL_FEE_BPS``; idempotent by key.  A job has at most one
+    reward: another key for a rewarded job is 409, naming the first."""
     job = job_queries.job_by_id(session, job_id=job_id)
     if job is None:
         raise NotFoundError(f"no job {job_id!r}")
     if job.status != JobStatus.done:
         raise StateConflictError(f"job {job_id} is {job.status.value}; only done jobs earn rewards")
+    _one_reward(session, job_id, body.idempotency_key)
     posting = accounting.post_reward(
         session,
         reward_id=body.idempotency_key,
@@ -315,4 +320,25 @@ def report_reward(
         fee_units=posting.fee_units,
         held_units=posting.held_units,
         shares=[Share(contributor_id=c, amount_units=u) for c, u in sorted(posting.shares.items())],
+    )
+
+
+def _one_reward(session: Session, job_id: str, key: str) -> None:
+    """Bind reward ``key`` to the job (in the caller's transaction), or 409 when the job
+    has another reward or ``key`` is another job's; the job's own key passes (idempotent)."""
+    if job_queries.claim_reward(session, job_id=job_id, reward_id=key):
+        return
+    first = job_queries.reward_of_job(session, job_id=job_id)
+    if first is not None and first.reward_id == key:
+        return
+    if first is not None:
+        raise StateConflictError(
+            f"job {job_id} already has a reward (idempotency key {first.reward_id!r}); "
+            "a job is rewarded once"
+        )
+    other = job_queries.job_of_reward(session, reward_id=key)
+    raise StateConflictError(
+        f"idempotency key {key!r} is already the reward of job {other}"
+        if other
+        else f"the reward of job {job_id} was posted at the same moment; retry to see it"
     )

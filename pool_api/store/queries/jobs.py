@@ -1,12 +1,14 @@
-"""Jobs: lookups, the paged list, the polled status row and the conditional cancel."""
+"""Jobs: lookups, the paged list, the polled status row, the conditional cancel and the
+job's one reward."""
 
 from __future__ import annotations
 
 from sqlalchemy import bindparam, update
 from sqlalchemy.engine import Connection, Row
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
-from pool_api.store.models import Job, JobStatus, utcnow
+from pool_api.store.models import Job, JobReward, JobStatus, utcnow
 
 #: Statuses a job can still be cancelled from.
 CANCELLABLE = (JobStatus.queued, JobStatus.running)
@@ -81,3 +83,33 @@ def cancel_job(session: Session, *, job_id: str) -> bool:
         .execution_options(synchronize_session=False)
     ).rowcount
     return cancelled == 1
+
+
+def reward_of_job(session: Session, *, job_id: str) -> JobReward | None:
+    """The job's one reward (its idempotency key), read fresh from the database, or ``None``."""
+    query = select(JobReward).where(JobReward.job_id == job_id)
+    return session.exec(query.execution_options(populate_existing=True)).first()
+
+
+def job_of_reward(session: Session, *, reward_id: str) -> str | None:
+    """The job that reward ``reward_id`` was posted for, or ``None``."""
+    return session.exec(select(JobReward.job_id).where(JobReward.reward_id == reward_id)).first()
+
+
+def claim_reward(session: Session, *, job_id: str, reward_id: str) -> bool:
+    """Make ``reward_id`` the job's one reward (in a savepoint, not committed); ``False``
+    when the job or the key is taken (the database's constraint decides, whatever the
+    timing: a concurrent claim waits for the other transaction and then fails)."""
+    if session.get_bind().dialect.name == "sqlite":
+        # sqlite3 opens no transaction before DML, and a SAVEPOINT outside one would commit
+        # at its RELEASE: take the write lock first (as ``accounting`` does).
+        driver = session.connection().connection.driver_connection
+        if not driver.in_transaction:  # type: ignore[union-attr]
+            driver.execute("BEGIN IMMEDIATE")  # type: ignore[union-attr]
+    try:
+        with session.begin_nested():
+            session.add(JobReward(job_id=job_id, reward_id=reward_id))
+            session.flush()
+    except IntegrityError:
+        return False
+    return True
