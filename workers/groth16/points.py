@@ -4,9 +4,9 @@ Conventions (docs/architecture.md §4, extended to G2 as in :mod:`workers.msm.cu
 point is ``(x, y)`` and a G2 point ``((x0, x1), (y0, y1))`` with ``x = x0 + x1·u``
 in ``F_p² = F_p[u]/(u² + 1)``; the point at infinity is all zeros.  The few
 additions and scalar multiplications of a proof run as tiny MSMs on the numba
-kernels; the pairing and the curve checks use py_ecc's ``optimized_bn128``.  snarkjs writes points
-projectively with ``z = 1`` (``G1.toObject(G1.toAffine(p))`` in
-``groth16_prove.js``), infinity as ``[0, 1, 0]``.
+kernels; the curve checks use py_ecc's ``optimized_bn128`` and the pairing
+:mod:`workers.groth16.pairing`.  snarkjs writes points projectively with ``z = 1``
+(``G1.toObject(G1.toAffine(p))`` in ``groth16_prove.js``), infinity as ``[0, 1, 0]``.
 """
 
 from __future__ import annotations
