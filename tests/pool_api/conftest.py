@@ -19,7 +19,7 @@ from pool_api.store import migrate
 
 from pool_client import Pool
 
-OPERATOR_TOKEN = "operator-test-token"
+OPERATOR_TOKEN = "operator-test-token-0123456789abcdef"
 UNLIMITED = 10**9
 """Rate limits high enough for any test but those of the limits themselves."""
 EXTERNAL_REDIS_URL = os.environ.get("PROVERPOOL_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")

@@ -26,7 +26,7 @@ from workers.reference import random_points
 
 from pool_client import Pool
 
-OPERATOR_TOKEN = "operator-test-token"
+OPERATOR_TOKEN = "operator-test-token-0123456789abcdef"
 R = FIELDS["bn254_fr"].modulus
 CORRUPT = "PROVERPOOL_TEST_CORRUPT_FRACTION"
 SLOWDOWN = "PROVERPOOL_TEST_SLOWDOWN_FACTOR"

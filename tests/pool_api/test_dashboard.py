@@ -27,7 +27,7 @@ from pool_api.settings import Settings
 from workers.params import FIELDS
 from workers.reference import random_points
 
-OPERATOR_TOKEN = "operator-test-token"
+OPERATOR_TOKEN = "operator-test-token-0123456789abcdef"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 CHROMIUM_ARGS = [

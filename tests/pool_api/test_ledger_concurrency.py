@@ -37,7 +37,7 @@ JOBS = 8
 REWARD_UNITS = 10**21 + 7  # beyond 2^64 on purpose
 WITHDRAWALS = 48
 WITHDRAWAL_UNITS = 2 * 10**20 + 3
-OPERATOR_TOKEN = "operator-test-token"
+OPERATOR_TOKEN = "operator-test-token-0123456789abcdef"
 EXTERNAL_REDIS_URL = os.environ.get("PROVERPOOL_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 OPERATOR = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
 

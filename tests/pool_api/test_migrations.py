@@ -62,7 +62,7 @@ def test_migrations_build_the_models_schema(db_url):
 
 
 def test_app_refuses_an_unmigrated_external_database(db_url, tmp_path, caplog):
-    settings = Settings(data_dir=tmp_path, database_url=db_url, operator_token="t")
+    settings = Settings(data_dir=tmp_path, database_url=db_url, operator_token="t" * 32)
     app = create_app(settings, start_runner=False)
     with (
         pytest.raises(migrate.SchemaNotMigratedError, match="proverpool db upgrade"),

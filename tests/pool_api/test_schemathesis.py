@@ -19,7 +19,7 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
 )
 
-OPERATOR_TOKEN = "operator-test-token"
+OPERATOR_TOKEN = "operator-test-token-0123456789abcdef"
 
 EXAMPLES_PER_OPERATION = 40
 CHECKS = [not_a_server_error, response_schema_conformance, content_type_conformance]
