@@ -32,6 +32,7 @@ from importlib import metadata
 from pathlib import Path
 
 from pool_api.errors import JoinError
+from pool_api.private_files import ensure_private_dir
 
 LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
 SECRET_WORDS = ("TOKEN", "KEY", "SECRET", "PASSWORD", "URL", "INVITE", "PAYOUT")
@@ -251,10 +252,11 @@ def load_state(data_dir: Path) -> dict:
 
 def save_state(data_dir: Path, state: dict) -> None:
     """Write the join state, readable by its owner only (0600: it holds the API key)."""
-    data_dir.mkdir(parents=True, exist_ok=True)
+    ensure_private_dir(data_dir)  # 0700 whatever the umask (issue 14 item 12)
     path = data_dir / STATE_FILE
     tmp = path.with_suffix(".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # a leftover temp file keeps its mode through O_CREAT
     with os.fdopen(fd, "w") as handle:
         json.dump(state, handle, indent=2)
     os.replace(tmp, path)

@@ -16,7 +16,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from pool_api.private_files import read_or_create_secret
+from pool_api.private_files import create_private_file, ensure_private_dir, read_or_create_secret
 
 #: Shortest operator token accepted from the environment (a generated one has 43).
 MIN_OPERATOR_TOKEN_CHARS = 32
@@ -153,7 +153,8 @@ class Settings(BaseSettings):
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        ensure_private_dir(self.data_dir)
+        create_private_file(self.data_dir / "pool.db")  # 0600 before SQLite creates it 0644
         return f"sqlite:///{self.data_dir / 'pool.db'}"
 
     @cached_property

@@ -11,6 +11,7 @@ from pool_api.live import presence
 from pool_api.live.events import EventBus, connect_redis
 from pool_api.live.presence import PresenceSweeper
 from pool_api.metrics import Metrics, PoolStateCollector
+from pool_api.private_files import secure_data_dir
 from pool_api.runner.loop import JobRunner
 from pool_api.settings import Settings
 from pool_api.store import migrate
@@ -41,6 +42,7 @@ class PoolState:
     @classmethod
     def open(cls, settings: Settings) -> PoolState:
         """Connect everything; an external database must already be migrated."""
+        secure_data_dir(settings.data_dir)  # 0700, its files 0600 (issue 14 item 12)
         engine = make_engine(settings.resolved_database_url)
         if settings.database_url is None:
             migrate.upgrade(engine)  # the embedded database is ours to migrate
