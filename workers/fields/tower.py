@@ -169,6 +169,25 @@ def fp12_inv(a: Fp12, f: Any) -> Fp12:
 
 
 @njit(cache=True)
+def fp12_frobenius2(a: Fp12, gammas: Any, f: Any) -> Fp12:
+    """``a^(p²)``: the ``F_p²`` coefficient of ``w^k`` times ``γ_k = ξ^(k(p²−1)/6)`` (in ``F_p``).
+
+    ``gammas[k]`` is ``γ_k`` in Montgomery form; ``c^(p²) = c`` for ``c`` in ``F_p²``.
+    """
+    c0 = (
+        fp2_scale(a[0][0], gammas[0], f),
+        fp2_scale(a[0][1], gammas[2], f),
+        fp2_scale(a[0][2], gammas[4], f),
+    )
+    c1 = (
+        fp2_scale(a[1][0], gammas[1], f),
+        fp2_scale(a[1][1], gammas[3], f),
+        fp2_scale(a[1][2], gammas[5], f),
+    )
+    return (c0, c1)
+
+
+@njit(cache=True)
 def fp12_is_one(a: Fp12, f: Any) -> bool:
     one = fp12_one(f)
     same = True

@@ -14,10 +14,12 @@ slope ``λ`` (on the twist) into ``y_P − λ·x_P·w + (λ·x_T − y_T)·w³``
 ePrint 2010/354, §4, affine variant); vertical lines fall in a proper subfield and are
 dropped, since the final exponentiation kills them.  One shared accumulator serves
 several pairs (a "multi-Miller loop"), so a product of pairings costs one squaring per step
-and one final exponentiation.  The final exponentiation is ``f^(p⁶−1)`` (conjugate over
-``f``) followed by ``(p⁶ + 1)/r`` by square-and-multiply — simple rather than the fastest
-(Scott et al.'s hard-part chain would halve it), and far inside the 30 ms a Groth16
-verification may take.
+and one final exponentiation, and the slopes' denominators of all pairs are inverted together
+(one inversion per step).  The final exponentiation is the easy part ``f^((p⁶−1)(p²+1))``
+(a conjugate over ``f``, then the ``p²``-Frobenius) and the hard part ``(p⁴ − p² + 1)/r`` by
+square-and-multiply — simpler than Scott et al.'s addition chain in ``x`` ("On the final
+exponentiation for calculating pairings on ordinary elliptic curves", Pairing 2009), which
+would be about twice as fast, and well inside the 30 ms a Groth16 verification may take.
 
 The tower arithmetic is :mod:`workers.fields.tower`.  Points must already be checked: on
 their curves, not infinity (a pair with infinity contributes 1 and is left out by the
@@ -53,6 +55,7 @@ from workers.fields.mont4 import load
 from workers.fields.tower import (
     fp2_scale,
     fp12_conj,
+    fp12_frobenius2,
     fp12_inv,
     fp12_is_one,
     fp12_mul,
@@ -91,7 +94,7 @@ def _bits(e: int) -> np.ndarray:
 
 @cache
 def _constants() -> tuple:
-    """The descriptor, the Frobenius twist constants and the exponent bits (built once)."""
+    """The descriptor, the Frobenius constants and the exponent bits (built once)."""
     p = BN254_P
     frobenius = (
         element_mont(_fp2_pow(XI, (p - 1) // 3), p),
@@ -99,10 +102,16 @@ def _constants() -> tuple:
         element_mont(_fp2_pow(XI, (p * p - 1) // 3), p),
         element_mont(_fp2_pow(XI, (p * p - 1) // 2), p),
     )
-    hard = (p**6 + 1) // BN254_R
-    assert hard * BN254_R == p**6 + 1
+    gammas = []
+    for k in range(6):
+        re, im = _fp2_pow(XI, k * (p * p - 1) // 6)
+        assert im == 0  # ξ^((p²−1)/6) lies in F_p
+        gammas.append(element_mont(re, p))
+    hard = (p**4 - p**2 + 1) // BN254_R
+    assert hard * BN254_R == p**4 - p**2 + 1
     # The loop starts at T = Q, so the leading bit of 6x + 2 is consumed by the start.
-    return descriptor(p, 2), frobenius, _bits(ATE_LOOP_COUNT)[1:], _bits(hard)
+    loop_bits = _bits(ATE_LOOP_COUNT)[1:]
+    return descriptor(p, 2), frobenius, tuple(gammas), loop_bits, _bits(hard)
 
 
 @njit(cache=True)
@@ -129,30 +138,65 @@ def _step(acc: Any, tx: Any, ty: Any, qx: Any, qy: Any, px: Any, py: Any, f: Any
 
 
 @njit(cache=True)
+def _batch_inverse(values: np.ndarray, out: np.ndarray, f: Any) -> None:
+    """``out[j] = 1/values[j]`` for rows of ``F_p²`` elements, with one inversion (Montgomery's
+    trick: prefix products, one inverse, then back down)."""
+    n = values.shape[0]
+    prefix = fe_load(values, 0, 0, f)
+    fe_store(out, 0, prefix, 0)
+    for j in range(1, n):
+        prefix = fe_mul(prefix, fe_load(values, j, 0, f), f)
+        fe_store(out, j, prefix, 0)
+    inv = fe_inv(prefix, f)
+    for j in range(n - 1, 0, -1):
+        fe_store(out, j, fe_mul(inv, fe_load(out, j - 1, 0, f), f), 0)
+        inv = fe_mul(inv, fe_load(values, j, 0, f), f)
+    fe_store(out, 0, inv, 0)
+
+
+@njit(cache=True)
 def _miller_loop(g1: np.ndarray, g2: np.ndarray, loop_bits: np.ndarray, frob: Any, f: Any) -> Any:
     """``Π f_{6x+2,Qᵢ}(Pᵢ)`` times the two Frobenius lines, for the Montgomery rows of ``g1``
-    and ``g2``."""
+    and ``g2``; the slopes' denominators of all pairs are inverted together at each step."""
     n = g1.shape[0]
     t = g2.copy()
+    dens = np.empty((n, 4 * WORDS), dtype=np.uint64)
+    invs = np.empty((n, 4 * WORDS), dtype=np.uint64)
+    three = fe_add(fe_dbl(f[2], f), f[2], f)
     acc = fp12_one(f)
     for i in range(loop_bits.shape[0]):
         acc = fp12_sqr(acc, f)
+        for j in range(n):
+            fe_store(dens, j, fe_dbl(fe_load(t, j, 2 * WORDS, f), f), 0)
+        _batch_inverse(dens, invs, f)
         for j in range(n):
             px = load(g1, j, 0)
             py = load(g1, j, WORDS)
             tx = fe_load(t, j, 0, f)
             ty = fe_load(t, j, 2 * WORDS, f)
-            three_x2 = fe_mul(fe_sqr(tx, f), fe_add(fe_dbl(f[2], f), f[2], f), f)
-            lam = fe_mul(three_x2, fe_inv(fe_dbl(ty, f), f), f)
+            lam = fe_mul(fe_mul(fe_sqr(tx, f), three, f), fe_load(invs, j, 0, f), f)
             acc = fp12_mul(acc, _line(lam, tx, ty, px, py, f), f)
             x3 = fe_sub(fe_sqr(lam, f), fe_dbl(tx, f), f)
             y3 = fe_sub(fe_mul(lam, fe_sub(tx, x3, f), f), ty, f)
-            if loop_bits[i]:
-                qx = fe_load(g2, j, 0, f)
-                qy = fe_load(g2, j, 2 * WORDS, f)
-                acc, x3, y3 = _step(acc, x3, y3, qx, qy, px, py, f)
             fe_store(t, j, x3, 0)
             fe_store(t, j, y3, 2 * WORDS)
+        if loop_bits[i]:
+            for j in range(n):
+                fe_store(dens, j, fe_sub(fe_load(g2, j, 0, f), fe_load(t, j, 0, f), f), 0)
+            _batch_inverse(dens, invs, f)
+            for j in range(n):
+                px = load(g1, j, 0)
+                py = load(g1, j, WORDS)
+                tx = fe_load(t, j, 0, f)
+                ty = fe_load(t, j, 2 * WORDS, f)
+                qx = fe_load(g2, j, 0, f)
+                qy = fe_load(g2, j, 2 * WORDS, f)
+                lam = fe_mul(fe_sub(qy, ty, f), fe_load(invs, j, 0, f), f)
+                acc = fp12_mul(acc, _line(lam, tx, ty, px, py, f), f)
+                x3 = fe_sub(fe_sub(fe_sqr(lam, f), tx, f), qx, f)
+                y3 = fe_sub(fe_mul(lam, fe_sub(tx, x3, f), f), ty, f)
+                fe_store(t, j, x3, 0)
+                fe_store(t, j, y3, 2 * WORDS)
     gx1, gy1, gx2, gy2 = frob
     for j in range(n):
         px = load(g1, j, 0)
@@ -172,21 +216,23 @@ def _miller_loop(g1: np.ndarray, g2: np.ndarray, loop_bits: np.ndarray, frob: An
 
 
 @njit(cache=True)
-def _final_exponentiation(acc: Any, hard_bits: np.ndarray, f: Any) -> Any:
-    """``acc^((p¹²−1)/r)`` as ``(conj(acc)/acc)^((p⁶+1)/r)``."""
+def _final_exponentiation(acc: Any, gammas: Any, hard_bits: np.ndarray, f: Any) -> Any:
+    """``acc^((p¹²−1)/r)``: ``m = acc^((p⁶−1)(p²+1))`` by a conjugate over ``acc`` and the
+    ``p²``-Frobenius, then ``m^((p⁴−p²+1)/r)`` by square-and-multiply."""
     easy = fp12_mul(fp12_conj(acc, f), fp12_inv(acc, f), f)
+    easy = fp12_mul(fp12_frobenius2(easy, gammas, f), easy, f)
     return fp12_pow(easy, hard_bits, f)
 
 
 @njit(cache=True)
-def _product_is_one(g1, g2, loop_bits, hard_bits, frob, f):  # noqa: ANN001
+def _product_is_one(g1, g2, loop_bits, hard_bits, frob, gammas, f):  # noqa: ANN001
     acc = _miller_loop(g1, g2, loop_bits, frob, f)
-    return fp12_is_one(_final_exponentiation(acc, hard_bits, f), f)
+    return fp12_is_one(_final_exponentiation(acc, gammas, hard_bits, f), f)
 
 
 @njit(cache=True)
-def _pairing_words(g1, g2, loop_bits, hard_bits, frob, f):  # noqa: ANN001
-    value = _final_exponentiation(_miller_loop(g1, g2, loop_bits, frob, f), hard_bits, f)
+def _pairing_words(g1, g2, loop_bits, hard_bits, frob, gammas, f):  # noqa: ANN001
+    value = _final_exponentiation(_miller_loop(g1, g2, loop_bits, frob, f), gammas, hard_bits, f)
     out = np.empty((12, WORDS), dtype=np.uint64)
     for half in range(2):
         for k in range(3):
@@ -221,15 +267,16 @@ def pairing_product_is_one(pairs: list[tuple[G1Ints, G2Ints]]) -> bool:
     """
     if not pairs:
         return True
-    f, frob, loop_bits, hard_bits = _constants()
+    f, frob, gammas, loop_bits, hard_bits = _constants()
     g1, g2 = _rows(pairs)
-    return bool(_product_is_one(g1, g2, loop_bits, hard_bits, frob, f))
+    return bool(_product_is_one(g1, g2, loop_bits, hard_bits, frob, gammas, f))
 
 
 def pairing(p1: G1Ints, q2: G2Ints) -> list[int]:
     """``e(P, Q)`` as the 12 canonical integers of the tower element (see
     :func:`workers.fields.tower.to_w_coefficients` for py_ecc's basis)."""
-    f, frob, loop_bits, hard_bits = _constants()
+    f, frob, gammas, loop_bits, hard_bits = _constants()
     g1, g2 = _rows([(p1, q2)])
-    words = from_mont_rows(_pairing_words(g1, g2, loop_bits, hard_bits, frob, f), BN254_P)
+    words = _pairing_words(g1, g2, loop_bits, hard_bits, frob, gammas, f)
+    words = from_mont_rows(words, BN254_P)
     return [sum(int(w) << (64 * k) for k, w in enumerate(row)) for row in words]
