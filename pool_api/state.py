@@ -69,6 +69,7 @@ class PoolState:
         self.sweeper.stop()
         self.runner.stop()
         self.engine.dispose()
+        self.events.client.close()  # the embedded Redis stops with its last user
 
 
 def _jobs_by_status(engine: Engine) -> dict[str, int]:

