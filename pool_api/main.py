@@ -24,6 +24,8 @@ from pool_api.api.routes import (
     zkeys,
 )
 from pool_api.errors import install_error_handlers
+from pool_api.live.events import connect_async_redis
+from pool_api.live.fanout import EventFanout
 from pool_api.settings import Settings
 from pool_api.state import PoolState
 from pool_api.store.migrate import SchemaNotMigratedError
@@ -50,12 +52,15 @@ def create_app(settings: Settings | None = None, *, start_runner: bool = True) -
             log.error("proverpool refuses to start: %s", exc)
             raise
         app.state.pool = pool
+        # One Redis subscription for all /v1/events clients of this app (issue 14 item 20).
+        app.state.event_fanout = EventFanout(lambda: connect_async_redis(pool.events.client))
         if start_runner and settings.api_runs_jobs:
             pool.runner.start()
         try:
             yield
         finally:
-            pool.close()
+            await app.state.event_fanout.aclose()
+            pool.close()  # stops the runner, and the embedded Redis with its last user
 
     app = FastAPI(
         title="proverpool",

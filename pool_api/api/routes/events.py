@@ -1,4 +1,8 @@
-"""``GET /v1/events``: the pool's live events as server-sent events, from Redis pub/sub."""
+"""``GET /v1/events``: the pool's live events as server-sent events, from Redis pub/sub.
+
+Every client of a process reads from that process's one subscription
+(:class:`pool_api.live.fanout.EventFanout`, ``app.state.event_fanout``).
+"""
 
 from __future__ import annotations
 
@@ -7,15 +11,13 @@ import json
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-import redis
-import redis.asyncio
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
 from pool_api.api.deps import Pool
 from pool_api.api.schemas import EVENT_TYPES
 from pool_api.errors import ApiError
-from pool_api.live.events import EVENTS_CHANNEL, connect_async_redis
+from pool_api.live.fanout import EventFanout, Subscription
 
 router = APIRouter(tags=["events"])
 
@@ -58,6 +60,9 @@ async def events(
     A comment line (``: keep-alive``) is sent every ``PROVERPOOL_SSE_KEEPALIVE_SECONDS``
     so that proxies keep the connection open. Events are not replayed: a client that
     reconnects reads the current state from ``GET /v1/jobs`` and ``GET /v1/nodes``.
+    A client that falls behind by more events than its queue holds, and every client when
+    the API loses its Redis subscription, gets one ``error`` event
+    (``{"type": "error", "detail": …}``) and the stream ends.
     """
     wanted = None
     if types is not None:
@@ -65,17 +70,11 @@ async def events(
         unknown = sorted(wanted - set(EVENT_TYPES))
         if unknown:
             raise ApiError(f"unknown event types {unknown}; known: {list(EVENT_TYPES)}")
-    client = connect_async_redis(pool.events.client)
-    pubsub = client.pubsub(ignore_subscribe_messages=True)
-    try:
-        await pubsub.subscribe(EVENTS_CHANNEL)
-    except (redis.RedisError, OSError) as exc:
-        await pubsub.aclose()
-        await client.aclose()
-        raise redis.ConnectionError(str(exc)) from exc
+    fanout: EventFanout = request.app.state.event_fanout
+    subscription = await fanout.subscribe()  # redis.ConnectionError → 503
     keepalive = pool.settings.sse_keepalive_seconds
     return StreamingResponse(
-        _stream(request, client, pubsub, keepalive, wanted),
+        _stream(request, fanout, subscription, keepalive, wanted),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
@@ -83,32 +82,32 @@ async def events(
 
 async def _stream(
     request: Request,
-    client: redis.asyncio.Redis,
-    pubsub: redis.asyncio.client.PubSub,
+    fanout: EventFanout,
+    subscription: Subscription,
     keepalive_seconds: float,
     wanted: set[str] | None,
 ) -> AsyncIterator[str]:
+    """The client's events from its queue in the process's one subscription (fanout)."""
     loop = asyncio.get_running_loop()
     try:
         yield "retry: 3000\n: connected\n\n"
         next_keepalive = loop.time() + keepalive_seconds
         while not await request.is_disconnected():
             timeout = max(0.0, min(1.0, next_keepalive - loop.time()))
-            message = await pubsub.get_message(timeout=timeout)
-            if message is not None and message.get("type") == "message":
-                raw = message["data"]
-                text = raw.decode() if isinstance(raw, bytes) else str(raw)
-                try:
-                    event_type = str(json.loads(text).get("type", "message"))
-                except (ValueError, AttributeError):
-                    continue
+            try:
+                item = await asyncio.wait_for(subscription.queue.get(), timeout)
+            except TimeoutError:
+                item = None
+            if isinstance(item, str):  # the end: Redis lost, or this client fell behind
+                detail = json.dumps({"type": "error", "detail": item})
+                yield f"event: error\ndata: {detail}\n\n"
+                return
+            if item is not None:
+                event_type, text = item
                 if wanted is None or event_type in wanted:
                     yield f"event: {event_type}\ndata: {text}\n\n"
             if loop.time() >= next_keepalive:
                 yield ": keep-alive\n\n"
                 next_keepalive = loop.time() + keepalive_seconds
-    except (redis.RedisError, OSError):
-        yield 'event: error\ndata: {"type": "error", "detail": "redis is unavailable"}\n\n'
     finally:
-        await pubsub.aclose()
-        await client.aclose()
+        fanout.unsubscribe(subscription)
