@@ -23,6 +23,7 @@ from pool_api.api.routes import (
     system,
     zkeys,
 )
+from pool_api.api.slow_clients import BodyDeadline
 from pool_api.errors import install_error_handlers
 from pool_api.live.events import connect_async_redis
 from pool_api.live.fanout import EventFanout
@@ -70,6 +71,11 @@ def create_app(settings: Settings | None = None, *, start_runner: bool = True) -
     )
     app.add_middleware(RateLimit)
     app.add_middleware(BodyLimit, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(  # outermost: times out slow bodies whatever the inner layers do
+        BodyDeadline,
+        body_timeout_seconds=settings.body_timeout_seconds,
+        body_min_bytes_per_second=settings.body_min_bytes_per_second,
+    )
     install_error_handlers(app)
     app.include_router(jobs.router)
     app.include_router(zkeys.router)

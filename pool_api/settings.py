@@ -126,6 +126,23 @@ class Settings(BaseSettings):
     sse_keepalive_seconds: float = Field(
         default=15, gt=0, description="Keep-alive comment interval on /v1/events."
     )
+    header_timeout_seconds: float = Field(
+        default=20,
+        gt=0,
+        description="A connection whose request headers are not complete this long after it "
+        "opened (or after the first byte of its next request) is answered 408 and closed.",
+    )
+    body_timeout_seconds: float = Field(
+        default=30,
+        gt=0,
+        description="Longest wait for the next piece of a request body, and the slack of the "
+        "whole body's deadline (408 past either).",
+    )
+    body_min_bytes_per_second: int = Field(
+        default=32 * 1024,
+        ge=1,
+        description="A body of N bytes must arrive within body_timeout_seconds + N / this.",
+    )
 
     @field_validator("operator_token")
     @classmethod

@@ -77,6 +77,7 @@ def run_demo(config: DemoConfig | None = None, console: Console | None = None) -
 
     import uvicorn
 
+    from pool_api.api.slow_clients import uvicorn_config
     from pool_api.main import create_app
     from pool_api.settings import Settings
     from workers.cluster.runtime import LocalCluster
@@ -100,7 +101,9 @@ def run_demo(config: DemoConfig | None = None, console: Console | None = None) -
         migrate.upgrade_url(settings.database_url)
     port = _free_port()
     server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
+        uvicorn_config(
+            create_app(settings), settings, host="127.0.0.1", port=port, log_level="warning"
+        )
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -187,6 +187,7 @@ def _start_ray_head(settings, host: str, head_cpus: int):  # noqa: ANN001
 def _serve(settings, host: str, port: int, invite: str, expires_at: object) -> None:  # noqa: ANN001
     import uvicorn
 
+    from pool_api.api.slow_clients import uvicorn_config
     from pool_api.main import create_app
 
     url = f"http://{_public_host(host)}:{port}"
@@ -198,7 +199,8 @@ def _serve(settings, host: str, port: int, invite: str, expires_at: object) -> N
     typer.echo(f"operator token: see {token_source}")
     typer.echo(f"invite expires at {expires_at:%Y-%m-%d %H:%M} UTC; to join, run on a contributor:")
     typer.echo(f"  proverpool join {url} --invite {invite}", err=False)
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host=host, port=port))
+    # Slow headers and bodies time out (pool_api.api.slow_clients, issue 14 item 17).
+    server = uvicorn.Server(uvicorn_config(create_app(settings), settings, host=host, port=port))
     server.run()
 
 

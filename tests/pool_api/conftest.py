@@ -13,6 +13,7 @@ import redis
 import uvicorn
 from fastapi.testclient import TestClient
 
+from pool_api.api.slow_clients import uvicorn_config
 from pool_api.main import create_app
 from pool_api.settings import Settings
 from pool_api.store import migrate
@@ -114,9 +115,11 @@ def serve(make_settings) -> Iterator[object]:
     servers = []
 
     def start(**overrides) -> tuple[str, object]:
-        app = create_app(make_settings(**overrides), start_runner=False)
+        settings = make_settings(**overrides)
+        app = create_app(settings, start_runner=False)
         port = _free_port()
-        config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+        # the package's uvicorn configuration (slow clients time out, issue 14 item 17)
+        config = uvicorn_config(app, settings, host="127.0.0.1", port=port, log_level="warning")
         server = uvicorn.Server(config)
         thread = threading.Thread(target=server.run, daemon=True)
         thread.start()
