@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from typing import Any
 
 import redis
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
 
@@ -40,6 +43,25 @@ class UnsupportedMediaTypeError(ApiError):
     status_code = 415
 
 
+def _plain_loc(loc: object) -> list[str | int]:
+    parts = loc if isinstance(loc, list | tuple) else (loc,)
+    return [p if isinstance(p, int | str) and not isinstance(p, bool) else str(p) for p in parts]
+
+
+def validation_details(errors: Sequence[Any]) -> list[dict[str, object]]:
+    """Validation errors as ``{"loc", "msg", "type"}``: never the rejected input (it may be
+    ``NaN`` or ``Infinity``, which JSON cannot carry, or a secret), nor its context."""
+    return [
+        {
+            "loc": _plain_loc(error.get("loc", ())),
+            "msg": str(error.get("msg", "")),
+            "type": str(error.get("type", "")),
+        }
+        for error in errors
+        if isinstance(error, dict)
+    ]
+
+
 def _validation(field: str, message: str, kind: str) -> list[dict[str, object]]:
     return [{"loc": ["body", field], "msg": message, "type": kind}]
 
@@ -48,6 +70,10 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
         return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def _request_validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"detail": validation_details(exc.errors())}, status_code=422)
 
     @app.exception_handler(KernelInputError)
     async def _kernel_input(_request: Request, exc: KernelInputError) -> JSONResponse:

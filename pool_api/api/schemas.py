@@ -16,6 +16,7 @@ from pydantic import (
     field_validator,
 )
 
+from accounting.types import MAX_UNITS
 from pool_api.store.models import JobStatus
 
 Number = StrictStr | StrictInt
@@ -103,7 +104,9 @@ class Groth16Proof(BaseModel):
 
 class RewardCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    amount_units: StrictInt = Field(gt=0, description="Reward in the token's base unit.")
+    amount_units: StrictInt = Field(
+        gt=0, le=MAX_UNITS, description="Reward in the token's base unit (at most 10^78 − 1)."
+    )
     idempotency_key: StrictStr = Field(min_length=1, max_length=128)
 
 

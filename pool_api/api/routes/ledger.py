@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 from sqlmodel import Session
 
 import accounting
-from accounting import AccountKind, WithdrawalStatus
+from accounting import MAX_UNITS, AccountKind, WithdrawalStatus
 from pool_api.api.deps import CurrentContributor, OperatorAuth, Pool, SelfOrOperator, SessionDep
 from pool_api.errors import NotFoundError, StateConflictError
 from pool_api.store.queries import contributors as contributor_queries
@@ -56,7 +56,9 @@ class StatementLinePublic(BaseModel):
 
 class WithdrawalCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    amount_units: StrictInt = Field(gt=0, description="Amount to withdraw, base units.")
+    amount_units: StrictInt = Field(
+        gt=0, le=MAX_UNITS, description="Amount to withdraw, base units (at most 10^78 − 1)."
+    )
     idempotency_key: StrictStr = Field(min_length=1, max_length=128)
 
 
@@ -318,7 +320,7 @@ def audit_ledger(session: SessionDep) -> AuditReport:
 class HeldReleaseCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     release_id: StrictStr = Field(min_length=1, max_length=128, description="Idempotency key.")
-    to: Literal["operator"] | StrictInt = Field(
+    to: Literal["operator"] | Annotated[StrictInt, Field(ge=1, le=2**31 - 1)] = Field(
         description="Who gets the held amount: 'operator' or a contributor id."
     )
 
