@@ -131,7 +131,12 @@ def run_msm(
             curve, bases[chunk.start : chunk.stop].copy(), scalars[chunk.start : chunk.stop].copy()
         )
 
-    policy = dataclasses.replace(policy, settle=settle, equal=verify.points_equal)
+    def canonical(chunk: Chunk, value: object) -> object:
+        return verify.canonical_point(curve, value)
+
+    policy = dataclasses.replace(
+        policy, settle=settle, equal=verify.points_equal, canonical=canonical
+    )
     todo = [c for c in chunks if c.index not in (completed or {})]
     sha256 = hashlib.sha256(np.ascontiguousarray(bases).tobytes()).hexdigest()
     if not cache_bases:
@@ -198,6 +203,9 @@ def run_ntt(
     def check_columns(c: Chunk, out: ChunkOutput) -> bool:
         return verify.check_ntt_slice(field, columns[c.start : c.stop], out.value)
 
+    def canonical_columns(c: Chunk, value: object) -> np.ndarray:
+        return verify.canonical_block(field, value, columns[c.start : c.stop].shape)
+
     row_task = tasks.ntt_rows_chunk
 
     def submit_rows(matrix_ref: ray.ObjectRef | None, scale: int | None) -> Submit:
@@ -218,7 +226,12 @@ def run_ntt(
     blocks = _run(
         plan.column_chunks,
         submit_rows(columns_ref, None),
-        dataclasses.replace(policy, verify=check_columns if check else None, audit=set()),
+        dataclasses.replace(
+            policy,
+            verify=check_columns if check else None,
+            audit=set(),
+            canonical=canonical_columns,
+        ),
         done,
     )
     # The four-step twiddles, on the head: entry [j2][k1] times ω_n^{j2·k1}.
@@ -230,6 +243,9 @@ def run_ntt(
     def check_rows(c: Chunk, out: ChunkOutput) -> bool:
         return verify.check_ntt_slice(field, matrix[c.start : c.stop], out.value, scale=scale)
 
+    def canonical_rows(c: Chunk, value: object) -> np.ndarray:
+        return verify.canonical_block(field, value, matrix[c.start : c.stop].shape)
+
     matrix_ref = None
     if any(c.index not in done for c in plan.row_chunks):
         matrix_ref = ray.put(matrix)
@@ -237,7 +253,9 @@ def run_ntt(
     rows = _run(
         plan.row_chunks,
         submit_rows(matrix_ref, scale),
-        dataclasses.replace(policy, verify=check_rows if check else None, audit=set()),
+        dataclasses.replace(
+            policy, verify=check_rows if check else None, audit=set(), canonical=canonical_rows
+        ),
         done,
     )
     result = np.concatenate([rows[c.index] for c in plan.row_chunks])  # (n1, n2): C[k1][k2]

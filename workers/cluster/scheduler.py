@@ -16,6 +16,9 @@ faster node takes more chunks and the nodes finish together.
   chunk's work units, at least ``straggler_min_seconds``) gets one speculative
   copy on another contributor's node.  The first result that verifies wins;
   the other copy is cancelled and never reported.
+* **One form**: every reply is first put in its canonical form (``canonical``: type,
+  dtype, shape, contiguity), and that exact value is checked, kept and combined; a reply
+  that cannot be put in that form without loss is a failed check.
 * **Verification**: ``verify`` (NTT: :func:`workers.cluster.verify.check_ntt_slice`)
   runs on every result, in a small thread pool beside the loop (the check
   releases the GIL), so the nodes get their next chunks while earlier ones
@@ -38,7 +41,7 @@ import logging
 import time
 from collections.abc import Callable, Hashable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import ray
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
@@ -68,6 +71,10 @@ class Policy:
     max_in_flight: int = 8
     max_attempts: int = 3
     """Failed tries (Ray errors) allowed per chunk before the job fails."""
+    canonical: Callable[[Chunk, object], object] | None = None
+    """A reply's value in the one form it is checked, kept and combined in (NTT:
+    :func:`workers.cluster.verify.canonical_block`, MSM: ``canonical_point``); raising
+    means the reply cannot be read losslessly in that form: a failed check."""
     verify: Callable[[Chunk, ChunkOutput], bool] | None = None
     audit: set[int] = field(default_factory=set)
     equal: Callable[[object, object], bool] = lambda a, b: a == b
@@ -272,14 +279,16 @@ class _Run:
     def collect(self, ref: ray.ObjectRef, copy: _Copy) -> None:
         chunk = copy.chunk
         try:
-            output: ChunkOutput = ray.get(ref)
+            reply = ray.get(ref)
         except ray.exceptions.RayError as exc:
             self.failed(copy, exc)
             return
-        # Credit and blame follow the node this copy was pinned to, never the node id
-        # the (untrusted) task reports about itself.
-        output = replace(output, node_id=copy.node_id)
         if chunk.index in self.accepted or self.policy.owner_of(copy.node_id) in self.cheaters:
+            self.ensure_progress(chunk.index)
+            return
+        output = self.canonical(copy, reply)
+        if output is None:  # an unreadable reply fails its check, whatever the copy's role
+            self.cheated(copy.node_id, chunk)
             self.ensure_progress(chunk.index)
             return
         if copy.role == "primary" and self.policy.verify is not None:
@@ -289,6 +298,48 @@ class _Run:
             self.verifying[future] = (copy, output)
             return
         self.checked(copy, output, passed=True)
+
+    def canonical(self, copy: _Copy, reply: object) -> ChunkOutput | None:
+        """The untrusted ``reply`` as the one :class:`ChunkOutput` that is checked, kept and
+        combined (``None``: it cannot be read, a failed check).
+
+        The value goes through :attr:`Policy.canonical` once; the other fields must have
+        their types. Credit and blame follow the node this copy was pinned to, never the
+        node id the task reports about itself.
+        """
+        problem = None
+        if type(reply) is not ChunkOutput:
+            problem = f"a {type(reply).__name__} instead of a ChunkOutput"
+        elif not isinstance(reply.duration_seconds, (int, float)) or not (
+            0 <= reply.duration_seconds < float("inf")
+        ):
+            problem = "no finite duration"
+        elif type(reply.fetched_bytes) is not int or reply.backend not in ("cpu", "gpu"):
+            problem = "malformed fields"
+        value = None
+        if problem is None:
+            value = reply.value
+            if self.policy.canonical is not None:
+                try:
+                    value = self.policy.canonical(copy.chunk, value)
+                except Exception as exc:  # whatever the reply is, it fails its check
+                    problem = str(exc)
+        if problem is not None:
+            log.warning(
+                "chunk %s (%s) on node %s: unreadable reply (%s)",
+                copy.chunk.index,
+                copy.role,
+                copy.node_id,
+                problem,
+            )
+            return None
+        return ChunkOutput(
+            value,
+            copy.node_id,
+            float(reply.duration_seconds),
+            max(0, reply.fetched_bytes),
+            reply.backend,
+        )
 
     def checks_done(self) -> None:
         """Hand every finished check to :meth:`checked`."""

@@ -11,8 +11,11 @@ Test mode (never in production): a chunk task is given the pool's
 ``PROVERPOOL_TEST_CORRUPT_FRACTION`` (corrupt that fraction of this node's
 results: an MSM drops its last point, an NTT slice changes one element — the
 "skip some work" cheat) or ``PROVERPOOL_TEST_SLOWDOWN_FACTOR`` (sleep so the
-chunk takes that many times longer: a straggler) take effect.  With the flag
-off both variables are refused (ignored, with a warning).  :func:`calibrate`
+chunk takes that many times longer: a straggler) or ``PROVERPOOL_TEST_REPLY_FORM``
+(reply in another form: ``int64`` — an NTT slice as ``int64`` words, same bits —,
+``list`` — the value as nested lists —, ``junk`` — a string instead of a
+:class:`ChunkOutput`) take effect.  With the flag off these variables are refused
+(ignored, with a warning).  :func:`calibrate`
 is never slowed: it stands for the speed the node showed when it joined.
 
 Each task holds one CPU (``num_cpus=1``), so its kernels run on one thread:
@@ -36,6 +39,7 @@ the ``O(n log n)`` NTT); the four-step twiddles are the head's.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import os
@@ -58,6 +62,7 @@ from workers.ntt import radix2
 log = logging.getLogger(__name__)
 CORRUPT_ENV = "PROVERPOOL_TEST_CORRUPT_FRACTION"
 SLOWDOWN_ENV = "PROVERPOOL_TEST_SLOWDOWN_FACTOR"
+REPLY_FORM_ENV = "PROVERPOOL_TEST_REPLY_FORM"
 
 
 @dataclass(frozen=True)
@@ -101,7 +106,25 @@ def _finish(
     if slowdown is not None and slowdown > 1:
         time.sleep(elapsed * (slowdown - 1) + 0.05 * (slowdown - 1))
         elapsed = time.perf_counter() - started
-    return ChunkOutput(value, node_id, elapsed, fetched_bytes, backend)
+    return _reply_form(ChunkOutput(value, node_id, elapsed, fetched_bytes, backend), test_mode)
+
+
+def _reply_form(output: ChunkOutput, test_mode: bool) -> Any:
+    """``output`` in the form ``PROVERPOOL_TEST_REPLY_FORM`` asks for (test mode only)."""
+    form = os.environ.get(REPLY_FORM_ENV)
+    if not form:
+        return output
+    if not test_mode:
+        log.warning("%s is set but the pool is not in test mode: refused", REPLY_FORM_ENV)
+        return output
+    value = output.value
+    if form == "junk":
+        return f"not a chunk output ({type(value).__name__})"
+    if form == "list":
+        value = value.tolist() if isinstance(value, np.ndarray) else list(value)
+    elif form == "int64" and isinstance(value, np.ndarray):
+        value = value.view(np.int64) if value.itemsize == 8 else value.astype(np.int64)
+    return dataclasses.replace(output, value=value)
 
 
 def _corrupt_block(block: np.ndarray) -> np.ndarray:

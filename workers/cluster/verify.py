@@ -65,7 +65,8 @@ from workers.codec.arrays import (
 )
 from workers.fields.mont4 import adc, mac, mul_wide
 from workers.ntt import radix2
-from workers.params import FIELDS
+from workers.params import CURVES, FIELDS
+from workers.reference import Point, is_on_curve
 
 DEFAULT_AUDIT_RATE = 0.05
 """Fraction of MSM chunks recomputed on another contributor's node."""
@@ -123,6 +124,62 @@ def _as_slice(field: str, values: object) -> np.ndarray:
     if values.ndim != (3 if words > 1 else 2) or (words > 1 and values.shape[2] != words):
         raise ValueError(f"expected a (rows, m) array of {field} elements, got {values.shape}")
     return np.ascontiguousarray(values)
+
+
+def canonical_block(field: str, value: object, shape: tuple[int, ...]) -> np.ndarray:
+    """An untrusted worker's NTT slice as the one array the head checks and keeps.
+
+    A fresh, C-contiguous base-class ``ndarray`` of the field's element dtype
+    (:mod:`workers.codec.arrays`) and exactly ``shape`` (the slice's input shape), copied
+    from ``value``; an integer array of another dtype or byte order is converted only when
+    no value changes.  Anything else — not an array, another shape, floats, objects, a
+    negative or too wide value — is :class:`ValueError`: the reply fails its check.  The
+    scheduler keeps what this returns, so the array that was checked is the array that is
+    recorded and combined (never the worker's object, whose dtype could turn a
+    concatenation into ``float64``).  Canonical values (below ``p``) are
+    :func:`check_ntt_slice`'s business.
+    """
+    dtype = element_dtype(field)
+    if not isinstance(value, np.ndarray):
+        raise ValueError(f"expected a {dtype} array of {field} elements, got {type(value)!r}")
+    if value.shape != tuple(shape):
+        raise ValueError(f"expected a {tuple(shape)} array of {field} elements, got {value.shape}")
+    if value.dtype.kind not in "ui":
+        raise ValueError(f"expected a {dtype} array of {field} elements, got {value.dtype}")
+    if value.dtype != dtype and value.size:
+        low, high = int(value.min()), int(value.max())
+        if low < 0 or high > int(np.iinfo(dtype).max):
+            raise ValueError(f"a {value.dtype} reply does not fit {dtype} without loss")
+    return np.array(value, dtype=dtype, order="C", copy=True, subok=False)
+
+
+def canonical_point(curve: str, value: object) -> Point:
+    """An untrusted worker's MSM partial sum as the one value the head keeps: an affine
+    point of Python ints (``(x, y)``, on G2 ``((x0, x1), (y0, y1))``) on the curve, or
+    infinity; anything else (another type or shape, a coordinate out of range, a point off
+    the curve) is :class:`ValueError`, a failed check.  (Whether it is the *right* point
+    is the audit's business.)"""
+    params = CURVES[curve]
+
+    def coordinate(c: object) -> int | tuple[int, int]:
+        if params.degree == 2:
+            if not isinstance(c, (tuple, list)) or len(c) != 2:
+                raise ValueError(f"a {curve} coordinate is a pair of integers")
+            return (_integer(c[0]), _integer(c[1]))
+        return _integer(c)
+
+    if not isinstance(value, (tuple, list)) or len(value) != 2:
+        raise ValueError(f"a {curve} point is a pair of coordinates, got {type(value)!r}")
+    point = (coordinate(value[0]), coordinate(value[1]))
+    if not is_on_curve(params, point):
+        raise ValueError(f"the reply is not a point of {curve}")
+    return point
+
+
+def _integer(value: object) -> int:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise ValueError(f"a coordinate is an integer, got {type(value)!r}")
+    return int(value)
 
 
 def column_sums(field: str, values: np.ndarray, weights: np.ndarray) -> list[int]:
