@@ -43,6 +43,7 @@ from accounting._core import (
     _post_once,
 )
 from accounting._transfers import _apply_transfers, _Leg
+from accounting.csv_cells import safe_row
 from accounting.errors import (
     ConflictError,
     InvalidAmountError,
@@ -207,7 +208,7 @@ def payout_rows_csv(rows: list[dict[str, object]]) -> str:
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=PAYOUT_COLUMNS, lineterminator="\n")
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows(safe_row(row) for row in rows)
     return out.getvalue()
 
 

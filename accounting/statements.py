@@ -13,6 +13,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
 from accounting._core import _check_contributor_id
+from accounting.csv_cells import safe_row
 from accounting.models import Account, AccountKind, Transfer
 
 #: Columns of a statement line, in order.
@@ -120,7 +121,7 @@ def statement_csv(lines: list[StatementLine]) -> str:
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=STATEMENT_COLUMNS, lineterminator="\n")
     writer.writeheader()
-    writer.writerows(_plain(line) for line in lines)
+    writer.writerows(safe_row(_plain(line)) for line in lines)
     return out.getvalue()
 
 

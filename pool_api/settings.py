@@ -8,6 +8,7 @@ first use, and an operator token generated once and kept in
 
 from __future__ import annotations
 
+import re
 import secrets
 from functools import cached_property
 from pathlib import Path
@@ -143,6 +144,19 @@ class Settings(BaseSettings):
         ge=1,
         description="A body of N bytes must arrive within body_timeout_seconds + N / this.",
     )
+    payout_address_pattern: str = Field(
+        default=r"^0x[0-9a-fA-F]{40}$",
+        description="Regular expression a contributor's payout address must match in full.",
+    )
+
+    @field_validator("payout_address_pattern")
+    @classmethod
+    def _compiles(cls, pattern: str) -> str:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ValueError(f"not a regular expression: {exc}") from None
+        return pattern
 
     @field_validator("operator_token")
     @classmethod

@@ -12,6 +12,7 @@ at the end unless ``keep_data`` is set.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import random
 import secrets
@@ -125,6 +126,11 @@ def run_demo(config: DemoConfig | None = None, console: Console | None = None) -
             shutil.rmtree(data_dir, ignore_errors=True)
 
 
+def _address(name: str) -> str:
+    """A made-up payout address for a demo contributor (``0x`` + 40 hex digits)."""
+    return "0x" + hashlib.sha256(name.encode()).hexdigest()[:40]
+
+
 def _yes_no(ok: bool) -> str:
     return "[green]yes" if ok else "[red]NO"
 
@@ -151,7 +157,7 @@ def _drive(
         created = _check(
             client.post(
                 "/v1/contributors",
-                json={"invite": invite["invite"], "name": name, "payout_address": f"0x{name}"},
+                json={"invite": invite["invite"], "name": name, "payout_address": _address(name)},
             ),
             f"redeem {name}'s invite",
         )

@@ -12,6 +12,8 @@ from sqlmodel import Session, select
 import accounting
 
 MIN = 1000  # the default PROVERPOOL_WITHDRAWAL_MIN_UNITS
+ALICE = "0x" + "a11ce" * 8  # payout addresses: 0x + 40 hex digits
+BOB = "0x" + "b0b" * 13 + "0"
 
 
 def add(pool, name: str, address: str | None = None) -> dict:
@@ -112,8 +114,8 @@ def test_contributor_endpoints_refuse_other_keys(pool, endpoint):
 
 
 def test_withdrawal_batch_export_paid_and_failed(pool):
-    alice = add(pool, "alice", "0xA11CE")
-    bob = add(pool, "bob", "0xB0B")
+    alice = add(pool, "alice", ALICE)
+    bob = add(pool, "bob", BOB)
     fund(pool, "job-1", 20_000, {alice["id"]: 1, bob["id"]: 1})
 
     first = withdraw(pool, alice, 6_000, "w-1")
@@ -162,10 +164,10 @@ def test_withdrawal_batch_export_paid_and_failed(pool):
         "batch_id": "b-1",
         "withdrawal_id": created["withdrawal_id"],
         "contributor_id": alice["id"],
-        "address": "0xA11CE",
+        "address": ALICE,
         "amount_units": 6_000,
     }
-    assert rows[bob["id"]]["address"] == "0xB0B"
+    assert rows[bob["id"]]["address"] == BOB
     assert rows[bob["id"]]["amount_units"] == 4_000
     as_csv = pool.client.get(
         "/v1/payout-batches/b-1/export", params={"format": "csv"}, headers=pool.operator
@@ -173,9 +175,9 @@ def test_withdrawal_batch_export_paid_and_failed(pool):
     assert as_csv.status_code == 200
     assert as_csv.headers["content-type"].startswith("text/csv")
     csv_rows = {r["address"]: r for r in csv.DictReader(io.StringIO(as_csv.text))}
-    assert csv_rows["0xA11CE"]["amount_units"] == "6000"
-    assert csv_rows["0xA11CE"]["withdrawal_id"] == created["withdrawal_id"]
-    assert csv_rows["0xB0B"]["amount_units"] == "4000"
+    assert csv_rows[ALICE]["amount_units"] == "6000"
+    assert csv_rows[ALICE]["withdrawal_id"] == created["withdrawal_id"]
+    assert csv_rows[BOB]["amount_units"] == "4000"
 
     def mark(withdrawal_id: str, outcome: str):
         return pool.client.post(
@@ -266,7 +268,7 @@ def test_batch_export_needs_payout_addresses(pool):
 
 
 def test_operator_endpoints_refuse_without_the_operator_token(pool):
-    alice = add(pool, "alice", "0xA11CE")
+    alice = add(pool, "alice", ALICE)
     calls = [
         ("post", "/v1/payout-batches", {"batch_id": "b"}),
         ("get", "/v1/payout-batches/b/export", None),

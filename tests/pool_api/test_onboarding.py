@@ -17,9 +17,12 @@ def _invite(api) -> str:
     return body["invite"]
 
 
+PAYOUT = "0x" + "abc0" * 10
+
+
 def _redeem(api, invite: str, name: str = "carol"):
     return api.client.post(
-        "/v1/contributors", json={"invite": invite, "name": name, "payout_address": "0xabc"}
+        "/v1/contributors", json={"invite": invite, "name": name, "payout_address": PAYOUT}
     )
 
 
@@ -43,7 +46,7 @@ def test_an_invite_is_redeemed_once_and_stored_hashed(api):
         contributor = session.exec(select(Contributor)).one()
     assert invite not in stored.token_hash and stored.contributor_id == 1
     assert body["api_key"] not in contributor.api_key_hash
-    assert contributor.payout_address == "0xabc"
+    assert contributor.payout_address == PAYOUT
 
 
 def test_bad_invites_are_refused_and_change_nothing(make_api):

@@ -10,10 +10,12 @@ by the contributor or the operator.
 from __future__ import annotations
 
 import hmac
+import re
 import secrets
 from datetime import timedelta
 
 from fastapi import APIRouter, HTTPException, Response, status
+from fastapi.exceptions import RequestValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
@@ -37,6 +39,7 @@ from pool_api.api.schemas import (
     InviteCreated,
 )
 from pool_api.errors import ApiError, StateConflictError
+from pool_api.state import PoolState
 from pool_api.store.models import Invite, utcnow
 from pool_api.store.queries import contributors as queries
 
@@ -77,6 +80,22 @@ def _redeemable_invite(session: Session, token: str) -> Invite:
     return invite
 
 
+def _check_payout_address(pool: PoolState, address: str | None) -> None:
+    """422 unless ``address`` matches ``PROVERPOOL_PAYOUT_ADDRESS_PATTERN`` in full (the
+    address is never echoed: it ends up in payout CSVs, so a formula must not get in)."""
+    pattern = pool.settings.payout_address_pattern
+    if address is not None and re.fullmatch(pattern, address) is None:
+        raise RequestValidationError(
+            [
+                {
+                    "loc": ("body", "payout_address"),
+                    "msg": f"not a payout address: it must match {pattern}",
+                    "type": "payout_address_pattern",
+                }
+            ]
+        )
+
+
 @router.post(
     "/v1/contributors",
     status_code=status.HTTP_201_CREATED,
@@ -103,6 +122,7 @@ def create_contributor(
         )
     elif not is_operator(pool, credentials.credentials):
         raise HTTPException(403, detail="invalid operator token")
+    _check_payout_address(pool, body.payout_address)  # before anything is written
     if queries.contributor_named(session, name=body.name) is not None:
         raise StateConflictError(f"a contributor named {body.name!r} exists")
     api_key, digest = new_api_key()
