@@ -11,7 +11,8 @@ on the server of ``--postgres-url``, dropped afterwards), and the Redis of
 separate processes, so they share one Redis server), every table migrated
 with Alembic. Setup
 through the API itself: the operator invites ``--contributors`` contributors,
-each redeems its invite and registers a node. ``--jobs`` finished jobs (NTT of
+each redeems its invite; one node each is written to the database (there is no Ray
+cluster here, and ``POST /v1/nodes`` takes only live Ray nodes). ``--jobs`` finished jobs (NTT of
 four BabyBear elements, their result blobs stored) are written straight to the
 database so the job runner has nothing to do.
 
@@ -59,7 +60,7 @@ from sqlmodel import Session  # noqa: E402
 from pool_api.store import migrate  # noqa: E402
 from pool_api.store.blobs import BlobStore  # noqa: E402
 from pool_api.store.db import make_engine  # noqa: E402
-from pool_api.store.models import Job, JobStatus  # noqa: E402
+from pool_api.store.models import Job, JobStatus, Node  # noqa: E402
 from workers.codec.arrays import elements_from_ints, encode_elements  # noqa: E402
 
 DEFAULT_JSON = ROOT / "bench" / "results" / "load.json"
@@ -120,9 +121,13 @@ def _seed_jobs(database_url: str, data_dir: Path, count: int) -> list[str]:
     return ids
 
 
-def _onboard(base_url: str, contributors: int) -> list[dict[str, str]]:
+def _onboard(base_url: str, database_url: str, contributors: int) -> list[dict[str, str]]:
+    """Contributors onboarded over HTTP, each with one node written straight to the database:
+    ``POST /v1/nodes`` takes only nodes alive in Ray that advertise their registration
+    secret, and this load test has no Ray cluster; the heartbeats need only the rows."""
     operator = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
     nodes = []
+    rows = []
     with httpx.Client(base_url=base_url, timeout=30) as client:
         for i in range(contributors):
             invite = client.post("/v1/invites", headers=operator).json()["invite"]
@@ -130,13 +135,13 @@ def _onboard(base_url: str, contributors: int) -> list[dict[str, str]]:
                 "/v1/contributors", json={"invite": invite, "name": f"load-{i}"}
             ).json()
             node_id = secrets.token_hex(28)
-            registered = client.post(
-                "/v1/nodes",
-                json={"ray_node_id": node_id, "cpu_cores": 2},
-                headers={"Authorization": f"Bearer {created['api_key']}"},
-            )
-            registered.raise_for_status()
+            rows.append(Node(ray_node_id=node_id, contributor_id=created["id"], cpu_cores=2))
             nodes.append({"ray_node_id": node_id, "api_key": created["api_key"]})
+    engine = make_engine(database_url)
+    with Session(engine) as session:
+        session.add_all(rows)
+        session.commit()
+    engine.dispose()
     return nodes
 
 
@@ -310,7 +315,7 @@ def _run(args: argparse.Namespace, work: Path, database_url: str) -> list[dict[s
     )
     try:
         _wait_ready(base_url, server)
-        nodes = _onboard(base_url, args.contributors)
+        nodes = _onboard(base_url, database_url, args.contributors)
         plan_path = work / "plan.json"
         plan_path.write_text(json.dumps({"nodes": nodes, "jobs": job_ids}))
         results = []

@@ -46,6 +46,7 @@ from ray.cluster_utils import Cluster
 from sqlmodel import Session, select
 
 from pool_api.main import create_app
+from pool_api.membership import new_registration_secret, registration_resource
 from pool_api.settings import Settings
 from pool_api.store.models import ChunkRecord, Job
 from workers.cluster import dispatch, verify
@@ -81,7 +82,11 @@ class BenchPool:
         self.cluster = Cluster(
             initialize_head=True, head_node_args={"num_cpus": 0, "include_dashboard": False}
         )
-        self.nodes = [self.cluster.add_node(num_cpus=1) for _ in range(nodes)]
+        self.secrets = [new_registration_secret() for _ in range(nodes)]
+        self.nodes = [
+            self.cluster.add_node(num_cpus=1, resources={registration_resource(secret): 1})
+            for secret in self.secrets
+        ]
         self.cluster.wait_for_nodes()
         ray.init(address=self.cluster.address, log_to_driver=False)
         values: dict[str, object] = {
@@ -95,13 +100,13 @@ class BenchPool:
         self.client = TestClient(create_app(self.settings, start_runner=False))
         self.client.__enter__()
         operator = {"Authorization": f"Bearer {TOKEN}"}
-        for i, node in enumerate(self.nodes):
+        for i, (node, secret) in enumerate(zip(self.nodes, self.secrets, strict=True)):
             body = self.client.post(
                 "/v1/contributors", json={"name": f"c{i}"}, headers=operator
             ).json()
             self.client.post(
                 "/v1/nodes",
-                json={"ray_node_id": node.node_id},
+                json={"ray_node_id": node.node_id, "registration_secret": secret},
                 headers={"Authorization": f"Bearer {body['api_key']}"},
             ).raise_for_status()
 

@@ -43,6 +43,18 @@ class UnsupportedMediaTypeError(ApiError):
     status_code = 415
 
 
+class ForbiddenError(ApiError):
+    """The caller is known but may not do this (a banned contributor, another's node)."""
+
+    status_code = 403
+
+
+class UnavailableError(ApiError):
+    """A part the request needs does not answer (e.g. the Ray cluster)."""
+
+    status_code = 503
+
+
 def _plain_loc(loc: object) -> list[str | int]:
     parts = loc if isinstance(loc, list | tuple) else (loc,)
     return [p if isinstance(p, int | str) and not isinstance(p, bool) else str(p) for p in parts]

@@ -9,17 +9,22 @@
 * Ray's token authentication (``RAY_AUTH_MODE=token``, ``RAY_AUTH_TOKEN``) guards
   the GCS; the Ray processes get an environment without the pool's secrets
   (:func:`ray_environment`).
-* A joining node is found in the GCS by a unique custom resource it is started
-  with (:func:`find_ray_node`), and calibrated locally with the same small MSM and
+* A joining node is started with a registration resource naming the SHA-256 of a
+  fresh secret (:func:`registration_resource`); it is found in the GCS by it
+  (:func:`find_ray_node`), and the pool registers the node only to whoever shows the
+  secret (``POST /v1/nodes``); :func:`ray_nodes` is the pool's view of which nodes are
+  alive and what they advertise.  The node is calibrated locally with the same small MSM and
   NTT as the pool's calibration task (:mod:`workers.cluster.calibration`), in work units per second.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import ipaddress
 import json
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -35,6 +40,10 @@ from pool_api.errors import JoinError
 from pool_api.private_files import ensure_private_dir
 
 LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
+REGISTRATION_RESOURCE_PREFIX = "proverpool_node_"
+"""A node's registration resource: this prefix and the SHA-256 (hex) of its secret."""
+ALIVE_CACHE_SECONDS = 2.0
+"""How long :func:`alive_ray_nodes` reuses one answer of the GCS."""
 SECRET_WORDS = ("TOKEN", "KEY", "SECRET", "PASSWORD", "URL", "INVITE", "PAYOUT")
 STATE_FILE = "join.json"
 
@@ -205,6 +214,48 @@ def find_ray_node(address: str, resource: str, timeout_seconds: float) -> str:
     if node_id is not None:
         return node_id
     raise JoinError(f"the Ray node did not show up in the cluster at {address}")
+
+
+def new_registration_secret() -> str:
+    """A fresh node registration secret: 32 random bytes, hex (kept in the join state
+    file, sent only in the body of ``POST /v1/nodes``, never on a command line)."""
+    return secrets.token_hex(32)
+
+
+def registration_digest(secret: str) -> str:
+    """SHA-256 (hex) of a registration secret: what the pool stores and Ray advertises."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def registration_resource(secret: str) -> str:
+    """The custom Ray resource a node started with ``secret`` advertises
+    (``proverpool_node_<sha256>``): the head accepts the node's registration only from
+    whoever shows the secret whose hash the node advertises (docs/architecture.md §6)."""
+    return REGISTRATION_RESOURCE_PREFIX + registration_digest(secret)
+
+
+_alive_cache: dict[str | None, tuple[float, dict[str, frozenset[str]] | None]] = {}
+
+
+def ray_nodes(ray_address: str | None, fresh: bool = False) -> dict[str, frozenset[str]] | None:
+    """Alive Ray nodes of the pool's cluster → their resource names (``None``: Ray does
+    not answer), reused for :data:`ALIVE_CACHE_SECONDS` unless ``fresh``
+    (:func:`workers.cluster.runtime.alive_node_resources`)."""
+    from workers.cluster.runtime import alive_node_resources
+
+    now = time.monotonic()
+    cached = _alive_cache.get(ray_address)
+    if not fresh and cached is not None and now - cached[0] < ALIVE_CACHE_SECONDS:
+        return cached[1]
+    nodes = alive_node_resources(ray_address)
+    _alive_cache[ray_address] = (time.monotonic(), nodes)
+    return nodes
+
+
+def alive_ray_nodes(ray_address: str | None) -> frozenset[str]:
+    """Ids of the Ray nodes alive now (none when Ray does not answer): a registered node
+    counts as online only while it is alive in Ray and heartbeats."""
+    return frozenset(ray_nodes(ray_address) or {})
 
 
 def detect_gpu() -> tuple[str | None, int | None]:

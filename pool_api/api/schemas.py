@@ -167,6 +167,14 @@ KernelName = Annotated[StrictStr, Field(pattern=r"^[a-z0-9_]{1,48}$")]
 class NodeCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     ray_node_id: StrictStr = Field(pattern=r"^[0-9a-f]{56}$", description="Ray node id (hex).")
+    registration_secret: StrictStr = Field(
+        min_length=32,
+        max_length=128,
+        pattern=r"^[0-9A-Za-z_\-]+$",
+        description="The secret whose SHA-256 the node advertises as its Ray resource "
+        "proverpool_node_<sha256> (proverpool join makes one per node): proof that the "
+        "caller started the node.",
+    )
     cpu_cores: StrictInt | None = Field(default=None, ge=1, le=65_536)
     gpu_model: StrictStr | None = Field(default=None, min_length=1, max_length=128)
     gpu_memory_bytes: StrictInt | None = Field(default=None, ge=0, le=1 << 50)

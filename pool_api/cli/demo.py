@@ -80,12 +80,17 @@ def run_demo(config: DemoConfig | None = None, console: Console | None = None) -
 
     from pool_api.api.slow_clients import uvicorn_config
     from pool_api.main import create_app
+    from pool_api.membership import new_registration_secret, registration_resource
     from pool_api.settings import Settings
     from workers.cluster.runtime import LocalCluster
 
+    node_secrets = [new_registration_secret() for _ in config.contributors]
     with console.status("starting a Ray cluster: head + 2 contributor nodes…"):
-        cluster = LocalCluster([1] * len(config.contributors))
-    worker_nodes = cluster.node_ids
+        cluster = LocalCluster(
+            [1] * len(config.contributors),
+            [{registration_resource(secret): 1} for secret in node_secrets],
+        )
+    worker_nodes = list(zip(cluster.node_ids, node_secrets, strict=True))
     console.print(f"Ray cluster at {cluster.address} with {len(worker_nodes)} worker nodes")
     operator_token = secrets.token_urlsafe(24)
     settings = Settings(
@@ -146,13 +151,13 @@ def _drive(
     config: DemoConfig,
     console: Console,
     operator_token: str,
-    worker_nodes: list[str],
+    worker_nodes: list[tuple[str, str]],
 ) -> int:
     from workers import msm, ntt
 
     operator = {"Authorization": f"Bearer {operator_token}"}
     names: dict[int, str] = {}
-    for name, node in zip(config.contributors, worker_nodes, strict=True):
+    for name, (node, secret) in zip(config.contributors, worker_nodes, strict=True):
         invite = _check(client.post("/v1/invites", headers=operator), "create an invite")
         created = _check(
             client.post(
@@ -163,7 +168,7 @@ def _drive(
         )
         names[created["id"]] = name
         key = {"Authorization": f"Bearer {created['api_key']}"}
-        node_body = {"ray_node_id": node, "cpu_cores": 1}
+        node_body = {"ray_node_id": node, "registration_secret": secret, "cpu_cores": 1}
         _check(client.post("/v1/nodes", json=node_body, headers=key), "node")
         console.print(f"contributor [bold]{name}[/] (id {created['id']}) owns node {node[:12]}…")
 

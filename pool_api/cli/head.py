@@ -10,11 +10,13 @@ then the Ray head and its whole process group (:class:`pool_api.membership.RayPr
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import signal
 import socket
 import sys
+import threading
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
@@ -131,7 +133,8 @@ def head(
             from pool_api.membership import local_ray_auth_token, use_ray_token
 
             use_ray_token(local_ray_auth_token())
-        _serve(settings, host, port, invite, expires_at)
+        head_node = getattr(ray_head, "operator_node_id", None)
+        _serve(settings, host, port, invite, expires_at, head_node)
     except JoinError as exc:
         _fail(str(exc))
     except KeyboardInterrupt:
@@ -148,7 +151,13 @@ def head(
 
 
 def _start_ray_head(settings, host: str, head_cpus: int):  # noqa: ANN001
-    from pool_api.membership import RayProcess, free_port, use_ray_token
+    from pool_api.membership import (
+        RayProcess,
+        free_port,
+        new_registration_secret,
+        registration_resource,
+        use_ray_token,
+    )
 
     token = _ray_token(settings.data_dir) if settings.ray_auth else None
     use_ray_token(token)  # for this process's Ray driver (the job runner)
@@ -167,6 +176,9 @@ def _start_ray_head(settings, host: str, head_cpus: int):  # noqa: ANN001
     ]
     if host not in WILDCARD_HOSTS:
         args += ["--node-ip-address", host]
+    secret = new_registration_secret() if head_cpus > 0 else None
+    if secret is not None:  # the head computes: its node is the operator's (registered below)
+        args += ["--resources", json.dumps({registration_resource(secret): 1})]
     typer.echo(f"starting the Ray head on port {settings.ray_port} ...")
     ray_head = RayProcess(args, token, prefix="pp-head-")
     ray_head.wait_started(120)
@@ -181,10 +193,68 @@ def _start_ray_head(settings, host: str, head_cpus: int):  # noqa: ANN001
     )
     auth = "token auth on" if token else "no auth (PROVERPOOL_RAY_AUTH=false)"
     typer.echo(f"Ray head: {settings.ray_address} ({auth}, temp dir {ray_head.temp_dir})")
+    if secret is not None:
+        try:
+            ray_head.operator_node_id = _register_head_node(settings, secret, head_cpus)
+        except BaseException:
+            ray_head.stop(grace_seconds=5)
+            raise
     return ray_head
 
 
-def _serve(settings, host: str, port: int, invite: str, expires_at: object) -> None:  # noqa: ANN001
+def _register_head_node(settings, secret: str, head_cpus: int) -> str:  # noqa: ANN001
+    """Register the head's own Ray node to the operator's contributor (its chunks are the
+    operator's work; nobody else can claim the node: they lack ``secret``); its id."""
+    from sqlmodel import Session
+
+    from pool_api.membership import find_ray_node, registration_digest, registration_resource
+    from pool_api.store.db import make_engine
+    from pool_api.store.queries.nodes import register_operator_node
+
+    node_id = find_ray_node(settings.ray_address, registration_resource(secret), 60)
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        with Session(engine) as session:
+            register_operator_node(
+                session,
+                ray_node_id=node_id,
+                registration_sha256=registration_digest(secret),
+                cpu_cores=head_cpus,
+            )
+    finally:
+        engine.dispose()
+    typer.echo(f"the head's node {node_id[:12]}… ({head_cpus} CPUs) computes for the operator")
+    return node_id
+
+
+def _beat_head_node(app, node_id: str, stop: threading.Event) -> None:  # noqa: ANN001
+    """Heartbeat the head's own node (as ``join`` does for a contributor's) while the API
+    runs: it counts as online while it is alive in Ray."""
+    from pool_api.live import presence
+
+    while not stop.is_set():
+        pool = getattr(app.state, "pool", None)
+        if pool is None:  # the app is still starting
+            stop.wait(0.5)
+            continue
+        ttl = pool.settings.node_presence_ttl_seconds
+        try:
+            presence.beat(pool.events.client, node_id, ttl)
+        except Exception as exc:  # Redis restarting: the next beat retries
+            typer.echo(f"heartbeat of the head's node failed: {exc}", err=True)
+        stop.wait(max(1.0, ttl / 3))
+
+
+def _serve(
+    settings,  # noqa: ANN001
+    host: str,
+    port: int,
+    invite: str,
+    expires_at: object,
+    head_node: str | None = None,
+) -> None:
+    """Serve the API (uvicorn) until stopped; ``head_node``: the head's own registered Ray
+    node, heartbeated meanwhile."""
     import uvicorn
 
     from pool_api.api.slow_clients import uvicorn_config
@@ -200,8 +270,15 @@ def _serve(settings, host: str, port: int, invite: str, expires_at: object) -> N
     typer.echo(f"invite expires at {expires_at:%Y-%m-%d %H:%M} UTC; to join, run on a contributor:")
     typer.echo(f"  proverpool join {url} --invite {invite}", err=False)
     # Slow headers and bodies time out (pool_api.api.slow_clients, issue 14 item 17).
-    server = uvicorn.Server(uvicorn_config(create_app(settings), settings, host=host, port=port))
-    server.run()
+    app = create_app(settings)
+    server = uvicorn.Server(uvicorn_config(app, settings, host=host, port=port))
+    stop = threading.Event()
+    if head_node is not None:
+        threading.Thread(target=_beat_head_node, args=(app, head_node, stop), daemon=True).start()
+    try:
+        server.run()
+    finally:
+        stop.set()
 
 
 def _shutdown(ray_head) -> bool:  # noqa: ANN001

@@ -2,18 +2,21 @@
 
 ``join``: check the pool's version → redeem the invite (or reuse the API key saved
 in ``DATA_DIR/join.json``, 0600) → detect a GPU (CuPy) → calibrate (progress bar)
-→ get the Ray address and token (``GET /v1/cluster``) → ``ray start --address``
-with a unique custom resource → find that node's id in the GCS → register it
-(``POST /v1/nodes``) → heartbeat in a thread and show work and earnings until
-Ctrl-C / SIGTERM, which stops the Ray node (Ray drains it: in-flight chunks are
-handed back and the runner re-runs them elsewhere).  ``leave``: stop the running
-``join`` (SIGTERM) and deregister the node (``DELETE /v1/nodes/{id}``).
+→ get the Ray address and token (``GET /v1/cluster``) → a fresh registration secret
+(kept in the state file) → ``ray start --address`` with the custom resource
+``proverpool_node_<sha256 of the secret>`` → find that node's id in the GCS by it →
+register it with the secret (``POST /v1/nodes``: the pool checks the node advertises
+the secret's hash, so nobody else can claim it) → heartbeat in a thread and show
+work and earnings until Ctrl-C / SIGTERM, which stops the Ray node (Ray drains it:
+in-flight chunks are handed back and the runner re-runs them elsewhere).  ``leave``:
+stop the running ``join`` (SIGTERM) and deregister the node (``DELETE /v1/nodes/{id}``).
 
 Every failure is one line on stderr and exit code 2.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -143,12 +146,17 @@ def _join(
     state = _credentials(client, membership.load_state(data_dir), invite, name, payout)
     membership.save_state(data_dir, state)
     client.api_key = state["api_key"]
+    _forget_previous_node(client, state, data_dir)
     gpu_model, gpu_memory = (None, None) if no_gpu else membership.detect_gpu()
     speeds = _calibrate(membership, gpu=gpu_model is not None)
     cluster = client.call("GET", "/v1/cluster").json()
     membership.use_ray_token(cluster.get("ray_auth_token"))
     cpus = num_cpus or os.cpu_count() or 1
-    marker = f"proverpool_node_{secrets.token_hex(6)}"
+    # A fresh secret per node, kept in the 0600 state file: the node advertises only its
+    # hash (a Ray resource, visible to every member); the secret goes in the POST body.
+    state["registration_secret"] = membership.new_registration_secret()
+    membership.save_state(data_dir, state)
+    marker = membership.registration_resource(state["registration_secret"])
     args = ["--address", cluster["ray_address"], "--num-cpus", str(cpus)]
     args += ["--num-gpus", "1" if gpu_model else "0"]
     args += ["--resources", json.dumps({marker: 1})]
@@ -164,6 +172,7 @@ def _join(
         node_id = membership.find_ray_node(cluster["ray_address"], marker, 60)
         registered = {
             "ray_node_id": node_id,
+            "registration_secret": state["registration_secret"],
             "cpu_cores": cpus,
             "gpu_model": gpu_model,
             "gpu_memory_bytes": gpu_memory,
@@ -182,6 +191,22 @@ def _join(
         state.pop("join_pid", None)
         membership.save_state(data_dir, state)
     typer.echo("stopped")
+
+
+def _forget_previous_node(client: PoolClient, state: dict, data_dir: Path) -> None:
+    """Deregister the node a previous ``join`` left registered (it stopped without
+    ``leave``: its Ray node is gone), so stale nodes do not use up
+    ``PROVERPOOL_MAX_NODES_PER_CONTRIBUTOR``; a ``join`` still running is left alone."""
+    from pool_api import membership
+
+    previous, pid = state.get("ray_node_id"), state.get("join_pid")
+    if not previous or (pid and pid != os.getpid() and _alive(pid)):
+        return
+    # Already deregistered, or refused (a banned contributor's nodes stay fenced): fine.
+    with contextlib.suppress(JoinError):
+        client.call("DELETE", f"/v1/nodes/{previous}")
+    state.pop("ray_node_id", None)
+    membership.save_state(data_dir, state)
 
 
 def _calibrate(membership, gpu: bool) -> dict[str, float]:  # noqa: ANN001

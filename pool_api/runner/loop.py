@@ -178,7 +178,9 @@ class JobRunner:
             engine=self.engine,
             blobs=self.blobs,
             store=self.store,
-            book=NodeBook(self.engine, job_id),
+            book=NodeBook(
+                self.engine, job_id, unregistered_may_work=self.settings.ray_address is None
+            ),
             events=self.events,
             metrics=self.metrics,
             should_continue=lambda: self._should_continue(job_id),

@@ -1,7 +1,10 @@
 """What the runner knows about nodes: owners, bans, strikes and measured speeds (SQL).
 
-* **Owners**: a registered node (``Node`` row) answers for its contributor;
-  an unregistered one only for itself (it may work, nobody is credited).
+* **Owners**: a registered node (``Node`` row) answers for its contributor.  Only
+  registered nodes of contributors who are not banned get chunks (docs/architecture.md
+  §6): an unregistered node in the pool's shared Ray cluster is nobody's, and a banned
+  contributor's nodes stay fenced.  In a private Ray (no ``PROVERPOOL_RAY_ADDRESS``:
+  nobody can join, every node is the operator's) unregistered nodes work, uncredited.
 * **Strikes and bans** (docs/architecture.md §6): a contributor caught with a wrong result
   in a job gets one :class:`~pool_api.store.models.Strike` for that job (at most
   one per job), earns nothing for it, and is banned (``banned_at``) on its
@@ -34,9 +37,12 @@ SPEED_EWMA_WEIGHT = 0.2
 class NodeBook:
     """Owners, bans and speeds of nodes, read from SQL for one job."""
 
-    def __init__(self, engine: Engine, job_id: str) -> None:
+    def __init__(self, engine: Engine, job_id: str, unregistered_may_work: bool = False) -> None:
+        """``unregistered_may_work``: the pool's Ray is private (nobody can join it), so
+        its unregistered nodes may work (uncredited)."""
         self.engine = engine
         self.job_id = job_id
+        self.unregistered_may_work = unregistered_may_work
         self.owners: dict[str, int] = {}
         self.speeds: dict[str, dict[str, float]] = {}
         self.excluded: set[int] = set()
@@ -64,8 +70,14 @@ class NodeBook:
         return self.owners.get(node_id)
 
     def eligible(self, alive: dict[str, int]) -> dict[str, int]:
-        """``alive`` (node → slots) without the nodes of banned or struck contributors."""
-        return {n: s for n, s in alive.items() if self.owners.get(n) not in self.excluded}
+        """``alive`` (node → slots) with only registered nodes of contributors neither
+        banned nor struck in this job (any unregistered one too in a private Ray)."""
+        return {
+            n: s
+            for n, s in alive.items()
+            if (n in self.owners or self.unregistered_may_work)
+            and self.owners.get(n) not in self.excluded
+        }
 
     # --- strikes ---------------------------------------------------------------------------
     def strike(self, node_id: str, chunk_index: int, reason: str, max_strikes: int) -> bool:

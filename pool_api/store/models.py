@@ -52,6 +52,10 @@ class Node(SQLModel, table=True):
     gpu_memory_bytes: int | None = Field(default=None, sa_column=Column(BigInteger))
     speeds_json: str | None = Field(default=None, sa_column=Column(Text))
     """Measured speeds per kernel, JSON ``{kernel: work units per second}``."""
+    registration_sha256: str | None = Field(default=None, unique=True, index=True, max_length=64)
+    """SHA-256 of the node's registration secret: the Ray node advertises the custom resource
+    ``proverpool_node_<this>`` and only the machine that started it knows the secret
+    (:mod:`pool_api.membership`).  ``None`` only for rows registered before it existed."""
 
 
 class JobStatus(StrEnum):

@@ -182,6 +182,14 @@ def test_head_and_join_in_two_processes(procs, tmp_path):
     assert printed, head_log.read_text()
     url, invite = printed.groups()
     assert url == f"http://127.0.0.1:{api_port}"
+    # The head computes (--head-cpus 1): its own node is registered to the operator.
+    (head_node,) = _wait(lambda: _get(client, "/v1/nodes"), "the head's node", 60, head_log)
+    names = {c["id"]: c["name"] for c in _get(client, "/v1/contributors")}
+    assert names[head_node["contributor_id"]] == "(operator)"
+
+    def joined() -> list[dict]:
+        nodes = _get(client, "/v1/nodes") or []
+        return [n for n in nodes if n["ray_node_id"] != head_node["ray_node_id"]]
 
     # A wrong invite: one line on stderr, exit code 2, nothing started.
     bad = procs.run("join", url, "--invite", "inv_nope", "--data-dir", str(tmp_path / "bad"))
@@ -195,7 +203,7 @@ def test_head_and_join_in_two_processes(procs, tmp_path):
     )  # fmt: skip
     logs = (head_log, join_log)
     nodes = _wait(
-        lambda: [n for n in _get(client, "/v1/nodes") or [] if n["status"] == "online"],
+        lambda: [n for n in joined() if n["status"] == "online"],
         "the joined node",
         150,
         *logs,
@@ -205,7 +213,7 @@ def test_head_and_join_in_two_processes(procs, tmp_path):
 
     # The MSM is planned over both nodes: the joined one runs part of it, alice is credited.
     job_id = _run_msm(client, logs)
-    (node,) = _get(client, "/v1/nodes")
+    (node,) = joined()
     assert node["work_units"] > 0
     (alice,) = [c for c in _get(client, "/v1/contributors") if c["name"] == "alice"]
     assert alice["id"] == node["contributor_id"] and alice["work_units"] == node["work_units"]
@@ -225,7 +233,7 @@ def test_head_and_join_in_two_processes(procs, tmp_path):
     left = procs.run("leave", "--data-dir", str(join_dir))
     assert left.returncode == 0, left.stdout + left.stderr
     assert join.wait(60) == 0, join_log.read_text()[-3000:]
-    assert _get(client, "/v1/nodes") == []
+    assert joined() == []
 
     # A further job completes on the head's own Ray node.
     _run_msm(client, logs)
@@ -234,9 +242,9 @@ def test_head_and_join_in_two_processes(procs, tmp_path):
     again, again_log = procs.start(
         "again", "join", url, "--num-cpus", "1", "--no-gpu", "--data-dir", str(join_dir)
     )
-    (node,) = _wait(lambda: _get(client, "/v1/nodes"), "the node joining again", 150, again_log)
+    (node,) = _wait(joined, "the node joining again", 150, again_log)
     assert node["contributor_id"] == alice["id"]
-    assert [c["name"] for c in _get(client, "/v1/contributors")] == ["alice"]
+    assert sorted(c["name"] for c in _get(client, "/v1/contributors")) == ["(operator)", "alice"]
     again.send_signal(signal.SIGTERM)
     assert again.wait(60) == 0, again_log.read_text()[-3000:]
 

@@ -9,6 +9,8 @@ from fastapi.testclient import TestClient
 
 from pool_api.settings import Settings
 
+from ray_cluster import secret_of
+
 FINAL_STATUSES = ("done", "failed", "cancelled")
 
 
@@ -32,14 +34,23 @@ class Pool:
         assert created.status_code == 201, created.text
         body = created.json()
         if node_id is not None:
-            registered = self.client.post(
-                "/v1/nodes", json={"ray_node_id": node_id}, headers=self.key(body)
-            )
+            registered = self.register_node(body, node_id)
             assert registered.status_code == 201, registered.text
         return body
 
+    def register_node(self, contributor: dict, node_id: str, **hardware: object):
+        """``POST /v1/nodes`` as ``contributor`` with the node's registration secret (the one
+        the test cluster started it with, tests/ray_cluster.py); the response."""
+        body = {"ray_node_id": node_id, "registration_secret": secret_of(node_id), **hardware}
+        return self.client.post("/v1/nodes", json=body, headers=self.key(contributor))
+
+    def add_workers(self, node_ids: list[str], prefix: str = "worker") -> list[dict]:
+        """One contributor per node (``<prefix>-<i>``), each owning its node: only registered
+        nodes get chunks."""
+        return [self.add_contributor(f"{prefix}-{i}", node) for i, node in enumerate(node_ids)]
+
     def submit(self, body: dict) -> str:
-        created = self.client.post("/v1/jobs", json=body)
+        created = self.client.post("/v1/jobs", json=body, headers=self.operator)
         assert created.status_code == 201, created.text
         return created.json()["id"]
 

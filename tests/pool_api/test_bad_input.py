@@ -8,6 +8,8 @@ from sqlmodel import Session, func, select
 from pool_api.store.models import Contributor, Job
 from workers.params import BN254_P, FIELDS
 
+from ray_cluster import secret_of
+
 R = FIELDS["bn254_fr"].modulus
 G = ["1", "2"]
 OFF_CURVE = ["1", "3"]
@@ -113,7 +115,8 @@ def test_operator_endpoints_need_the_operator_token(pool):
 
 
 def test_node_registration_needs_a_contributor_key(pool, ray_cluster):
-    node = {"ray_node_id": ray_cluster.worker_node_ids[0]}
+    node_id = ray_cluster.worker_node_ids[0]
+    node = {"ray_node_id": node_id, "registration_secret": secret_of(node_id)}
     assert pool.client.post("/v1/nodes", json=node).status_code == 401
     bad = {"Authorization": "Bearer pp_wrong"}
     assert pool.client.post("/v1/nodes", json=node, headers=bad).status_code == 403
@@ -123,7 +126,7 @@ def test_node_registration_needs_a_contributor_key(pool, ray_cluster):
     as_mallory = {"Authorization": f"Bearer {mallory['api_key']}"}
     assert pool.client.post("/v1/nodes", json=node, headers=as_alice).status_code == 201
     assert pool.client.post("/v1/nodes", json=node, headers=as_mallory).status_code == 409
-    bad_id = {"ray_node_id": "not-a-node"}
+    bad_id = {"ray_node_id": "not-a-node", "registration_secret": secret_of(node_id)}
     assert pool.client.post("/v1/nodes", json=bad_id, headers=as_alice).status_code == 422
     duplicate = pool.client.post("/v1/contributors", json={"name": "alice"}, headers=pool.operator)
     assert duplicate.status_code == 409

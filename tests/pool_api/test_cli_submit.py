@@ -10,6 +10,7 @@ import threading
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 import uvicorn
 from sqlmodel import Session, func, select
@@ -21,6 +22,7 @@ from pool_api.settings import Settings
 from pool_api.store import migrate
 from pool_api.store.models import Zkey
 
+from ray_cluster import secret_of
 from runner_pool import OPERATOR_TOKEN
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "groth16"
@@ -54,7 +56,19 @@ def server(ray_cluster, tmp_path_factory):
     while not uv.started:
         assert time.monotonic() < deadline and thread.is_alive(), "the pool did not start"
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", pool_app
+    url = f"http://127.0.0.1:{port}"
+    operator = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
+    for i, node_id in enumerate(ray_cluster.worker_node_ids):  # only registered nodes work
+        created = httpx.post(
+            f"{url}/v1/contributors", json={"name": f"worker-{i}"}, headers=operator
+        ).json()
+        registered = httpx.post(
+            f"{url}/v1/nodes",
+            json={"ray_node_id": node_id, "registration_secret": secret_of(node_id)},
+            headers={"Authorization": f"Bearer {created['api_key']}"},
+        )
+        assert registered.status_code == 201, registered.text
+    yield url, pool_app
     uv.should_exit = True
     thread.join(15)
 

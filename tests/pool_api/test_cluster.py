@@ -6,8 +6,6 @@ import pytest
 
 from pool_api.membership import advertised_ray_address, pool_version
 
-NODE = "d" * 56
-
 
 def test_version_is_public(api):
     answer = api.client.get("/v1/version")
@@ -45,12 +43,12 @@ def test_advertised_ray_address(address, host, expected):
     assert advertised_ray_address(address, host) == expected
 
 
-def test_deregister_node(api):
+def test_deregister_node(make_api, ray_cluster):
+    api = make_api(ray_address=ray_cluster.address)
     carol = api.add_contributor("carol")
     dave = api.add_contributor("dave")
-    assert api.client.post(
-        "/v1/nodes", json={"ray_node_id": NODE}, headers=api.key(carol)
-    ).is_success
+    NODE = ray_cluster.worker_node_ids[0]
+    assert api.register_node(carol, NODE).is_success
     assert api.client.delete(f"/v1/nodes/{NODE}").status_code == 401
     assert api.client.delete(f"/v1/nodes/{NODE}", headers=api.key(dave)).status_code == 403
     assert api.client.delete(f"/v1/nodes/{NODE}", headers=api.key(carol)).status_code == 204

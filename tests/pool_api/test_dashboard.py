@@ -27,6 +27,8 @@ from pool_api.settings import Settings
 from workers.params import FIELDS
 from workers.reference import random_points
 
+from ray_cluster import secret_of
+
 OPERATOR_TOKEN = "operator-test-token-0123456789abcdef"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -63,7 +65,7 @@ def add_contributor(client: httpx.Client | object, name: str, node_id: str, **no
     body = created.json()
     registered = client.post(
         "/v1/nodes",
-        json={"ray_node_id": node_id, **node},
+        json={"ray_node_id": node_id, "registration_secret": secret_of(node_id), **node},
         headers={"Authorization": f"Bearer {body['api_key']}"},
     )
     assert registered.status_code == 201, registered.text

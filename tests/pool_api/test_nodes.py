@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
-import secrets
 import time
 
 import pytest
 from sqlmodel import Session
 
+from pool_api.live import presence
 from pool_api.store.models import ChunkRecord, Job
+
+from ray_cluster import secret_of
 
 HARDWARE = {
     "cpu_cores": 16,
@@ -23,11 +25,25 @@ _IDS: list[str] = []
 
 
 @pytest.fixture(autouse=True)
-def _fresh_node_ids():
-    """Random ids per test: the external Redis (PostgreSQL runs) is shared by test runs."""
+def _fresh_node_ids(ray_cluster):
+    """The session's two live worker nodes (registration takes only nodes alive in Ray that
+    advertise the caller's secret), offline at the start of each test: the external Redis
+    of the PostgreSQL runs is shared by the tests."""
     global NODE_A, NODE_B
-    NODE_A, NODE_B = secrets.token_hex(28), secrets.token_hex(28)
+    NODE_A, NODE_B = ray_cluster.worker_node_ids
     _IDS[:] = [NODE_A, NODE_B]
+
+
+@pytest.fixture
+def api(make_api, ray_cluster):
+    """The API without a runner, on the session's Ray cluster, its nodes offline."""
+    return _offline(make_api(ray_address=ray_cluster.address))
+
+
+def _offline(api):
+    for node_id in _IDS:
+        presence.leave(api.state.events.client, node_id)
+    return api
 
 
 NODE_A = NODE_B = ""
@@ -55,9 +71,7 @@ def test_register_heartbeat_and_list(api):
     carol = api.add_contributor("carol")
     dave = api.add_contributor("dave")
     pubsub = _events(api)
-    registered = api.client.post(
-        "/v1/nodes", json={"ray_node_id": NODE_A, **HARDWARE}, headers=api.key(carol)
-    )
+    registered = api.register_node(carol, NODE_A, **HARDWARE)
     assert registered.status_code == 201, registered.text
     assert registered.json()["status"] == "online"
     assert _next_event(pubsub) == {
@@ -75,9 +89,9 @@ def test_register_heartbeat_and_list(api):
     assert (
         api.client.post(f"/v1/nodes/{NODE_B}/heartbeat", headers=api.key(dave)).status_code == 404
     )
-    taken = api.client.post("/v1/nodes", json={"ray_node_id": NODE_A}, headers=api.key(dave))
+    taken = api.register_node(dave, NODE_A)
     assert taken.status_code == 409
-    api.client.post("/v1/nodes", json={"ray_node_id": NODE_B}, headers=api.key(dave))
+    api.register_node(dave, NODE_B)
     api.state.events.client.delete(f"proverpool:node:{NODE_B}:alive")  # B went quiet
 
     with Session(api.state.engine) as session:
@@ -114,19 +128,17 @@ def test_register_heartbeat_and_list(api):
 
 def test_re_registration_updates_the_hardware(api):
     carol = api.add_contributor("carol")
-    first = api.client.post("/v1/nodes", json={"ray_node_id": NODE_A}, headers=api.key(carol))
+    first = api.register_node(carol, NODE_A)
     assert first.status_code == 201
-    again = api.client.post(
-        "/v1/nodes", json={"ray_node_id": NODE_A, "cpu_cores": 8}, headers=api.key(carol)
-    )
+    again = api.register_node(carol, NODE_A, cpu_cores=8)
     assert again.status_code == 200 and again.json()["cpu_cores"] == 8
 
 
-def test_presence_expires_and_the_node_leaves(make_api):
-    api = make_api(node_presence_ttl_seconds=1)
+def test_presence_expires_and_the_node_leaves(make_api, ray_cluster):
+    api = _offline(make_api(node_presence_ttl_seconds=1, ray_address=ray_cluster.address))
     carol = api.add_contributor("carol")
     pubsub = _events(api)
-    api.client.post("/v1/nodes", json={"ray_node_id": NODE_A}, headers=api.key(carol))
+    api.register_node(carol, NODE_A)
     assert _next_event(pubsub)["type"] == "node.joined"
     assert _next_event(pubsub) == {"type": "node.left", "ray_node_id": NODE_A}
     assert api.client.get("/v1/nodes").json()[0]["status"] == "offline"
@@ -143,7 +155,10 @@ def test_bad_hardware_is_refused(api):
         {"ray_node_id": NODE_A, "speeds": {"msm": -1.0}},
         {"ray_node_id": NODE_A, "gpu_memory_bytes": "lots"},
         {"ray_node_id": NODE_A, "extra": 1},
+        {"ray_node_id": NODE_A, "registration_secret": "short"},
+        {"ray_node_id": NODE_A, "registration_secret": "not base64url! " * 4},
     ):
-        answer = api.client.post("/v1/nodes", json=bad, headers=api.key(carol))
+        body = {"registration_secret": secret_of(NODE_A), **bad}
+        answer = api.client.post("/v1/nodes", json=body, headers=api.key(carol))
         assert answer.status_code == 422, (bad, answer.text)
     assert api.client.get("/v1/nodes").json() == []

@@ -46,6 +46,7 @@ def test_a_runner_process_runs_the_jobs_of_an_api_that_runs_none(
     log_path = tmp_path / "runner.log"
     with TestClient(create_app(settings)) as client:
         pool = Pool(client, settings, {"Authorization": f"Bearer {OPERATOR_TOKEN}"}, 180)
+        pool.add_workers(ray_cluster.worker_node_ids)  # only registered nodes get chunks
         assert not pool.state.runner.lease.held
         body, points, scalars = msm_body(64, seed=5)
         job_id = pool.submit(body)

@@ -43,9 +43,7 @@ def _chunk_samples(pool, kind: str, backend: str) -> float:
 
 
 def test_gpu_slot_takes_larger_chunks_and_jobs_stay_right(make_pool, extra_workers):
-    gpu_ray_node = extra_workers.cluster.add_node(num_cpus=2, num_gpus=1)
-    extra_workers.cluster.wait_for_nodes()
-    extra_workers.added.append(gpu_ray_node)
+    gpu_ray_node = extra_workers.add_worker(num_cpus=2, num_gpus=1)
     gpu_node = gpu_ray_node.node_id
     cpu_nodes = extra_workers.worker_node_ids
     pool = make_pool(chunks_per_node=2, straggler_min_seconds=120)

@@ -65,6 +65,8 @@ def test_only_the_holder_runs_jobs_and_a_standby_takes_over(make_settings, ray_c
     clients = [_app(settings), _app(settings)]
     try:
         pools = [Pool(c, settings, {}, wait_timeout_seconds=180) for c in clients]
+        operator = {"Authorization": f"Bearer {settings.operator_token}"}
+        Pool(clients[0], settings, operator).add_workers(ray_cluster.worker_node_ids)
         wait_for(lambda: any(p.state.runner.lease.held for p in pools), 30)
         holder, standby = sorted(pools, key=lambda p: not p.state.runner.lease.held)
         assert not standby.state.runner.lease.held

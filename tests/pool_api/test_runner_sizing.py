@@ -29,11 +29,7 @@ def test_faster_node_gets_proportionally_more(make_pool, ray_cluster, kind):
         created = pool.client.post(
             "/v1/contributors", json={"name": name}, headers=pool.operator
         ).json()
-        registered = pool.client.post(
-            "/v1/nodes",
-            json={"ray_node_id": node_id, "speeds": {"msm": speed, "ntt": speed}},
-            headers=pool.key(created),
-        )
+        registered = pool.register_node(created, node_id, speeds={"msm": speed, "ntt": speed})
         assert registered.status_code == 201, registered.text
     # Nodes other tests added and removed must be gone, or their (reassigned) chunks blur
     # the proportions.

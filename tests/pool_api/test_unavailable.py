@@ -6,8 +6,10 @@ import socket
 
 import pytest
 import redis
+from sqlmodel import Session
 
 from pool_api.store.db import make_engine
+from pool_api.store.models import Node
 
 
 def _closed_port() -> int:
@@ -18,7 +20,10 @@ def _closed_port() -> int:
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_redis_down_answers_503(api):
-    carol = api.add_contributor("carol", node_id="c" * 56)
+    carol = api.add_contributor("carol")
+    with Session(api.state.engine) as session:  # a registered node (no Ray needed here)
+        session.add(Node(ray_node_id="c" * 56, contributor_id=carol["id"]))
+        session.commit()
     healthy = api.state.events.client
     api.state.events.client = redis.Redis(port=_closed_port(), socket_connect_timeout=1)
     try:

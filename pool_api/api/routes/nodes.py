@@ -1,9 +1,11 @@
 """``/v1/nodes``: contributed Ray nodes, their hardware, presence and work done.
 
 A contributor's node registers once (Ray node id, CPU cores, GPU model and
-memory, measured speeds per kernel) and heartbeats every few seconds; presence
-lives in Redis with the TTL ``PROVERPOOL_NODE_PRESENCE_TTL_SECONDS``
-(:mod:`pool_api.live.presence`).  Events: ``node.joined`` when an offline node
+memory, measured speeds per kernel) with the registration secret whose SHA-256 the
+node advertises as its Ray resource (docs/architecture.md §6: only the machine that
+started a node can claim it) and heartbeats every few seconds; presence lives in Redis
+with the TTL ``PROVERPOOL_NODE_PRESENCE_TTL_SECONDS`` (:mod:`pool_api.live.presence`).
+Events: ``node.joined`` when an offline node
 registers or beats, ``node.left`` when its presence expires.
 """
 
@@ -14,13 +16,15 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
+from sqlalchemy.exc import IntegrityError
 
 from pool_api.api.deps import CurrentContributor, Pool, SessionDep
 from pool_api.api.node_auth import CurrentNodeOwner
 from pool_api.api.node_auth import _owner_entry as owner_cache_entry
 from pool_api.api.schemas import Heartbeat, NodeCreate, NodePublic, NodeStatus
-from pool_api.errors import StateConflictError
+from pool_api.errors import ForbiddenError, StateConflictError, UnavailableError
 from pool_api.live import presence
+from pool_api.membership import ray_nodes, registration_digest, registration_resource
 from pool_api.store.models import Contributor, Node
 from pool_api.store.queries import nodes as queries
 
@@ -36,7 +40,15 @@ def _is_banned(node: Node, contributor: Contributor | None) -> bool:
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=NodePublic,
-    responses={200: {"description": "already registered: hardware updated"}},
+    responses={
+        200: {"description": "already registered by the caller: hardware updated"},
+        403: {"description": "the node does not advertise this secret's resource"},
+        409: {
+            "description": "another contributor's node, a secret bound to another node, "
+            "or a node not alive in Ray"
+        },
+        503: {"description": "the Ray cluster does not answer"},
+    },
 )
 def register_node(
     body: NodeCreate,
@@ -45,29 +57,81 @@ def register_node(
     session: SessionDep,
     response: Response,
 ) -> NodePublic:
-    """Claim a Ray node for the calling contributor (chunks it runs are credited to them)."""
+    """Claim a Ray node for the calling contributor (chunks it runs are credited to them).
+
+    Only the machine that started the node can: the node must be alive in the pool's Ray
+    cluster and advertise the resource ``proverpool_node_<sha256(registration_secret)>``
+    (``proverpool join`` starts it so); a secret binds one node, and a re-registration by
+    its owner with the same secret updates the hardware.
+    """
     assert contributor.id is not None
+    digest = registration_digest(body.registration_secret)
     node = queries.node_by_id(session, ray_node_id=body.ray_node_id)
     if node is not None and node.contributor_id != contributor.id:
         raise StateConflictError("this Ray node belongs to another contributor")
+    if node is not None and node.registration_sha256 not in (None, digest):
+        raise ForbiddenError(
+            "wrong registration secret for this node: use the secret it was started with"
+        )
+    bound = queries.node_by_registration(session, registration_sha256=digest)
+    if bound is not None and bound.ray_node_id != body.ray_node_id:
+        raise StateConflictError(
+            "this registration secret is already bound to another node "
+            "(`proverpool join` makes a new secret for each node it starts)"
+        )
+    _require_advertised(pool, body.ray_node_id, body.registration_secret)
     if node is not None:
         response.status_code = status.HTTP_200_OK
-    node = queries.save_node(
-        session,
-        node=node,
-        ray_node_id=body.ray_node_id,
-        contributor_id=contributor.id,
-        cpu_cores=body.cpu_cores,
-        gpu_model=body.gpu_model,
-        gpu_memory_bytes=body.gpu_memory_bytes,
-        speeds=body.speeds,
-    )
-    session.commit()
+    if node is None:  # a Ray node id may come back (a restored pool): no stale owner cache
+        pool.events.client.delete(owner_cache_entry(body.ray_node_id))
+    try:
+        node = queries.save_node(
+            session,
+            node=node,
+            ray_node_id=body.ray_node_id,
+            contributor_id=contributor.id,
+            cpu_cores=body.cpu_cores,
+            gpu_model=body.gpu_model,
+            gpu_memory_bytes=body.gpu_memory_bytes,
+            speeds=body.speeds,
+            registration_sha256=digest,
+        )
+        session.commit()
+    except IntegrityError as exc:  # a concurrent registration of this node or secret won
+        session.rollback()
+        raise StateConflictError(
+            "this Ray node or registration secret was registered at the same moment by "
+            "another request; retry to see by whom"
+        ) from exc
     session.refresh(node)
     ttl = pool.settings.node_presence_ttl_seconds
     if presence.beat(pool.events.client, node.ray_node_id, ttl):
         _joined(pool, node)
     return _public(node, contributor, "online", 0, None)
+
+
+def _require_advertised(pool: Pool, ray_node_id: str, secret: str) -> None:
+    """The node is alive in the pool's Ray and advertises the secret's resource, or an
+    :class:`~pool_api.errors.ApiError` saying which of the two it is not."""
+    address = pool.settings.ray_address
+    if not address:
+        raise StateConflictError(
+            "this pool runs a private Ray that nodes cannot join: start it with `proverpool head`"
+        )
+    alive = ray_nodes(address, fresh=True)
+    if alive is None:
+        raise UnavailableError("the pool's Ray cluster does not answer; retry shortly")
+    if ray_node_id not in alive:
+        raise StateConflictError(
+            f"Ray node {ray_node_id} is not alive in the pool's Ray cluster: only a running "
+            "node can be registered"
+        )
+    if registration_resource(secret) not in alive[ray_node_id]:
+        raise ForbiddenError(
+            f"Ray node {ray_node_id} does not advertise this registration secret's resource "
+            "(proverpool_node_<sha256 of the secret>): only the machine that started a node "
+            "can register it"
+        )
 
 
 def _joined(pool: Pool, node: Node) -> None:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 from datetime import datetime
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from pool_api.store.models import Contributor, Invite, utcnow
@@ -17,6 +20,34 @@ def contributor_by_id(session: Session, *, contributor_id: int) -> Contributor |
 def contributor_named(session: Session, *, name: str) -> Contributor | None:
     """The contributor called ``name``, or ``None``."""
     return session.exec(select(Contributor).where(Contributor.name == name)).first()
+
+
+OPERATOR_NAME = "(operator)"
+"""The operator's own contributor (its head node's work): a name no invite can take
+(contributors' names match ``^[A-Za-z0-9_.\\- ]+$``)."""
+
+
+def operator_contributor(session: Session) -> Contributor:
+    """The operator's contributor, created on first use (committed) with a revoked, never
+    shown API key: the operator acts through the operator token."""
+    found = contributor_named(session, name=OPERATOR_NAME)
+    if found is not None:
+        return found
+    contributor = Contributor(
+        name=OPERATOR_NAME,
+        api_key_hash=hashlib.sha256(secrets.token_bytes(32)).hexdigest(),
+        api_key_revoked_at=utcnow(),
+    )
+    session.add(contributor)
+    try:
+        session.commit()
+    except IntegrityError:  # another process created it first
+        session.rollback()
+        found = contributor_named(session, name=OPERATOR_NAME)
+        assert found is not None
+        return found
+    session.refresh(contributor)
+    return contributor
 
 
 def all_contributors(session: Session) -> list[Contributor]:

@@ -1,4 +1,5 @@
-"""Contributed Ray nodes: registration, listing with owners, work done, removal."""
+"""Contributed Ray nodes: registration (with its secret digest and the per-contributor
+count), listing with owners, work done, removal, the operator's own head node."""
 
 from __future__ import annotations
 
@@ -15,6 +16,26 @@ def node_by_id(session: Session, *, ray_node_id: str) -> Node | None:
     return session.get(Node, ray_node_id)
 
 
+def node_by_registration(session: Session, *, registration_sha256: str) -> Node | None:
+    """The node bound to this registration secret digest, or ``None``."""
+    return session.exec(select(Node).where(Node.registration_sha256 == registration_sha256)).first()
+
+
+def owner_for_update(session: Session, *, contributor_id: int) -> Contributor | None:
+    """The contributor, row-locked until the transaction ends (PostgreSQL; SQLite takes its
+    write lock at the insert), so concurrent registrations count its nodes one at a time."""
+    return session.exec(
+        select(Contributor).where(Contributor.id == contributor_id).with_for_update()
+    ).first()
+
+
+def node_count(session: Session, *, contributor_id: int) -> int:
+    """How many nodes ``contributor_id`` has registered."""
+    return session.exec(
+        select(func.count()).select_from(Node).where(Node.contributor_id == contributor_id)
+    ).one()
+
+
 def save_node(
     session: Session,
     *,
@@ -25,10 +46,13 @@ def save_node(
     gpu_model: str | None,
     gpu_memory_bytes: int | None,
     speeds: Mapping[str, float],
+    registration_sha256: str | None = None,
 ) -> Node:
     """Register the node (``node is None``) or update its hardware; flushed, not committed."""
     if node is None:
         node = Node(ray_node_id=ray_node_id, contributor_id=contributor_id)
+    if registration_sha256 is not None:
+        node.registration_sha256 = registration_sha256
     node.cpu_cores = cpu_cores
     node.gpu_model = gpu_model
     node.gpu_memory_bytes = gpu_memory_bytes
@@ -66,3 +90,24 @@ def delete_node(session: Session, *, ray_node_id: str) -> bool:
     session.delete(node)
     session.flush()
     return True
+
+
+def register_operator_node(
+    session: Session, *, ray_node_id: str, registration_sha256: str, cpu_cores: int
+) -> Node:
+    """Register the head's own Ray node (``proverpool head --head-cpus N``) to the operator's
+    contributor (:func:`~pool_api.store.queries.contributors.operator_contributor`); a node
+    id registered before is taken over by the operator.  Committed."""
+    from pool_api.store.queries.contributors import operator_contributor
+
+    operator = operator_contributor(session)
+    assert operator.id is not None
+    node = session.get(Node, ray_node_id)
+    if node is None:
+        node = Node(ray_node_id=ray_node_id, contributor_id=operator.id)
+    node.contributor_id = operator.id
+    node.registration_sha256 = registration_sha256
+    node.cpu_cores = cpu_cores
+    session.add(node)
+    session.commit()
+    return node
