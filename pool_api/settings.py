@@ -115,6 +115,12 @@ class Settings(BaseSettings):
     node_presence_ttl_seconds: int = Field(
         default=30, ge=1, description="A node without a heartbeat for this long is offline."
     )
+    max_nodes_per_contributor: int = Field(
+        default=16,
+        ge=1,
+        description="Most nodes one contributor may have registered at once (POST /v1/nodes "
+        "past it answers 409).",
+    )
     rate_limit_window_seconds: int = Field(
         default=60, ge=1, description="Fixed window of the per-caller rate limits."
     )

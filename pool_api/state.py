@@ -10,6 +10,7 @@ from sqlmodel import Session, func, select
 from pool_api.live import presence
 from pool_api.live.events import EventBus, connect_redis
 from pool_api.live.presence import PresenceSweeper
+from pool_api.membership import alive_ray_nodes
 from pool_api.metrics import Metrics, PoolStateCollector
 from pool_api.private_files import secure_data_dir
 from pool_api.runner.loop import JobRunner
@@ -58,7 +59,8 @@ class PoolState:
         runner = JobRunner(settings, engine, blobs, events, metrics)
         metrics.watch(
             PoolStateCollector(
-                lambda: _jobs_by_status(engine), lambda: _nodes_by_status(engine, events)
+                lambda: _jobs_by_status(engine),
+                lambda: _nodes_by_status(engine, events, settings.ray_address),
             )
         )
         sweeper = PresenceSweeper(events, max(0.5, settings.node_presence_ttl_seconds / 3))
@@ -78,8 +80,11 @@ def _jobs_by_status(engine: Engine) -> dict[str, int]:
     return {str(getattr(status, "value", status)): int(count) for status, count in rows}
 
 
-def _nodes_by_status(engine: Engine, events: EventBus) -> tuple[dict[str, int], int]:
-    """Nodes online / offline / banned, and the online ones with a GPU."""
+def _nodes_by_status(
+    engine: Engine, events: EventBus, ray_address: str | None
+) -> tuple[dict[str, int], int]:
+    """Nodes online (heartbeat and alive in Ray) / offline / banned, and the online ones
+    with a GPU."""
     with Session(engine) as session:
         rows = session.exec(
             select(Node.ray_node_id, Node.gpu_model, Contributor.banned_at).join(
@@ -87,6 +92,8 @@ def _nodes_by_status(engine: Engine, events: EventBus) -> tuple[dict[str, int], 
             )
         ).all()
     online = presence.last_seen(events.client, [node_id for node_id, _, _ in rows])
+    alive = alive_ray_nodes(ray_address) if online else frozenset()
+    online = {node_id: when for node_id, when in online.items() if node_id in alive}
     counts = {"online": 0, "offline": 0, "banned": 0}
     gpus = 0
     for node_id, gpu_model, banned_at in rows:

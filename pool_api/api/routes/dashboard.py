@@ -25,6 +25,7 @@ from pool_api.api.schemas_dashboard import (
 )
 from pool_api.errors import NotFoundError
 from pool_api.live import presence
+from pool_api.membership import alive_ray_nodes
 from pool_api.store.queries import contributors as contributor_queries
 from pool_api.store.queries import dashboard as queries
 
@@ -55,11 +56,17 @@ def _throughput(session: Session, now: datetime, window_minutes: int) -> list[Th
 
 
 def _node_counts(pool: Pool, session: Session) -> tuple[int, int, int, int]:
-    """Registered nodes, online ones (a live heartbeat, :mod:`pool_api.live.presence`, and an
-    owner who is not banned), and the same two counts for nodes that reported a GPU."""
+    """Registered nodes, online ones (a live heartbeat, :mod:`pool_api.live.presence`, alive
+    in the pool's Ray cluster, and an owner who is not banned), and the same two counts for
+    nodes that reported a GPU."""
     nodes = queries.nodes_gpus_bans(session)
     seen = presence.last_seen(pool.events.client, [node_id for node_id, _, _ in nodes])
-    online = {node_id for node_id, _, banned_at in nodes if node_id in seen and banned_at is None}
+    alive = alive_ray_nodes(pool.settings.ray_address) if seen else frozenset()
+    online = {
+        node_id
+        for node_id, _, banned_at in nodes
+        if node_id in seen and node_id in alive and banned_at is None
+    }
     gpu_nodes = [node_id for node_id, gpu_model, _ in nodes if gpu_model]
     return len(nodes), len(online), len(gpu_nodes), len(online.intersection(gpu_nodes))
 

@@ -3,10 +3,11 @@
 A contributor's node registers once (Ray node id, CPU cores, GPU model and
 memory, measured speeds per kernel) with the registration secret whose SHA-256 the
 node advertises as its Ray resource (docs/architecture.md §6: only the machine that
-started a node can claim it) and heartbeats every few seconds; presence lives in Redis
-with the TTL ``PROVERPOOL_NODE_PRESENCE_TTL_SECONDS`` (:mod:`pool_api.live.presence`).
-Events: ``node.joined`` when an offline node
-registers or beats, ``node.left`` when its presence expires.
+started a node can claim it; at most ``PROVERPOOL_MAX_NODES_PER_CONTRIBUTOR`` each)
+and heartbeats every few seconds; presence lives in Redis with the TTL
+``PROVERPOOL_NODE_PRESENCE_TTL_SECONDS`` (:mod:`pool_api.live.presence`), and a node
+is online while it heartbeats and is alive in Ray.  Events: ``node.joined`` when an
+offline node registers or beats, ``node.left`` when its presence expires.
 """
 
 from __future__ import annotations
@@ -24,7 +25,12 @@ from pool_api.api.node_auth import _owner_entry as owner_cache_entry
 from pool_api.api.schemas import Heartbeat, NodeCreate, NodePublic, NodeStatus
 from pool_api.errors import ForbiddenError, StateConflictError, UnavailableError
 from pool_api.live import presence
-from pool_api.membership import ray_nodes, registration_digest, registration_resource
+from pool_api.membership import (
+    alive_ray_nodes,
+    ray_nodes,
+    registration_digest,
+    registration_resource,
+)
 from pool_api.store.models import Contributor, Node
 from pool_api.store.queries import nodes as queries
 
@@ -45,7 +51,7 @@ def _is_banned(node: Node, contributor: Contributor | None) -> bool:
         403: {"description": "the node does not advertise this secret's resource"},
         409: {
             "description": "another contributor's node, a secret bound to another node, "
-            "or a node not alive in Ray"
+            "a node not alive in Ray, or PROVERPOOL_MAX_NODES_PER_CONTRIBUTOR reached"
         },
         503: {"description": "the Ray cluster does not answer"},
     },
@@ -80,7 +86,16 @@ def register_node(
             "(`proverpool join` makes a new secret for each node it starts)"
         )
     _require_advertised(pool, body.ray_node_id, body.registration_secret)
-    if node is not None:
+    if node is None:
+        queries.owner_for_update(session, contributor_id=contributor.id)
+        cap = pool.settings.max_nodes_per_contributor
+        if queries.node_count(session, contributor_id=contributor.id) >= cap:
+            raise StateConflictError(
+                f"contributor {contributor.id} already has {cap} registered nodes, the most "
+                "allowed (PROVERPOOL_MAX_NODES_PER_CONTRIBUTOR); deregister one first "
+                "(`proverpool leave`)"
+            )
+    else:
         response.status_code = status.HTTP_200_OK
     if node is None:  # a Ray node id may come back (a restored pool): no stale owner cache
         pool.events.client.delete(owner_cache_entry(body.ray_node_id))
@@ -188,10 +203,13 @@ def list_nodes(
     status_filter: Annotated[NodeStatus | None, Query(alias="status")] = None,
     contributor_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
 ) -> list[NodePublic]:
-    """Every node with its status (online/offline/banned), hardware, speeds and work done."""
+    """Every node with its status, hardware, speeds and work done: ``online`` while it
+    heartbeats and is alive in the pool's Ray cluster, ``banned`` when its owner is."""
     rows = queries.nodes_with_owners(session, contributor_id=contributor_id)
     work = queries.work_units_by_node(session)
     seen = presence.last_seen(pool.events.client, [node.ray_node_id for node, _ in rows])
+    alive = alive_ray_nodes(pool.settings.ray_address) if rows else frozenset()
+    seen = {node_id: when for node_id, when in seen.items() if node_id in alive}
     nodes = [
         _public(
             node,
