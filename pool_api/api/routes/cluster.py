@@ -13,7 +13,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
 from pool_api.api.deps import CurrentContributor, Pool
-from pool_api.errors import StateConflictError
+from pool_api.errors import ForbiddenError, StateConflictError
 from pool_api.membership import advertised_ray_address, local_ray_auth_token, pool_version
 
 router = APIRouter(tags=["cluster"])
@@ -41,10 +41,18 @@ def version() -> VersionInfo:
 @router.get(
     "/v1/cluster",
     response_model=ClusterInfo,
-    responses={409: {"description": "the pool runs no Ray cluster that nodes can join"}},
+    responses={
+        403: {"description": "the contributor is banned: no cluster credentials"},
+        409: {"description": "the pool runs no Ray cluster that nodes can join"},
+    },
 )
 def cluster(contributor: CurrentContributor, pool: Pool, request: Request) -> ClusterInfo:
-    """The Ray GCS address to ``ray start --address`` and the Ray auth token (or null)."""
+    """The Ray GCS address to ``ray start --address`` and the Ray auth token (or null);
+    refused to a banned contributor."""
+    if contributor.banned_at is not None:
+        raise ForbiddenError(
+            f"contributor {contributor.id} is banned: no Ray cluster credentials are given out"
+        )
     address = pool.settings.ray_address
     if not address:
         raise StateConflictError(

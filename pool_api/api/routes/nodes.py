@@ -6,8 +6,9 @@ node advertises as its Ray resource (docs/architecture.md §6: only the machine 
 started a node can claim it; at most ``PROVERPOOL_MAX_NODES_PER_CONTRIBUTOR`` each)
 and heartbeats every few seconds; presence lives in Redis with the TTL
 ``PROVERPOOL_NODE_PRESENCE_TTL_SECONDS`` (:mod:`pool_api.live.presence`), and a node
-is online while it heartbeats and is alive in Ray.  Events: ``node.joined`` when an
-offline node registers or beats, ``node.left`` when its presence expires.
+is online while it heartbeats and is alive in Ray.  A banned contributor registers no
+node and its nodes stay fenced (registered, banned).  Events: ``node.joined`` when an offline node
+registers or beats, ``node.left`` when its presence expires.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ def _is_banned(node: Node, contributor: Contributor | None) -> bool:
     response_model=NodePublic,
     responses={
         200: {"description": "already registered by the caller: hardware updated"},
-        403: {"description": "the node does not advertise this secret's resource"},
+        403: {"description": "banned, or the node does not advertise this secret's resource"},
         409: {
             "description": "another contributor's node, a secret bound to another node, "
             "a node not alive in Ray, or PROVERPOOL_MAX_NODES_PER_CONTRIBUTOR reached"
@@ -71,6 +72,8 @@ def register_node(
     its owner with the same secret updates the hardware.
     """
     assert contributor.id is not None
+    if contributor.banned_at is not None:
+        raise ForbiddenError(f"contributor {contributor.id} is banned: it cannot register nodes")
     digest = registration_digest(body.registration_secret)
     node = queries.node_by_id(session, ray_node_id=body.ray_node_id)
     if node is not None and node.contributor_id != contributor.id:
@@ -228,11 +231,21 @@ def list_nodes(
 @router.delete(
     "/{ray_node_id}",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses={401: {"description": "no API key"}, 403: {"description": "not your node"}},
+    responses={
+        401: {"description": "no API key"},
+        403: {"description": "not your node, or you are banned (your nodes stay fenced)"},
+    },
 )
 def deregister_node(owner: CurrentNodeOwner, pool: Pool, session: SessionDep) -> Response:
     """Deregister the caller's node (``proverpool leave``): it goes offline at once; chunk
-    records and credits it earned stay."""
+    records and credits it earned stay.  A banned contributor's nodes stay registered as
+    banned (fenced: never offered work), so deregistering them is refused."""
+    owner_row = session.get(Contributor, owner.contributor_id)
+    if owner_row is not None and owner_row.banned_at is not None:
+        raise ForbiddenError(
+            f"contributor {owner.contributor_id} is banned: its nodes stay registered as "
+            "banned and get no work; they cannot be deregistered"
+        )
     if queries.delete_node(session, ray_node_id=owner.ray_node_id):
         session.commit()
     pool.events.client.delete(owner_cache_entry(owner.ray_node_id))
