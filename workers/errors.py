@@ -137,3 +137,10 @@ class PointNotInSubgroupError(PointNotOnCurveError):
 
 class EncodedPointNotInSubgroupError(MalformedEncodingError, PointNotInSubgroupError):
     """An encoded point is on its curve but not in the prime-order subgroup."""
+
+
+class MalformedR1csError(Groth16InputError):
+    """A circom ``.r1cs`` file is malformed (bad magic, sections, sizes, indices or values)
+    or not over BN254."""
+
+    field = "r1cs"
