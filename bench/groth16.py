@@ -4,12 +4,13 @@ Usage: ``python bench/groth16.py [--powers 12 16] [--repeat N] [--json PATH]``
 
 For each domain size 2^k: the circuit ``tests/fixtures/groth16/chain.circom.in`` with
 ``2^k − 536`` steps (one R1CS constraint each; 2^12 is the committed fixture ``chain12``,
-the others are built on first use by ``tests/fixtures/groth16/build.sh`` into the
-git-ignored ``bench/results/groth16_build/``: powers of tau, setup, one contribution,
-witnesses; for 2^16 this took about an hour on the shared 2-core machine, almost all of it
-in ``snarkjs powersoftau prepare phase2``, then cached; ``--build-dir`` points at another
-directory holding ``chain{k}.zkey``, ``chain{k}.w1.wtns`` and ``chain{k}.vkey.json``).  On the same
-``.zkey`` and ``.wtns``:
+the others are built on first use into the git-ignored ``bench/results/groth16_build/``:
+above 2^12 by ``bench/build_circuits.py`` (circom2, snarkjs witnesses, and our UNSAFE fast
+development setup :func:`workers.groth16.setup.dev_setup` instead of powers of tau + setup +
+contribution, which took about an hour at 2^16; a warning line says the key is a development
+key) into its ``dev/`` folder, else by ``tests/fixtures/groth16/build.sh``; then cached;
+``--build-dir`` points at another directory holding ``chain{k}.zkey``, ``chain{k}.w1.wtns``
+and ``chain{k}.vkey.json``).  On the same ``.zkey`` and ``.wtns``:
 
 * ours: :func:`workers.groth16.read_zkey` (parse, Montgomery → canonical, checks) and
   :meth:`Groth16Prover.prove` (witness parsing included), with the time per phase (the
@@ -43,8 +44,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.build_circuits import build as build_dev_circuit  # noqa: E402
 from workers.groth16 import Groth16Prover, VerificationKey, read_wtns, read_zkey, verify  # noqa: E402
 from workers.groth16.prover import default_msm, default_ntt  # noqa: E402
+from workers.groth16.setup import UNSAFE_WARNING  # noqa: E402
 
 FIXTURES = ROOT / "tests" / "fixtures" / "groth16"
 BUILD_DIR = ROOT / "bench" / "results" / "groth16_build"
@@ -75,7 +78,12 @@ const snarkjs = req("snarkjs");
 
 
 def circuit(power: int, build_dir: Path = BUILD_DIR) -> tuple[Path, Path, Path]:
-    """``(zkey, wtns, vkey.json)`` of the 2^power circuit, built into ``build_dir`` if needed."""
+    """``(zkey, wtns, vkey.json)`` of the 2^power circuit, built into ``build_dir`` if needed.
+
+    Above 2^12, unless ``build_dir`` already holds a snarkjs-made ``chain{k}.zkey``, the key
+    comes from the fast UNSAFE development setup (:mod:`bench.build_circuits`, into
+    ``build_dir/dev``), and a warning line says so.
+    """
     if power == 12:
         return (
             FIXTURES / "chain12.zkey",
@@ -84,6 +92,11 @@ def circuit(power: int, build_dir: Path = BUILD_DIR) -> tuple[Path, Path, Path]:
         )
     name = f"chain{power}"
     zkey = build_dir / f"{name}.zkey"
+    if power > 12 and not zkey.exists():
+        dev = build_dir / "dev"
+        print(f"WARNING: 2^{power} uses a development key: {UNSAFE_WARNING}", flush=True)
+        build_dev_circuit(power, dev, STEPS_BELOW_DOMAIN)
+        return dev / f"{name}.zkey", dev / f"{name}.w1.wtns", dev / f"{name}.vkey.json"
     if not zkey.exists():
         print(f"building the 2^{power} circuit into {build_dir} (slow, once) ...", flush=True)
         steps = (1 << power) - STEPS_BELOW_DOMAIN

@@ -1,0 +1,126 @@
+"""Groth16 test circuits of any size 2^k, keyed by the UNSAFE fast development setup.
+
+Usage: ``python bench/build_circuits.py --powers 16 18 [--build-dir DIR] [--steps-below N]``
+
+For each power ``k``: circom2 (npm, pinned in ``tests/fixtures/groth16/package.json``)
+compiles ``tests/fixtures/groth16/chain.circom.in`` with ``2^k − N`` steps (default
+``N = 536``: one R1CS constraint per step, three public signals) to ``.r1cs`` + wasm,
+``snarkjs wtns calculate`` computes three witnesses (the inputs of ``build.sh``), and
+:func:`workers.groth16.setup.dev_setup` replaces snarkjs' powers of tau, ``groth16 setup``
+and contribution (which took an hour at 2^16 on the shared 2-core machine) — writing
+``chain{k}.zkey``, ``chain{k}.vkey.json``, ``chain{k}.r1cs``, ``chain{k}.w{1,2,3}.wtns``
+(inputs ``chain{k}.w*.input.json``) into the git-ignored
+``bench/results/groth16_build/dev/``, cached: a circuit whose files are all there is not
+rebuilt.  **These are development keys: their toxic waste was known to this process.  Never
+use them in production.**  The timing of each phase is printed and stored in
+``chain{k}.build.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from workers.groth16.r1cs import read_r1cs  # noqa: E402
+from workers.groth16.setup import UNSAFE_WARNING, dev_setup  # noqa: E402
+
+FIXTURES = ROOT / "tests" / "fixtures" / "groth16"
+DEV_BUILD_DIR = ROOT / "bench" / "results" / "groth16_build" / "dev"
+SNARKJS = FIXTURES / "node_modules" / ".bin" / "snarkjs"
+CIRCOM = FIXTURES / "node_modules" / ".bin" / "circom2"
+STEPS_BELOW_DOMAIN = 536
+WITNESSES = 3
+
+
+def _tools() -> None:
+    if not (SNARKJS.exists() and CIRCOM.exists()):
+        if shutil.which("npm") is None:
+            raise RuntimeError("node/npm not found: circom2 and snarkjs come from npm")
+        subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=FIXTURES, check=True)
+
+
+def witness_input(i: int) -> dict:
+    """The inputs of witness ``i`` (1-based), as ``build.sh`` writes them."""
+    return {"a": str(i * 1234567 + 11), "b": str(i * 7 + 2), "c": str(i * 99991 + 5)}
+
+
+def outputs(name: str, out: Path) -> list[Path]:
+    files = [out / f"{name}.{ext}" for ext in ("zkey", "vkey.json", "r1cs")]
+    return files + [out / f"{name}.w{i}.wtns" for i in range(1, WITNESSES + 1)]
+
+
+def compile_circuit(name: str, steps: int, work: Path) -> tuple[Path, Path]:
+    """circom2 ``chain.circom.in`` at ``steps`` into ``work``: ``(r1cs, wasm)``."""
+    source = work / f"{name}.circom"
+    source.write_text((FIXTURES / "chain.circom.in").read_text().replace("@N@", str(steps)))
+    subprocess.run(
+        [str(CIRCOM), str(source), "--r1cs", "--wasm", "-o", str(work)],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    return work / f"{name}.r1cs", work / f"{name}_js" / f"{name}.wasm"
+
+
+def build(power: int, out: Path = DEV_BUILD_DIR, steps_below: int = STEPS_BELOW_DOMAIN) -> dict:
+    """Build (or find cached) the 2^power circuit in ``out``; returns the phase timings."""
+    name = f"chain{power}"
+    if all(path.exists() for path in outputs(name, out)):
+        return {"cached": True}
+    _tools()
+    out.mkdir(parents=True, exist_ok=True)
+    times: dict = {"power": power, "steps": (1 << power) - steps_below}
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        t0 = time.perf_counter()
+        r1cs_path, wasm = compile_circuit(name, times["steps"], work)
+        times["circom_s"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        for i in range(1, WITNESSES + 1):
+            inputs = out / f"{name}.w{i}.input.json"
+            inputs.write_text(json.dumps(witness_input(i)) + "\n")
+            subprocess.run(
+                [str(SNARKJS), "wtns", "calculate", str(wasm), str(inputs), str(work / f"w{i}")],
+                check=True,
+                stdout=subprocess.DEVNULL,
+            )
+        times["witness_s"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        r1cs = read_r1cs(r1cs_path.read_bytes())
+        times["read_r1cs_s"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        zkey, vkey = dev_setup(r1cs)
+        times["dev_setup_s"] = time.perf_counter() - t0
+        (out / f"{name}.vkey.json").write_text(json.dumps(vkey, indent=1) + "\n")
+        (out / f"{name}.zkey").write_bytes(zkey)
+        shutil.copy(r1cs_path, out / f"{name}.r1cs")
+        for i in range(1, WITNESSES + 1):  # last: their presence marks a complete build
+            shutil.copy(work / f"w{i}", out / f"{name}.w{i}.wtns")
+    times["zkey_bytes"] = len(zkey)
+    (out / f"{name}.build.json").write_text(json.dumps(times, indent=1) + "\n")
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--powers", type=int, nargs="+", default=[16])
+    parser.add_argument("--build-dir", type=Path, default=DEV_BUILD_DIR)
+    parser.add_argument("--steps-below", type=int, default=STEPS_BELOW_DOMAIN)
+    args = parser.parse_args()
+    print(f"WARNING: {UNSAFE_WARNING}", flush=True)
+    for power in args.powers:
+        t0 = time.perf_counter()
+        times = build(power, args.build_dir, args.steps_below)
+        print(f"2^{power}: {time.perf_counter() - t0:.1f} s {json.dumps(times)}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
