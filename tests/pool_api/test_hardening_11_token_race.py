@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from pool_api.settings import Settings
 
-ROUNDS = 40
+ROUNDS = 12
 PROCESSES = 6
 
 

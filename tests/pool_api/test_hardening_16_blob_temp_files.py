@@ -6,7 +6,7 @@ same temporary file, and the second rename found it gone (3 of 100 concurrent id
 job submissions answered 500).  What must hold: 100 concurrent identical submissions
 (and some different ones) over real HTTP all answer 2xx, every job's blob holds exactly
 its body (0600), and no temporary file is left behind; and threads released together
-storing one new blob all succeed (on the old code 110 of 640 such puts raised
+storing one new blob all succeed (on the old code 110 of 640 such puts, 40 rounds, raised
 FileNotFoundError; over HTTP the collision is rarer, the server spacing the writes).
 """
 
@@ -28,6 +28,7 @@ IDENTICAL = 100
 DIFFERENT = 4
 ROUNDS = 3
 THREADS = 48
+BARRIER_ROUNDS = 20
 
 
 def _body(seed: int) -> bytes:
@@ -76,7 +77,7 @@ def test_threads_storing_one_new_blob_at_once(tmp_path):
     """The same race without HTTP around it: threads released together by a barrier."""
     store = BlobStore(tmp_path / "blobs")
     threads_per_round, errors = 16, []
-    for round_number in range(40):
+    for round_number in range(BARRIER_ROUNDS):
         data = _body(round_number)[: 1 << 20]
         barrier = threading.Barrier(threads_per_round)
 
@@ -93,4 +94,5 @@ def test_threads_storing_one_new_blob_at_once(tmp_path):
         for worker in workers:
             worker.join(60)
         assert store.get(hashlib.sha256(data).hexdigest()) == data
-    assert errors == [], f"{len(errors)} of {40 * threads_per_round} puts failed: {errors[:3]}"
+    puts = BARRIER_ROUNDS * threads_per_round
+    assert errors == [], f"{len(errors)} of {puts} puts failed: {errors[:3]}"
