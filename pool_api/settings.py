@@ -66,6 +66,18 @@ class Settings(BaseSettings):
         default=True,
         description="Start the Ray head with token authentication (RAY_AUTH_MODE=token).",
     )
+    ray_connect_timeout_seconds: float = Field(
+        default=15.0,
+        gt=0,
+        le=600,
+        description="How long connecting to the Ray cluster at ray_address may take before "
+        "the runner reports it unreachable (and tries again later).",
+    )
+    ray_host: str | None = Field(
+        default=None,
+        description="Address the Ray head started by `proverpool head` binds to and "
+        "advertises; default: the API's --host (a wildcard host: the outgoing address).",
+    )
     max_in_flight: int = Field(default=8, ge=1, description="Chunk tasks pending per job.")
     msm_min_chunk_points: int = Field(
         default=1024, ge=1, description="Smallest MSM chunk (keeps chunks ≥ ~50 ms)."

@@ -87,6 +87,11 @@ class DispatchError(WorkersError):
     """A distributed job could not be completed (a chunk failed for good)."""
 
 
+class RayUnavailableError(WorkersError):
+    """The Ray cluster this process is configured for does not answer (unreachable address,
+    refused connection, wrong token, connection timed out)."""
+
+
 class BackendUnavailableError(KernelInputError):
     """The requested backend cannot run this call (no CUDA device, or no GPU kernel for it)."""
 

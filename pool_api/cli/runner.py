@@ -46,6 +46,7 @@ def runner(
     from pool_api.state import PoolState
     from pool_api.store.migrate import SchemaNotMigratedError
     from workers.cluster import runtime
+    from workers.errors import RayUnavailableError
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     overrides = {
@@ -66,7 +67,10 @@ def runner(
         stop.set()
 
     try:
-        runtime.ensure_ray(settings.ray_address)
+        try:
+            runtime.ensure_ray(settings.ray_address, settings.ray_connect_timeout_seconds)
+        except RayUnavailableError as exc:  # the runner's loop keeps trying (one line each)
+            typer.secho(f"proverpool runner: {exc}; retrying", fg=typer.colors.YELLOW, err=True)
         # After ray.init, which installs a SIGTERM handler of its own.
         signal.signal(signal.SIGTERM, on_signal)
         signal.signal(signal.SIGINT, on_signal)

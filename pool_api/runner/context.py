@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -22,6 +23,7 @@ from sqlmodel import Session
 from pool_api.live.events import EventBus
 from pool_api.metrics import Metrics
 from pool_api.runner.nodes import NodeBook
+from pool_api.runner.retry import retrying
 from pool_api.settings import Settings
 from pool_api.store.blobs import BlobStore
 from pool_api.store.chunks import ChunkStore
@@ -53,6 +55,8 @@ class JobContext:
     metrics: Metrics
     should_continue: Callable[[], bool]
     rng: random.Random = field(default_factory=random.SystemRandom)
+    stopping: threading.Event = field(default_factory=threading.Event)
+    """Set when the runner stops: ends a wait for the database (:mod:`pool_api.runner.retry`)."""
 
     # --- inputs and nodes ------------------------------------------------------------
     def input_blob(self) -> bytes:
@@ -136,7 +140,11 @@ class JobContext:
             log.warning(
                 "job %s chunk %s: node %s caught (%s)", self.job.id, chunk.index, node_id, reason
             )
-            self.book.strike(node_id, chunk.index, reason, self.settings.max_strikes)
+            retrying(
+                lambda: self.book.strike(node_id, chunk.index, reason, self.settings.max_strikes),
+                "recording a strike",
+                self.stopping,
+            )
             self.metrics.verification_failures.labels(kind).inc()
 
         def expected(chunk: Chunk, node_id: str) -> float | None:
@@ -164,8 +172,15 @@ class JobContext:
         )
 
     def record_chunk(self, kind: str, chunk: Chunk, output: ChunkOutput, verification: str) -> None:
-        """Record an accepted chunk (value in the blob store); credit comes at the job's end."""
-        done, total = self.store.record(self.job.id, kind, chunk, output, verification, self.book)
+        """Record an accepted chunk (value in the blob store); credit comes at the job's end.
+
+        While the database is down the write is retried (the chunk tasks in flight go on),
+        so a verified chunk is never lost to an outage."""
+        done, total = retrying(
+            lambda: self.store.record(self.job.id, kind, chunk, output, verification, self.book),
+            "recording a chunk",
+            self.stopping,
+        )
         self.metrics.chunk_duration.labels(kind, output.backend).observe(output.duration_seconds)
         self.events.publish(
             "job.progress",

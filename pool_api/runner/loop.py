@@ -24,6 +24,11 @@ with a :class:`~pool_api.runner.context.JobContext`.
   leaves the job ``running``; the next lease holder requeues it and the resumed run
   uses the stored plan and the stored chunk values.  A cancelled job stays
   cancelled and nothing of it is credited.
+* **Outages**: a database error that is an outage (:func:`pool_api.runner.retry.is_transient`:
+  locked, unreachable) never fails a job: the write is retried with backoff, or the job
+  is run again from its stored plan and chunks once the database answers.  A Ray cluster
+  that cannot be reached (:class:`workers.errors.RayUnavailableError`) is logged once and
+  retried before any job is claimed.
 """
 
 from __future__ import annotations
@@ -45,14 +50,17 @@ from pool_api.runner.lease import RunnerLease, lease_name
 from pool_api.runner.msm import MsmExecutor
 from pool_api.runner.nodes import NodeBook
 from pool_api.runner.ntt import NttExecutor
+from pool_api.runner.retry import Backoff, is_transient, retrying
 from pool_api.settings import Settings
 from pool_api.store.blobs import BlobStore
 from pool_api.store.chunks import ChunkStore
 from pool_api.store.models import Job, JobStatus, utcnow
 from workers.cluster import runtime
-from workers.errors import JobInterrupted
+from workers.errors import JobInterrupted, RayUnavailableError
 
 log = logging.getLogger(__name__)
+RAY_RETRY_SECONDS = 2.0
+"""Pause before trying an unreachable Ray cluster again."""
 
 EXECUTORS: dict[str, Executor] = {
     executor.kind: executor for executor in (MsmExecutor(), NttExecutor(), Groth16Executor())
@@ -85,11 +93,18 @@ class JobRunner:
         )
         self._leased = False
         """Whether this runner works under the lease (its own loop); ``run_job`` alone does not."""
+        self._ray_down = False
+        """Whether Ray did not answer at the last try (its outage is logged once)."""
 
     # --- lifecycle -------------------------------------------------------------
     def start(self) -> None:
         self._thread = threading.Thread(target=self._loop, name="proverpool-runner", daemon=True)
         self._thread.start()
+
+    @property
+    def started(self) -> bool:
+        """Whether this runner's loop was started (the process runs, or stands by to run, jobs)."""
+        return self._thread is not None
 
     def stop(self, timeout_seconds: float = 10.0) -> None:
         """Stop at the next chunk boundary; a job in progress stays ``running`` (resumable)."""
@@ -117,6 +132,8 @@ class JobRunner:
             session.commit()
 
     def _loop(self) -> None:
+        db = Backoff(self._stop)
+        requeued = False
         while not self._stop.is_set():
             if not self.lease.held:
                 if not self.lease.try_acquire():  # another runner works: stand by
@@ -125,13 +142,48 @@ class JobRunner:
                     continue
                 log.info("this runner holds the pool's lease: it runs the jobs")
                 self._leased = True
-                self._requeue_interrupted()
-            job_id = self._claim_next()
+                requeued = False
+            try:
+                if not requeued:
+                    self._requeue_interrupted()
+                    requeued = True
+                # Ray is connected (or started) only when there is work, and no job is
+                # claimed while it does not answer.
+                job_id = self._claim_next() if self._queued() and self._ray_ready() else None
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
+                db.wait("claiming a job", exc)
+                continue
+            db.recovered("claiming a job")
             if job_id is None:
                 self._wake.wait(self.settings.runner_poll_seconds)
                 self._wake.clear()
                 continue
             self.run_job(job_id)
+
+    def _queued(self) -> bool:
+        with Session(self.engine) as session:
+            return (
+                session.exec(select(Job.id).where(Job.status == JobStatus.queued)).first()
+                is not None
+            )
+
+    def _ray_ready(self) -> bool:
+        """Whether this process's Ray driver is connected (connecting now, bounded); if Ray
+        does not answer, one log line per outage and a pause: no job is claimed."""
+        try:
+            runtime.ensure_ray(self.settings.ray_address, self.settings.ray_connect_timeout_seconds)
+        except RayUnavailableError as exc:
+            if not self._ray_down:
+                log.error("%s; no job is started until Ray answers", exc)
+            self._ray_down = True
+            self._stop.wait(RAY_RETRY_SECONDS)
+            return False
+        if self._ray_down:
+            log.info("Ray answers again: the runner resumes")
+        self._ray_down = False
+        return True
 
     def _claim_next(self) -> str | None:
         """The oldest queued job, now ``running``: claimed atomically (``queued`` → ``running``
@@ -162,7 +214,12 @@ class JobRunner:
     def _should_continue(self, job_id: str) -> bool:
         if self._stop.is_set() or (self._leased and not self.lease.held):
             return False
-        return self._status(job_id) == JobStatus.running
+        try:
+            return self._status(job_id) == JobStatus.running
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            return True  # the database is down: keep computing, the next write waits for it
 
     # --- one job ---------------------------------------------------------------
     def context(self, job_id: str) -> JobContext:
@@ -184,29 +241,49 @@ class JobRunner:
             events=self.events,
             metrics=self.metrics,
             should_continue=lambda: self._should_continue(job_id),
+            stopping=self._stop,
         )
 
     def run_job(self, job_id: str) -> None:
-        """Run one claimed (``running``) job to ``done``, ``failed`` or a chunk boundary."""
+        """Run one claimed (``running``) job to ``done``, ``failed`` or a chunk boundary.
+
+        A database outage on the way does not fail it: once the database answers the job
+        runs again from its stored plan and chunks (:mod:`pool_api.runner.retry`)."""
+        db = Backoff(self._stop)
+        while not self._run_once(job_id, db):
+            pass
+
+    def _run_once(self, job_id: str, db: Backoff) -> bool:
+        """One try at ``run_job``; ``False`` if a database outage cut it short (and it is
+        worth trying again: the runner is not stopping)."""
         kind = "unknown"
         try:
-            runtime.ensure_ray(self.settings.ray_address)
+            runtime.ensure_ray(self.settings.ray_address, self.settings.ray_connect_timeout_seconds)
             ctx = self.context(job_id)
             kind = ctx.job.kind
             executor = EXECUTORS.get(kind)
             if executor is None:
                 raise ValueError(f"no executor for job kind {kind!r}")
             result = executor.run(ctx)
+            finished = self._credit_and_finish(ctx, self.blobs.put(result))
         except JobInterrupted:
-            log.info("job %s stopped at a chunk boundary (%s)", job_id, self._status(job_id))
-            return
-        except Exception as exc:  # a failed job is recorded, the runner goes on
+            log.info("job %s stopped at a chunk boundary", job_id)
+            return True
+        except Exception as exc:
+            if is_transient(exc):
+                return not db.wait(f"job {job_id}", exc)  # stopping: the job stays running
             log.error("job %s failed: %s", job_id, traceback.format_exc())
-            if self._fail(job_id, f"{type(exc).__name__}: {exc}"):
-                self.metrics.jobs_finished.labels(kind, "failed").inc()
-            return
-        if self._credit_and_finish(ctx, self.blobs.put(result)):
+            error = f"{type(exc).__name__}: {exc}"
+            try:
+                if retrying(lambda: self._fail(job_id, error), "failing a job", self._stop):
+                    self.metrics.jobs_finished.labels(kind, "failed").inc()
+            except JobInterrupted:
+                pass  # stopping while the database is down: the job stays running
+            return True
+        db.recovered(f"job {job_id}")
+        if finished:
             self.metrics.jobs_finished.labels(kind, "done").inc()
+        return True
 
     def _credit_and_finish(self, ctx: JobContext, result_sha256: str) -> bool:
         """Mark the job done and credit its verified chunks, in one transaction."""

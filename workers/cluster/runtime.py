@@ -5,7 +5,9 @@ read tokens, find a joining node, start a local cluster.
 cluster goes through this module, :mod:`~workers.cluster.dispatch` (running a planned job)
 and :mod:`~workers.cluster.tasks` (the remote functions).
 
-* :func:`ensure_ray` / :func:`shutdown_ray`: this process's Ray driver.
+* :func:`ensure_ray` / :func:`shutdown_ray`: this process's Ray driver (a private local
+  Ray, or the configured cluster within a bounded time); :func:`ray_health`,
+  :func:`gcs_problem`: whether Ray answers, for ``/healthz`` and the runner.
 * :func:`alive_cpu_nodes`, :func:`node_gpus`: what the cluster offers right now;
   :func:`alive_node_resources`: which nodes are alive and what they advertise (node
   registration checks a node's registration resource with it, docs/architecture.md §6).
@@ -19,7 +21,9 @@ and :mod:`~workers.cluster.tasks` (the remote functions).
 from __future__ import annotations
 
 import logging
+import os
 import socket
+import threading
 import time
 from collections.abc import Sequence
 
@@ -28,6 +32,7 @@ from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from workers.cluster import tasks
 from workers.cluster.tasks import node_gpus
+from workers.errors import RayUnavailableError
 
 __all__ = [
     "LocalCluster",
@@ -36,28 +41,156 @@ __all__ = [
     "calibrate_nodes",
     "ensure_ray",
     "find_node_with_resource",
+    "gcs_problem",
     "node_gpus",
+    "ray_health",
     "refresh_auth_token",
     "shutdown_ray",
+    "use_loopback_only",
 ]
 log = logging.getLogger(__name__)
 CALIBRATION_TIMEOUT_SECONDS = 60.0
+CONNECT_TIMEOUT_SECONDS = 15.0
+"""Default bound on connecting to a Ray cluster (``PROVERPOOL_RAY_CONNECT_TIMEOUT_SECONDS``)."""
+HEALTH_TIMEOUT_SECONDS = 2.0
+HEALTH_CACHE_SECONDS = 2.0
+LOOPBACK = "127.0.0.1"
+LOOPBACK_ONLY_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
 NODE_LOOKUP_TIMEOUT_SECONDS = 5.0
 _gcs_clients: dict[str, object] = {}
 """One GCS client per address for :func:`alive_node_resources`."""
 
 
-def ensure_ray(address: str | None = None) -> None:
-    """Connect to the Ray cluster at ``address`` (or start a local one), once per process."""
+def ensure_ray(
+    address: str | None = None, timeout_seconds: float = CONNECT_TIMEOUT_SECONDS
+) -> None:
+    """This process's Ray driver, connected once per process.
+
+    * No ``address``: a private local Ray of this process alone (``address="local"``),
+      never a cluster another program runs on this host (whatever ``RAY_ADDRESS`` or
+      ``/tmp/ray`` say); it listens on loopback only, its GCS on a port the system picks
+      (never Redis's 6379), without a dashboard, and it ends with the driver.
+    * An ``address`` (``host:port`` of a GCS, or ``ray://`` for Ray Client): it must answer
+      within ``timeout_seconds``, else :class:`~workers.errors.RayUnavailableError` saying
+      which address and why; nothing waits longer than that for an unreachable cluster.
+    """
     if ray.is_initialized():
         return
-    ray.init(
-        address=address or None,
-        include_dashboard=False,
-        ignore_reinit_error=True,
-        log_to_driver=False,
-        configure_logging=False,
-    )
+    options = {
+        "include_dashboard": False,
+        "ignore_reinit_error": True,
+        "log_to_driver": False,
+        "configure_logging": False,
+    }
+    if not address:
+        use_loopback_only()
+        ray.init(address="local", _node_ip_address=LOOPBACK, **options)
+        return
+    problem = gcs_problem(address, timeout_seconds)
+    if problem is not None:
+        raise RayUnavailableError(f"the Ray cluster at {address} does not answer: {problem}")
+    try:
+        ray.init(address=address, **options)
+    except Exception as exc:
+        raise RayUnavailableError(
+            f"connecting to the Ray cluster at {address} failed: {exc}"
+        ) from exc
+
+
+def use_loopback_only() -> None:
+    """Make the Ray started from now on by this process (and its subprocesses) bind to and
+    advertise loopback only.
+
+    Ray 2.60 replaces a loopback node address (``--node-ip-address 127.0.0.1``) by the
+    machine's external one, and then its GCS, raylet and agents listen on every interface;
+    only with multi-host clusters off (``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0``, what Ray
+    does on macOS and Windows) does a loopback node stay on loopback.  The price: no other
+    host can join, and ``ray start --address`` refuses to add a worker node.
+    """
+    from ray._private import ray_constants
+
+    os.environ[LOOPBACK_ONLY_ENV] = "0"  # for `ray start` and every Ray process it starts
+    ray_constants.ENABLE_RAY_CLUSTER = False  # this process's Ray read it at import
+
+
+def gcs_problem(address: str, timeout_seconds: float) -> str | None:
+    """``None`` if the Ray GCS at ``address`` answers within ``timeout_seconds`` (a TCP
+    connection, then a node-table read with the token set in the environment; for a
+    ``ray://`` address the TCP connection only), else what went wrong, in words."""
+    deadline = time.monotonic() + timeout_seconds
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_seconds):
+            pass
+    except (OSError, ValueError) as exc:
+        return f"no connection to {host}:{port} ({exc})"
+    if address.startswith("ray://"):
+        return None
+    answer: list[object] = []
+
+    def read_nodes() -> None:
+        from ray._raylet import GcsClient
+
+        try:
+            GcsClient(address=address).get_all_node_info(
+                timeout=max(0.5, deadline - time.monotonic())
+            )
+            answer.append(None)
+        except Exception as exc:
+            answer.append(f"the GCS does not answer ({type(exc).__name__}: {exc})")
+
+    reader = threading.Thread(target=read_nodes, name="proverpool-gcs-probe", daemon=True)
+    reader.start()
+    reader.join(max(0.5, deadline - time.monotonic()))
+    if not answer:
+        return f"no answer from the GCS within {timeout_seconds:g} s"
+    return answer[0]  # type: ignore[return-value]
+
+
+def _driver_problem() -> str | None:
+    """What is wrong with this process's Ray driver's cluster (its GCS, or the raylet it is
+    attached to, e.g. killed), ``None`` if both answer."""
+    node = ray._private.worker.global_worker.node
+    problem = gcs_problem(node.gcs_address, HEALTH_TIMEOUT_SECONDS)
+    if problem is not None:
+        return problem
+    try:
+        with socket.create_connection(
+            (node.node_ip_address, node.node_manager_port), timeout=HEALTH_TIMEOUT_SECONDS
+        ):
+            pass
+    except OSError as exc:
+        return f"the raylet of this process's node does not answer ({exc})"
+    return None
+
+
+_health: dict[tuple[str | None, bool], tuple[float, str]] = {}
+
+
+def ray_health(address: str | None, runs_jobs: bool) -> str:
+    """Ray as ``/healthz`` reports it, cached for :data:`HEALTH_CACHE_SECONDS`:
+
+    ``"ok"``; ``"not used"`` (this process runs no jobs and names no cluster);
+    ``"not started"`` (it runs jobs on a private local Ray, started with the first job);
+    else ``"down: <why>"``, after at most a few seconds.  Checked: the GCS at ``address``
+    and, once this process has a Ray driver, that driver's GCS and raylet.
+    """
+    key = (address, runs_jobs)
+    cached = _health.get(key)
+    if cached is not None and time.monotonic() - cached[0] < HEALTH_CACHE_SECONDS:
+        return cached[1]
+    problem = None
+    if address and ray.is_initialized():
+        problem = gcs_problem(address, HEALTH_TIMEOUT_SECONDS) or _driver_problem()
+    elif address:
+        problem = gcs_problem(address, HEALTH_TIMEOUT_SECONDS)
+    elif ray.is_initialized():
+        problem = _driver_problem()
+    status = f"down: {problem}" if problem else "ok"
+    if not address and not ray.is_initialized():
+        status = "not started" if runs_jobs else "not used"
+    _health[key] = (time.monotonic(), status)
+    return status
 
 
 def shutdown_ray() -> bool:
