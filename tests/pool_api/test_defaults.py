@@ -18,7 +18,9 @@ def test_defaults_are_embedded(tmp_path, monkeypatch):
     settings = Settings()
     assert settings.database_url is None and settings.redis_url is None
     with TestClient(create_app(settings, start_runner=False)) as client:
-        assert client.get("/healthz").json() == {"status": "ok", "database": "ok", "redis": "ok"}
+        health = client.get("/healthz").json()
+        assert health == {"status": "ok", "database": "ok", "redis": "ok", "ray": health["ray"]}
+        assert health["ray"] in ("not used", "ok")  # no runner, no cluster named
         state = client.app.state.pool
         assert isinstance(state.events.client, EmbeddedRedisClient)
         assert state.engine.url.drivername == "sqlite"

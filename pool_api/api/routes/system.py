@@ -9,8 +9,10 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from pool_api.api.deps import Pool
 from pool_api.store.queries.system import ping
+from workers.cluster import runtime
 
 router = APIRouter(tags=["system"])
+RAY_HEALTHY = {"ok", "not used", "not started"}
 
 _HEALTH = {
     "content": {"application/json": {"schema": {"type": "object"}}},
@@ -19,17 +21,28 @@ _HEALTH = {
 
 @router.get(
     "/healthz",
-    responses={200: _HEALTH, 503: {**_HEALTH, "description": "the database or Redis is down"}},
+    responses={
+        200: _HEALTH,
+        503: {**_HEALTH, "description": "the database, Redis or Ray is down"},
+    },
 )
 def healthz(pool: Pool) -> JSONResponse:
-    """``200`` when the database and Redis answer, ``503`` naming what does not."""
+    """``200`` when the database, Redis and Ray answer, ``503`` naming what does not.
+
+    Each is reported on its own: ``"ok"`` or ``"unreachable"`` for the database and
+    Redis; for Ray (:func:`workers.cluster.runtime.ray_health`, bounded in time and cached
+    for two seconds) ``"ok"``, ``"not used"`` (a process that runs no jobs and names no
+    cluster), ``"not started"`` (a private local Ray starts with the first job) or
+    ``"down: <why>"``.
+    """
     checks = {"database": "ok", "redis": "ok" if pool.events.ping() else "unreachable"}
     try:
         with pool.engine.connect() as connection:
             ping(connection)
     except SQLAlchemyError:
         checks["database"] = "unreachable"
-    healthy = all(v == "ok" for v in checks.values())
+    checks["ray"] = runtime.ray_health(pool.settings.ray_address, pool.runner.started)
+    healthy = all(v in RAY_HEALTHY if k == "ray" else v == "ok" for k, v in checks.items())
     return JSONResponse(
         {"status": "ok" if healthy else "degraded", **checks}, status_code=200 if healthy else 503
     )
