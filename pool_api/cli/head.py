@@ -10,6 +10,7 @@ then the Ray head and its whole process group (:class:`pool_api.membership.RayPr
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import secrets
@@ -46,6 +47,21 @@ def _public_host(host: str) -> str:
             return probe.getsockname()[0]
     except OSError:
         return socket.gethostname()
+
+
+def _ray_bind_host(host: str) -> str:
+    """The IP address Ray binds to and advertises for ``host``: a wildcard becomes the
+    machine's outgoing address, a name its first IPv4 address."""
+    host = _public_host(host)
+    try:
+        ipaddress.ip_address(host)
+        return host
+    except ValueError:
+        pass
+    try:
+        return socket.getaddrinfo(host, None, socket.AF_INET)[0][4][0]
+    except OSError as exc:
+        raise JoinError(f"cannot resolve the Ray host {host!r}: {exc}") from exc
 
 
 def _create_invite(settings) -> tuple[str, object]:  # noqa: ANN001
@@ -99,6 +115,13 @@ def head(
     data_dir: Annotated[
         Path | None, typer.Option(help="Data directory (default ~/.proverpool).")
     ] = None,
+    ray_host: Annotated[
+        str | None,
+        typer.Option(
+            help="Address the Ray head binds to and advertises (PROVERPOOL_RAY_HOST; default: "
+            "--host; a wildcard means the machine's outgoing address)."
+        ),
+    ] = None,
 ) -> None:
     """Run a pool: Ray head, HTTP API, job runner and dashboard; print how to join."""
     from pydantic import ValidationError
@@ -113,6 +136,7 @@ def head(
             "database_url": database_url,
             "redis_url": redis_url,
             "data_dir": data_dir,
+            "ray_host": ray_host,
         }.items()
         if v is not None
     }
@@ -154,6 +178,7 @@ def _start_ray_head(settings, host: str, head_cpus: int):  # noqa: ANN001
     from pool_api.membership import (
         RayProcess,
         free_port,
+        is_loopback,
         new_registration_secret,
         registration_resource,
         use_ray_token,
@@ -174,25 +199,26 @@ def _start_ray_head(settings, host: str, head_cpus: int):  # noqa: ANN001
         "--dashboard-port",
         str(free_port()),
     ]
-    if host not in WILDCARD_HOSTS:
-        args += ["--node-ip-address", host]
+    ray_host = _ray_bind_host(settings.ray_host or host)
+    args += ["--node-ip-address", ray_host]  # what Ray binds to: docs/threat-model.md §7
+    if is_loopback(ray_host):
+        from workers.cluster.runtime import use_loopback_only
+
+        use_loopback_only()  # else Ray swaps 127.0.0.1 for the external address
     secret = new_registration_secret() if head_cpus > 0 else None
     if secret is not None:  # the head computes: its node is the operator's (registered below)
         args += ["--resources", json.dumps({registration_resource(secret): 1})]
     typer.echo(f"starting the Ray head on port {settings.ray_port} ...")
     ray_head = RayProcess(args, token, prefix="pp-head-")
     ray_head.wait_started(120)
-    settings.ray_address = (
-        f"127.0.0.1:{settings.ray_port}"
-        if host
-        in {
-            "127.0.0.1",
-            "localhost",
-        }
-        else f"{_public_host(host)}:{settings.ray_port}"
-    )
+    settings.ray_address = f"{ray_host}:{settings.ray_port}"
     auth = "token auth on" if token else "no auth (PROVERPOOL_RAY_AUTH=false)"
     typer.echo(f"Ray head: {settings.ray_address} ({auth}, temp dir {ray_head.temp_dir})")
+    if is_loopback(ray_host):
+        typer.echo(
+            "Ray listens on loopback only: no contributor can join; "
+            "choose an address they reach with --ray-host"
+        )
     if secret is not None:
         try:
             ray_head.operator_node_id = _register_head_node(settings, secret, head_cpus)
