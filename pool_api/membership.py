@@ -44,7 +44,16 @@ REGISTRATION_RESOURCE_PREFIX = "proverpool_node_"
 """A node's registration resource: this prefix and the SHA-256 (hex) of its secret."""
 ALIVE_CACHE_SECONDS = 2.0
 """How long :func:`alive_ray_nodes` reuses one answer of the GCS."""
-SECRET_WORDS = ("TOKEN", "KEY", "SECRET", "PASSWORD", "URL", "INVITE", "PAYOUT")
+RAY_VISIBLE_SETTINGS = frozenset(
+    {
+        "PROVERPOOL_KERNEL_THREADS",  # workers.fields.mont4: threads of a kernel call
+        "PROVERPOOL_KERNEL_CACHE",  # workers.gpu.host_build: where the CUDA build is cached
+        "PROVERPOOL_TEST_CORRUPT_FRACTION",  # test hooks, honoured only in test mode
+        "PROVERPOOL_TEST_SLOWDOWN_FACTOR",
+        "PROVERPOOL_TEST_REPLY_FORM",
+    }
+)
+"""The only ``PROVERPOOL_*`` variables Ray's processes see: what the workers read."""
 STATE_FILE = "join.json"
 
 
@@ -105,12 +114,13 @@ def use_ray_token(token: str | None) -> None:
 
 
 def ray_environment(token: str | None) -> dict[str, str]:
-    """This process's environment for a Ray subprocess: no ``PROVERPOOL_*`` secret
-    (database and Redis URLs, tokens, keys, invites), Ray's token if any."""
+    """This process's environment for a Ray subprocess: no ``PROVERPOOL_*`` variable but
+    those the workers read (:data:`RAY_VISIBLE_SETTINGS`; so no database or Redis URL, no
+    token, key, invite or payout address), Ray's token if any."""
     env = {
         k: v
         for k, v in os.environ.items()
-        if not (k.startswith("PROVERPOOL_") and any(w in k for w in SECRET_WORDS))
+        if not (k.startswith("PROVERPOOL_") and k not in RAY_VISIBLE_SETTINGS)
         and not k.startswith("RAY_AUTH")
     }
     if token:
