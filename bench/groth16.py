@@ -199,7 +199,7 @@ def time_pool(zkey_path: Path, wtns_path: Path, repeat: int, nodes: int) -> dict
             uploaded = pool.client.post(
                 "/v1/zkeys",
                 content=zkey_path.read_bytes(),
-                headers={"Content-Type": "application/octet-stream"},
+                headers={"Content-Type": "application/octet-stream", **pool.operator},
             )
             uploaded.raise_for_status()
             key = uploaded.json()["hash"]

@@ -114,6 +114,11 @@ class BenchPool:
     def state(self):
         return self.client.app.state.pool
 
+    @property
+    def operator(self) -> dict[str, str]:
+        """The operator's ``Authorization`` header (submitting jobs takes it)."""
+        return {"Authorization": f"Bearer {TOKEN}"}
+
     def set(self, **changes: object) -> None:
         for name, value in changes.items():
             setattr(self.state.runner.settings, name, value)
@@ -131,7 +136,7 @@ class BenchPool:
             "/v1/jobs",
             params=params,
             content=body,
-            headers={"Content-Type": "application/octet-stream"},
+            headers={"Content-Type": "application/octet-stream", **self.operator},
         )
         created.raise_for_status()
         job_id = created.json()["id"]

@@ -162,6 +162,11 @@ class Settings(BaseSettings):
         ge=1,
         description="A body of N bytes must arrive within body_timeout_seconds + N / this.",
     )
+    public_submit: bool = Field(
+        default=False,
+        description="Let anyone submit jobs and upload proving keys (a public demo pool); "
+        "otherwise submitting needs the operator token or a submitter key.",
+    )
     payout_address_pattern: str = Field(
         default=r"^0x[0-9a-fA-F]{40}$",
         description="Regular expression a contributor's payout address must match in full.",

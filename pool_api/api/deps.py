@@ -21,6 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from pool_api.errors import NotFoundError
 from pool_api.state import PoolState
 from pool_api.store.models import Contributor
+from pool_api.store.queries import contributors as contributor_queries
 
 bearer = HTTPBearer(auto_error=False)
 
@@ -68,9 +69,39 @@ def api_key_owner(session: Session, api_key: str) -> Contributor | None:
     # The lookup is by digest; compare again in constant time to be explicit about it.
     if found is None or not hmac.compare_digest(found.api_key_hash, digest):
         return None
-    if found.api_key_revoked_at is not None:
-        return None
+    if found.api_key_revoked_at is not None or contributor_queries.is_submitter(found):
+        return None  # a submitter key only submits jobs (require_submitter)
     return found
+
+
+def _is_submitter_key(pool: PoolState, api_key: str) -> bool:
+    digest = hash_api_key(api_key)
+    with Session(pool.engine) as session:
+        found = session.exec(select(Contributor).where(Contributor.api_key_hash == digest)).first()
+        return (
+            found is not None
+            and hmac.compare_digest(found.api_key_hash, digest)
+            and found.api_key_revoked_at is None
+            and contributor_queries.is_submitter(found)
+        )
+
+
+async def require_submitter(pool: Pool, credentials: Credentials) -> None:
+    """Job submission (and proving-key upload): the operator token or a submitter key
+    (``POST /v1/submitters``), or anyone when ``PROVERPOOL_PUBLIC_SUBMIT`` is on."""
+    if pool.settings.public_submit:
+        return
+    if credentials is None:
+        raise _unauthorized(
+            "submitting needs the operator token or a submitter key "
+            "(Authorization: Bearer …); this pool does not take anonymous jobs"
+        )
+    if is_operator(pool, credentials.credentials):
+        return
+    if not await run_in_threadpool(_is_submitter_key, pool, credentials.credentials):
+        raise HTTPException(
+            403, detail="invalid or revoked submitter key (a contributor key cannot submit)"
+        )
 
 
 async def require_operator(pool: Pool, credentials: Credentials) -> None:
@@ -122,5 +153,6 @@ def require_self_or_operator(
 
 
 OperatorAuth = Depends(require_operator)
+SubmitAuth = Depends(require_submitter)
 CurrentContributor = Annotated[Contributor, Depends(require_contributor)]
 SelfOrOperator = Annotated[int, Depends(require_self_or_operator)]

@@ -186,6 +186,7 @@ def _drive(
                     "points": [[str(x), str(y)] for x, y in points],
                     "scalars": [str(k) for k in scalars],
                 },
+                headers=operator,
             ),
             "submit MSM",
         )["id"],
@@ -193,6 +194,7 @@ def _drive(
             client.post(
                 "/v1/jobs",
                 json={"kind": "ntt", "field": "bn254_fr", "values": [str(v) for v in values]},
+                headers=operator,
             ),
             "submit NTT",
         )["id"],

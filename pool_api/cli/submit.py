@@ -7,6 +7,11 @@ exactly this:
 ``GET /v1/zkeys/{sha256}``
     200 ``{"hash", "curve", "n_vars", "n_public", "domain_size"}`` if the pool holds that
     proving key, else 404.  ``sha256``: hex SHA-256 of the ``.zkey`` file's bytes.
+Uploading a key and submitting a job take ``Authorization: Bearer <token>``: a submitter
+key the operator issued (``POST /v1/submitters``) or the operator token (``--token``, or
+``PROVERPOOL_SUBMIT_TOKEN`` / ``PROVERPOOL_OPERATOR_TOKEN``), unless the pool is public
+(``PROVERPOOL_PUBLIC_SUBMIT``); without one they answer 401, with a wrong one 403.
+
 ``POST /v1/zkeys`` (``Content-Type: application/octet-stream``, body = the ``.zkey``)
     Parsed with :func:`workers.groth16.read_zkey`; 201 (new) or 200 (already stored)
     with the object above; 422 ``{"detail": ...}`` for a malformed or unsupported key
@@ -214,10 +219,20 @@ def groth16(
         3600.0
     ),
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            envvar=["PROVERPOOL_SUBMIT_TOKEN", "PROVERPOOL_OPERATOR_TOKEN"],
+            help="Submitter key (issued by the operator) or operator token; not needed on a "
+            "pool with PROVERPOOL_PUBLIC_SUBMIT on.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Prove WITNESS against ZKEY on the pool; write snarkjs' proof.json and public.json."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
     try:
-        with httpx.Client(base_url=pool, timeout=60.0) as client:
+        with httpx.Client(base_url=pool, timeout=60.0, headers=headers) as client:
             job_id = run_groth16(
                 client,
                 zkey,

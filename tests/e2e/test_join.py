@@ -29,7 +29,7 @@ import httpx
 import pytest
 
 pytestmark = pytest.mark.timeout(300)
-MARK = "PROVERPOOL_E2E_JOIN_MARK"  # no secret word: kept in the Ray processes' environment
+MARK = "PP_E2E_JOIN_MARK"  # not PROVERPOOL_*: kept in the Ray processes' environment
 MSM_POINTS = 4096
 
 
@@ -142,14 +142,14 @@ def _get(client: httpx.Client, path: str):
     return response.json() if response.status_code == 200 else None
 
 
-def _run_msm(client: httpx.Client, logs: tuple[Path, ...]) -> str:
+def _run_msm(client: httpx.Client, logs: tuple[Path, ...], operator: dict[str, str]) -> str:
     body = {
         "kind": "msm",
         "curve": "bn254_g1",
         "points": [[1, 2]] * MSM_POINTS,
         "scalars": [i + 1 for i in range(MSM_POINTS)],
     }
-    created = client.post("/v1/jobs", json=body)
+    created = client.post("/v1/jobs", json=body, headers=operator)
     assert created.status_code == 201, created.text
     job_id = created.json()["id"]
 
@@ -171,6 +171,8 @@ def test_head_and_join_in_two_processes(procs, tmp_path):
         str(api_port),
         "--ray-port",
         str(ray_port),
+        "--ray-host",  # a Ray on loopback (the default with the API there) takes no joins
+        "0.0.0.0",
         "--head-cpus",
         "1",
         "--data-dir",
@@ -212,14 +214,14 @@ def test_head_and_join_in_two_processes(procs, tmp_path):
     assert oct((join_dir / "join.json").stat().st_mode & 0o777) == "0o600"
 
     # The MSM is planned over both nodes: the joined one runs part of it, alice is credited.
-    job_id = _run_msm(client, logs)
+    operator = {
+        "Authorization": f"Bearer {(tmp_path / 'head' / 'operator_token').read_text().strip()}"
+    }
+    job_id = _run_msm(client, logs, operator)
     (node,) = joined()
     assert node["work_units"] > 0
     (alice,) = [c for c in _get(client, "/v1/contributors") if c["name"] == "alice"]
     assert alice["id"] == node["contributor_id"] and alice["work_units"] == node["work_units"]
-    operator = {
-        "Authorization": f"Bearer {(tmp_path / 'head' / 'operator_token').read_text().strip()}"
-    }
     reward = client.post(
         f"/v1/jobs/{job_id}/reward",
         json={"amount_units": 1_000_000, "idempotency_key": "e2e-join"},
@@ -236,7 +238,7 @@ def test_head_and_join_in_two_processes(procs, tmp_path):
     assert joined() == []
 
     # A further job completes on the head's own Ray node.
-    _run_msm(client, logs)
+    _run_msm(client, logs, operator)
 
     # Joining again needs no invite: the saved API key is reused; SIGTERM stops it cleanly.
     again, again_log = procs.start(

@@ -7,7 +7,12 @@ from collections.abc import Iterator
 from fastapi import FastAPI
 from fastapi.routing import APIRoute, iter_route_contexts
 
-from pool_api.api.deps import require_contributor, require_operator, require_self_or_operator
+from pool_api.api.deps import (
+    require_contributor,
+    require_operator,
+    require_self_or_operator,
+    require_submitter,
+)
 from pool_api.api.node_auth import require_node_owner
 
 
@@ -19,7 +24,7 @@ def _calls(dependant) -> Iterator[object]:
 
 def api_routes(app: FastAPI) -> list[tuple[str, str, str]]:
     """``(method, path, auth)`` of every API route, auth one of operator / contributor /
-    self_or_operator / public."""
+    self_or_operator / submitter (the operator or a submitter key) / public."""
     found = []
     for context in iter_route_contexts(app.routes):
         route = context.original_route
@@ -32,6 +37,8 @@ def api_routes(app: FastAPI) -> list[tuple[str, str, str]]:
             auth = "self_or_operator"
         elif require_contributor in calls or require_node_owner in calls:
             auth = "contributor"
+        elif require_submitter in calls:
+            auth = "submitter"
         else:
             auth = "public"
         for method in sorted(context.methods or ()):

@@ -1,5 +1,6 @@
 """Every operator endpoint refuses without the operator token; every contributor endpoint
-refuses another contributor's key (issue 6, acceptance).
+refuses another contributor's key (issue 6, acceptance); every submission endpoint refuses
+anonymous callers and contributor keys (issue 14 item 4).
 
 The routes are enumerated from the application and classified by their auth
 dependency, so a new route is tested as soon as it exists; a route without one
@@ -24,10 +25,8 @@ PUBLIC = {
     ("GET", "/metrics"),
     ("GET", "/v1/events"),
     ("GET", "/v1/jobs"),
-    ("POST", "/v1/jobs"),
     ("GET", "/v1/jobs/{job_id}"),
     ("GET", "/v1/jobs/{job_id}/proof"),
-    ("POST", "/v1/zkeys"),  # as open as POST /v1/jobs, whose proving key it uploads
     ("GET", "/v1/zkeys/{sha256}"),
     ("GET", "/v1/contributors"),
     ("GET", "/v1/nodes"),
@@ -50,6 +49,7 @@ def world(api):
         "batch_id": "batch",
         "withdrawal_id": "w",
         "reward_id": "r",
+        "submitter_id": "1",
     }
     return api, carol, dave, params
 
@@ -73,7 +73,7 @@ def test_every_route_is_classified(api):
     ]
     assert unlisted == [], f"routes without auth that are not declared public: {unlisted}"
     kinds = {auth for _, _, auth in routes}
-    assert kinds == {"operator", "contributor", "self_or_operator", "public"}
+    assert kinds == {"operator", "contributor", "self_or_operator", "submitter", "public"}
 
 
 def test_operator_endpoints_refuse_without_the_operator_token(world):
@@ -90,6 +90,16 @@ def test_operator_endpoints_refuse_without_the_operator_token(world):
     body = {"name": "eve"}
     assert api.client.post("/v1/contributors", json=body).status_code == 401
     assert api.client.post("/v1/contributors", json=body, headers=api.key(carol)).status_code == 403
+
+
+def test_submission_endpoints_refuse_anonymous_callers_and_contributor_keys(world):
+    api, carol, _, params = world
+    routes = [(m, p) for m, p, auth in _routes(api.client.app) if auth == "submitter"]
+    assert set(routes) == {("POST", "/v1/jobs"), ("POST", "/v1/zkeys")}
+    for method, path in routes:
+        url = _fill(path, params)
+        assert _call(api, method, url).status_code == 401, (method, path)
+        assert _call(api, method, url, api.key(carol)).status_code == 403, (method, path)
 
 
 def test_contributor_endpoints_refuse_another_contributors_key(world):

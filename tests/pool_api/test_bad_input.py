@@ -62,7 +62,7 @@ def _blobs(pool) -> list:
 @pytest.mark.parametrize("case", sorted(BAD_JOBS))
 def test_bad_job_is_refused_and_nothing_stored(pool, case):
     body, field = BAD_JOBS[case]
-    answer = pool.client.post("/v1/jobs", json=body)
+    answer = pool.client.post("/v1/jobs", json=body, headers=pool.operator)
     assert 400 <= answer.status_code < 500, answer.text
     assert answer.status_code == 422
     detail = answer.json()["detail"]
@@ -74,7 +74,9 @@ def test_bad_job_is_refused_and_nothing_stored(pool, case):
 
 def test_malformed_json_is_422(pool):
     answer = pool.client.post(
-        "/v1/jobs", content=b"{not json", headers={"Content-Type": "application/json"}
+        "/v1/jobs",
+        content=b"{not json",
+        headers={"Content-Type": "application/json", **pool.operator},
     )
     assert answer.status_code == 422
     assert _job_rows(pool) == 0
@@ -82,7 +84,7 @@ def test_malformed_json_is_422(pool):
 
 def test_oversize_body_is_413_before_reading(pool):
     big = {"kind": "ntt", "field": "bn254_fr", "values": ["1"] * (1 << 19)}
-    answer = pool.client.post("/v1/jobs", json=big)
+    answer = pool.client.post("/v1/jobs", json=big, headers=pool.operator)
     assert answer.status_code == 413
     assert "limit" in answer.json()["detail"]
     assert _job_rows(pool) == 0
@@ -136,6 +138,6 @@ def test_health_and_metrics(pool):
     health = pool.client.get("/healthz")
     assert health.status_code == 200 and health.json()["database"] == "ok"
     assert health.json()["redis"] == "ok"
-    pool.client.post("/v1/jobs", json=_ntt())
+    pool.client.post("/v1/jobs", json=_ntt(), headers=pool.operator)
     text = pool.client.get("/metrics").text
     assert 'proverpool_jobs_submitted_total{kind="ntt"} 1.0' in text

@@ -20,7 +20,7 @@ from pool_api.cli.app import app
 from pool_api.main import create_app
 from pool_api.settings import Settings
 from pool_api.store import migrate
-from pool_api.store.models import Zkey
+from pool_api.store.models import Job, Zkey
 
 from ray_cluster import secret_of
 from runner_pool import OPERATOR_TOKEN
@@ -76,8 +76,15 @@ def server(ray_cluster, tmp_path_factory):
 def submit(url: str, tmp_path: Path, *extra: str, wtns: Path = WTNS):
     out, public = tmp_path / "proof.json", tmp_path / "public.json"
     args = ["submit", "groth16", str(ZKEY), str(wtns), "--out", str(out), "--public", str(public)]
-    result = CliRunner().invoke(app, [*args, "--pool", url, "--quiet", *extra])
+    result = CliRunner().invoke(
+        app, [*args, "--pool", url, "--quiet", "--token", OPERATOR_TOKEN, *extra]
+    )
     return result, out, public
+
+
+def _jobs(pool_app) -> int:
+    with Session(pool_app.state.pool.engine) as session:
+        return session.exec(select(func.count()).select_from(Job)).one()
 
 
 def _stored_keys(pool_app) -> int:
@@ -107,6 +114,11 @@ def test_submit_failures(server, tmp_path, monkeypatch):
     result, out, _ = submit(url, tmp_path, wtns=FIXTURES / "chain12.w1.wtns")
     assert result.exit_code == 2 and "1004 signals" in result.output
     assert not out.exists() and _stored_keys(pool_app) == before
+    # A wrong token: the pool refuses the submission (403), exit 2, nothing queued.
+    jobs_before = _jobs(pool_app)
+    result, out, _ = submit(url, tmp_path, "--token", "not-a-submitter-key")
+    assert result.exit_code == 2 and "403" in result.output, result.output
+    assert not out.exists() and _jobs(pool_app) == jobs_before
     # No pool there: exit 2; the URL also comes from PROVERPOOL_URL.
     monkeypatch.setenv("PROVERPOOL_URL", "http://127.0.0.1:9")
     out, public = tmp_path / "p.json", tmp_path / "q.json"

@@ -90,7 +90,10 @@ def test_stats_follow_jobs_and_rewards_exactly(pool, ray_cluster):
     bob = add_contributor(
         pool.client, "bob", ray_cluster.worker_node_ids[1], gpu_model="NVIDIA H100", cpu_cores=16
     )
-    job = wait_done(pool.client, pool.client.post("/v1/jobs", json=msm_body(64, 1)).json()["id"])
+    job = wait_done(
+        pool.client,
+        pool.client.post("/v1/jobs", json=msm_body(64, 1), headers=pool.operator).json()["id"],
+    )
     assert job["status"] == "done"
     reward = {"amount_units": BIG_REWARD_UNITS, "idempotency_key": "big"}
     posted = pool.client.post(f"/v1/jobs/{job['id']}/reward", json=reward, headers=pool.operator)
@@ -252,7 +255,11 @@ def test_dashboard_in_chromium(live_server, ray_cluster):
             expect(polling.locator("#live")).to_have_text("polling")
 
             # A job submitted while the pages are open appears and its bar fills up.
-            job_id = client.post("/v1/jobs", json=msm_body(64, 2)).json()["id"]
+            job_id = client.post(
+                "/v1/jobs",
+                json=msm_body(64, 2),
+                headers={"Authorization": f"Bearer {OPERATOR_TOKEN}"},
+            ).json()["id"]
             for view in (page, polling):
                 bar = view.locator(f'tr[data-job-id="{job_id}"] [role="progressbar"]')
                 expect(bar).to_be_visible(timeout=15_000)

@@ -79,7 +79,7 @@ def owners(pool, ray_cluster) -> dict[str, int]:
 
 def upload(pool: Pool, name: str) -> str:
     raw = (FIXTURES / f"{name}.zkey").read_bytes()
-    response = pool.client.post("/v1/zkeys", content=raw, headers=OCTET)
+    response = pool.client.post("/v1/zkeys", content=raw, headers=OCTET | pool.operator)
     assert response.status_code in (200, 201), response.text
     assert response.json()["hash"] == hashlib.sha256(raw).hexdigest()
     return response.json()["hash"]
@@ -91,7 +91,7 @@ def submit(pool: Pool, zkey_hash: str, wtns: str, **headers: str):
         "/v1/jobs",
         params={"kind": "groth16", "zkey": zkey_hash},
         content=body,
-        headers={**OCTET, **headers},
+        headers={**OCTET, **pool.operator, **headers},
     )
 
 
@@ -119,7 +119,7 @@ def test_keys_are_stored_once_and_bad_input_is_refused(pool):
     raw = (FIXTURES / "chain10.zkey").read_bytes()
     digest = hashlib.sha256(raw).hexdigest()
     assert pool.client.get(f"/v1/zkeys/{digest}").status_code == 404
-    first = pool.client.post("/v1/zkeys", content=raw, headers=OCTET)
+    first = pool.client.post("/v1/zkeys", content=raw, headers=OCTET | pool.operator)
     assert first.status_code == 201, first.text
     assert first.json() == {
         "hash": digest,
@@ -128,14 +128,18 @@ def test_keys_are_stored_once_and_bad_input_is_refused(pool):
         "n_public": 3,
         "domain_size": 1024,
     }
-    again = pool.client.post("/v1/zkeys", content=raw, headers=OCTET)
+    again = pool.client.post("/v1/zkeys", content=raw, headers=OCTET | pool.operator)
     assert again.status_code == 200 and again.json() == first.json()
     assert pool.client.get(f"/v1/zkeys/{digest}").json() == first.json()
 
-    truncated = pool.client.post("/v1/zkeys", content=raw[: len(raw) // 2], headers=OCTET)
+    truncated = pool.client.post(
+        "/v1/zkeys", content=raw[: len(raw) // 2], headers=OCTET | pool.operator
+    )
     assert truncated.status_code == 422, truncated.text
     assert truncated.json()["detail"]
-    as_json = pool.client.post("/v1/zkeys", content=raw, headers={"Content-Type": "text/plain"})
+    as_json = pool.client.post(
+        "/v1/zkeys", content=raw, headers={"Content-Type": "text/plain", **pool.operator}
+    )
     assert as_json.status_code == 415
     assert pool.client.get("/v1/zkeys/not-a-hash").status_code == 422
 
@@ -145,7 +149,7 @@ def test_keys_are_stored_once_and_bad_input_is_refused(pool):
     unknown = submit(pool, "0" * 64, "chain10.w1.wtns")
     assert unknown.status_code == 404, unknown.text
     no_key = pool.client.post(
-        "/v1/jobs", params={"kind": "groth16"}, content=b"wtns", headers=OCTET
+        "/v1/jobs", params={"kind": "groth16"}, content=b"wtns", headers=OCTET | pool.operator
     )
     assert no_key.status_code == 422
     assert pool.client.get("/v1/jobs?kind=groth16").json()["total"] == 0
@@ -176,7 +180,9 @@ def test_chain10_witnesses_proved_on_the_nodes_and_credited(pool, owners, snarkj
     assert all(board[c] > 0 for c in owners.values())  # both nodes did part of the work
 
     not_groth16 = pool.client.post(
-        "/v1/jobs", json={"kind": "ntt", "field": "babybear", "values": ["1", "2"]}
+        "/v1/jobs",
+        json={"kind": "ntt", "field": "babybear", "values": ["1", "2"]},
+        headers=pool.operator,
     )
     assert pool.client.get(f"/v1/jobs/{not_groth16.json()['id']}/proof").status_code == 409
     assert pool.client.get(f"/v1/jobs/{'f' * 32}/proof").status_code == 404

@@ -33,7 +33,7 @@ def test_msm_job_end_to_end_credits_both_nodes(pool, ray_cluster):
     bob = pool.add_contributor("bob", ray_cluster.worker_node_ids[1])
     points = random_points("bn254_g1", 64, random.Random(1))
     scalars = [random.Random(2).randrange(R) for _ in points]
-    created = pool.client.post("/v1/jobs", json=msm_body(points, scalars))
+    created = pool.client.post("/v1/jobs", json=msm_body(points, scalars), headers=pool.operator)
     assert created.status_code == 201, created.text
     job = pool.wait(created.json()["id"])
     assert job["status"] == "done", job
@@ -81,7 +81,7 @@ def test_ntt_job_forward_and_inverse(pool, ray_cluster):
     for inverse in (False, True):
         body = {"kind": "ntt", "field": "bn254_fr", "values": [str(v) for v in values]}
         body["inverse"] = inverse
-        created = pool.client.post("/v1/jobs", json=body)
+        created = pool.client.post("/v1/jobs", json=body, headers=pool.operator)
         assert created.status_code == 201, created.text
         job = pool.wait(created.json()["id"])
         assert job["status"] == "done", job
@@ -91,7 +91,7 @@ def test_ntt_job_forward_and_inverse(pool, ray_cluster):
 def test_hex_and_integer_numbers_are_accepted(pool, ray_cluster):
     pool.add_workers(ray_cluster.worker_node_ids)
     body = {"kind": "ntt", "field": "bn254_fr", "values": ["0x01", 2, "3", "0X4"]}
-    job = pool.wait(pool.client.post("/v1/jobs", json=body).json()["id"])
+    job = pool.wait(pool.client.post("/v1/jobs", json=body, headers=pool.operator).json()["id"])
     assert [int(v) for v in job["result"]] == ntt("bn254_fr", [1, 2, 3, 4])
 
 
@@ -143,7 +143,7 @@ def test_ntt_job_on_every_field(pool, ray_cluster, field):
     rng = random.Random(field)
     values = [rng.randrange(FIELDS[field].modulus) for _ in range(64)]
     body = {"kind": "ntt", "field": field, "values": [str(v) for v in values], "inverse": True}
-    job = pool.wait(pool.client.post("/v1/jobs", json=body).json()["id"])
+    job = pool.wait(pool.client.post("/v1/jobs", json=body, headers=pool.operator).json()["id"])
     assert job["status"] == "done", job
     expected = ntt(field, values, inverse=True)
     assert [int(v) for v in job["result"]] == expected
@@ -165,15 +165,20 @@ def test_ntt_job_on_every_field(pool, ray_cluster, field):
 def test_idempotency_key_returns_the_first_job(pool):
     body = {"kind": "ntt", "field": "bn254_fr", "values": ["1", "2", "3", "4"]}
     key = {"Idempotency-Key": "submit-42"}
-    first = pool.client.post("/v1/jobs", json=body, headers=key)
+    first = pool.client.post("/v1/jobs", json=body, headers=key | pool.operator)
     assert first.status_code == 201, first.text
-    again = pool.client.post("/v1/jobs", json=body, headers=key)
+    again = pool.client.post("/v1/jobs", json=body, headers=key | pool.operator)
     assert again.status_code == 200 and again.json() == first.json()
     other = dict(body, values=["1", "2", "3", "5"])
-    assert pool.client.post("/v1/jobs", json=other, headers=key).status_code == 409
-    assert pool.client.post("/v1/jobs", json=body).json()["id"] != first.json()["id"]
+    assert pool.client.post("/v1/jobs", json=other, headers=key | pool.operator).status_code == 409
+    assert (
+        pool.client.post("/v1/jobs", json=body, headers=pool.operator).json()["id"]
+        != first.json()["id"]
+    )
     too_long = {"Idempotency-Key": "k" * 129}
-    assert pool.client.post("/v1/jobs", json=body, headers=too_long).status_code == 422
+    assert (
+        pool.client.post("/v1/jobs", json=body, headers=too_long | pool.operator).status_code == 422
+    )
     listed = pool.client.get("/v1/jobs").json()
     assert listed["total"] == 2
 
@@ -183,7 +188,7 @@ def test_list_jobs_filters_and_pages(pool, ray_cluster):
     ids = []
     for n in (2, 4, 8):
         body = {"kind": "ntt", "field": "bn254_fr", "values": [str(i) for i in range(n)]}
-        ids.append(pool.client.post("/v1/jobs", json=body).json()["id"])
+        ids.append(pool.client.post("/v1/jobs", json=body, headers=pool.operator).json()["id"])
     for job_id in ids:
         pool.wait(job_id)
     page = pool.client.get("/v1/jobs", params={"limit": 2}).json()
@@ -215,7 +220,7 @@ def test_msm_job_on_other_curves_json_and_binary(pool, ray_cluster, curve):
     scalars = [rng.randrange(order) for _ in points[:-1]] + [order - 1]
     body = {"kind": "msm", "curve": curve, "points": [_json_point(p) for p in points]}
     body["scalars"] = [str(k) for k in scalars]
-    created = pool.client.post("/v1/jobs", json=body)
+    created = pool.client.post("/v1/jobs", json=body, headers=pool.operator)
     assert created.status_code == 201, created.text
     job = pool.wait(created.json()["id"])
     assert job["status"] == "done", job

@@ -24,14 +24,17 @@ def test_binary_jobs_end_to_end(pool, ray_cluster):
         "/v1/jobs",
         content=encode_elements("babybear", elements_from_ints("babybear", values)),
         params={"kind": "ntt", "field": "babybear"},
-        headers=OCTET,
+        headers=OCTET | pool.operator,
     )
     assert created.status_code == 201, created.text
     points = random_points("bn254_g1", 16, rng)
     scalars = [rng.randrange(R) for _ in points]
     body = encode_points("bn254_g1", points) + b"".join(k.to_bytes(32, "little") for k in scalars)
     created_msm = pool.client.post(
-        "/v1/jobs", content=body, params={"kind": "msm", "curve": "bn254_g1"}, headers=OCTET
+        "/v1/jobs",
+        content=body,
+        params={"kind": "msm", "curve": "bn254_g1"},
+        headers=OCTET | pool.operator,
     )
     assert created_msm.status_code == 201, created_msm.text
 
@@ -66,17 +69,23 @@ def test_bad_binary_bodies_are_refused(api):
         ({"kind": "msm"}, b"\x00" * 96),
     ]
     for params, content in cases:
-        answer = api.client.post("/v1/jobs", content=content, params=params, headers=OCTET)
+        answer = api.client.post(
+            "/v1/jobs", content=content, params=params, headers=OCTET | api.operator
+        )
         assert answer.status_code == 422, (params, answer.text)
         assert answer.json()["detail"]
-    text = api.client.post("/v1/jobs", content=b"x", headers={"Content-Type": "text/plain"})
+    text = api.client.post(
+        "/v1/jobs", content=b"x", headers={"Content-Type": "text/plain", **api.operator}
+    )
     assert text.status_code == 415 and "Content-Type" in text.json()["detail"]
     assert api.client.get("/v1/jobs").json()["total"] == 0
 
 
 def _queued_job(api) -> str:
     created = api.client.post(
-        "/v1/jobs", json={"kind": "ntt", "field": "babybear", "values": [1, 2, 3, 4]}
+        "/v1/jobs",
+        json={"kind": "ntt", "field": "babybear", "values": [1, 2, 3, 4]},
+        headers=api.operator,
     )
     assert created.status_code == 201, created.text
     return created.json()["id"]
@@ -105,7 +114,10 @@ def test_a_streamed_body_over_the_limit_is_refused(api):
             yield b"\x00" * 32768  # 1.25 MiB in all, no Content-Length
 
     answer = api.client.post(
-        "/v1/jobs", content=chunks(), params={"kind": "ntt", "field": "babybear"}, headers=OCTET
+        "/v1/jobs",
+        content=chunks(),
+        params={"kind": "ntt", "field": "babybear"},
+        headers=OCTET | api.operator,
     )
     assert answer.status_code == 413
     assert "limit" in answer.json()["detail"]

@@ -25,7 +25,11 @@ def _exported_names(registry) -> set[str]:
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_metrics_follow_the_conventions_and_feed_the_dashboard(api):
-    api.client.post("/v1/jobs", json={"kind": "ntt", "field": "babybear", "values": [1, 2]})
+    api.client.post(
+        "/v1/jobs",
+        json={"kind": "ntt", "field": "babybear", "values": [1, 2]},
+        headers=api.operator,
+    )
     metrics = api.state.metrics
     metrics.chunk_duration.labels("ntt", "gpu").observe(0.02)
     metrics.verification_failures.labels("msm").inc()

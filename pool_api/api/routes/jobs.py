@@ -11,7 +11,7 @@ from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
 import accounting
-from pool_api.api.deps import OperatorAuth, Pool, SessionDep
+from pool_api.api.deps import OperatorAuth, Pool, SessionDep, SubmitAuth
 from pool_api.api.job_bodies import (
     REQUEST_BODY_OPENAPI,
     binary_result,
@@ -62,6 +62,7 @@ JSON_OR_BINARY = ("application/json", "application/octet-stream")
     status_code=status.HTTP_201_CREATED,
     response_model=JobCreated,
     openapi_extra=REQUEST_BODY_OPENAPI,
+    dependencies=[SubmitAuth],
     responses={
         200: {"description": "a retry: the job first created with this Idempotency-Key"},
         409: {"description": "the Idempotency-Key was used for a different request"},

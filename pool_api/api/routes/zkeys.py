@@ -12,7 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Request, Response, status
 from starlette.concurrency import run_in_threadpool
 
-from pool_api.api.deps import Pool
+from pool_api.api.deps import Pool, SubmitAuth
 from pool_api.api.schemas import Groth16Proof, ZkeyPublic
 from pool_api.errors import NotFoundError, StateConflictError, UnsupportedMediaTypeError
 from pool_api.state import PoolState
@@ -53,6 +53,7 @@ def _public(row: Zkey) -> ZkeyPublic:
     status_code=status.HTTP_201_CREATED,
     response_model=ZkeyPublic,
     openapi_extra=ZKEY_BODY_OPENAPI,
+    dependencies=[SubmitAuth],
     responses={
         200: {"description": "the pool already holds this key"},
         413: {"description": "body over PROVERPOOL_MAX_BODY_BYTES"},

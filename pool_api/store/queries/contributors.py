@@ -6,8 +6,9 @@ import hashlib
 import secrets
 from datetime import datetime
 
+from sqlalchemy import ColumnElement
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from pool_api.store.models import Contributor, Invite, utcnow
 
@@ -20,6 +21,24 @@ def contributor_by_id(session: Session, *, contributor_id: int) -> Contributor |
 def contributor_named(session: Session, *, name: str) -> Contributor | None:
     """The contributor called ``name``, or ``None``."""
     return session.exec(select(Contributor).where(Contributor.name == name)).first()
+
+
+SUBMITTER_PREFIX = "submit:"
+"""Names of the rows that hold submitter keys (scope ``submit``): ``submit:<label>``.
+
+A submitter key is a contributor row whose name carries this prefix (a contributor's
+own name cannot contain ``:``); it may submit jobs and nothing else, and it is left
+out of every listing of contributors."""
+
+
+def is_submitter(contributor: Contributor) -> bool:
+    """Whether the row holds a submitter key rather than a contributor."""
+    return contributor.name.startswith(SUBMITTER_PREFIX)
+
+
+def not_submitter() -> ColumnElement[bool]:
+    """SQL condition: the contributor row is not a submitter key."""
+    return col(Contributor.name).not_like(SUBMITTER_PREFIX + "%")
 
 
 OPERATOR_NAME = "(operator)"
@@ -51,8 +70,14 @@ def operator_contributor(session: Session) -> Contributor:
 
 
 def all_contributors(session: Session) -> list[Contributor]:
-    """Every contributor (no order promised)."""
-    return list(session.exec(select(Contributor)))
+    """Every contributor (no order promised; submitter keys are not contributors)."""
+    return list(session.exec(select(Contributor).where(not_submitter())))
+
+
+def all_submitters(session: Session) -> list[Contributor]:
+    """Every submitter-key row, oldest first."""
+    query = select(Contributor).where(col(Contributor.name).like(SUBMITTER_PREFIX + "%"))
+    return list(session.exec(query.order_by(col(Contributor.id))))
 
 
 def add_invite(session: Session, *, token_hash: str, expires_at: datetime) -> Invite:

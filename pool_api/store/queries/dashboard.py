@@ -15,6 +15,7 @@ from sqlmodel import Session, col, select
 
 from accounting import Account, AccountKind, Transfer, TransferCode
 from pool_api.store.models import ChunkRecord, Contributor, Job, JobStatus, Node
+from pool_api.store.queries.contributors import not_submitter
 
 
 def earned_by_contributor(session: Session, *, codes: Iterable[TransferCode]) -> dict[int, int]:
@@ -60,7 +61,8 @@ def jobs_by_status(session: Session) -> dict[str, int]:
 
 def contributor_count(session: Session) -> int:
     """How many contributors there are."""
-    return int(session.exec(select(func.count()).select_from(Contributor)).one())
+    query = select(func.count()).select_from(Contributor).where(not_submitter())
+    return int(session.exec(query).one())
 
 
 def total_work_units(session: Session) -> int:
@@ -76,7 +78,7 @@ def node_count_by_contributor(session: Session) -> dict[int, int]:
 
 def contributor_names(session: Session) -> list[tuple[int, str]]:
     """``(id, name)`` of every contributor (no order promised)."""
-    rows = session.exec(select(Contributor.id, Contributor.name))
+    rows = session.exec(select(Contributor.id, Contributor.name).where(not_submitter()))
     return [(int(cid), name) for cid, name in rows if cid is not None]
 
 
