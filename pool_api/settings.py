@@ -162,6 +162,12 @@ class Settings(BaseSettings):
         ge=1,
         description="A body of N bytes must arrive within body_timeout_seconds + N / this.",
     )
+    rate_limit_auth_failures: int = Field(
+        default=30,
+        ge=1,
+        description="Failed authentications (401/403 to a caller without a valid key) allowed "
+        "per window per address; past it, that address's unauthenticated requests get 429.",
+    )
     public_submit: bool = Field(
         default=False,
         description="Let anyone submit jobs and upload proving keys (a public demo pool); "

@@ -3,10 +3,13 @@
 * :class:`BodyLimit` answers 413 when ``Content-Length`` is over
   ``PROVERPOOL_MAX_BODY_BYTES`` before any byte of the body is read, and counts
   the bytes of a streamed (chunked) body, refusing it as soon as it goes over.
-* :class:`RateLimit` keeps a fixed-window counter per caller in Redis (one
-  ``INCR`` + ``EXPIRE`` round trip): the SHA-256 of the bearer token for API-key
-  callers, the client IP for callers without a token; the operator is exempt.
-  Over the limit → 429 with ``Retry-After``.  Only ``/v1/`` paths are limited.
+* :class:`RateLimit` keeps a fixed-window counter per caller in Redis (``INCR`` +
+  ``EXPIRE``): the SHA-256 of the bearer token for callers whose token is a current
+  API key, the client address for everyone else (no token, or a token that is no key:
+  random tokens buy no buckets of their own); the operator is exempt.  Failed
+  authentications of unverified callers are counted per address against a small
+  budget of their own.  Over a limit → 429 with ``Retry-After``.  Only ``/v1/`` paths
+  are limited.
 """
 
 from __future__ import annotations
@@ -18,8 +21,14 @@ import math
 import time
 
 import redis
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from pool_api.state import PoolState
+from pool_api.store.models import Contributor
 
 log = logging.getLogger(__name__)
 
@@ -83,8 +92,49 @@ def _bearer(scope: Scope) -> str | None:
     return None
 
 
+KNOWN_KEY_TTL_SECONDS = 30
+"""How long the limiter remembers whether a bearer token is a current API key."""
+
+
+def _known_entry(digest: str) -> str:
+    return f"proverpool:ratelimit:known:{digest}"
+
+
+def _lookup_key(pool: PoolState, digest: str) -> str:
+    """``"1"`` if ``digest`` is an unrevoked API key (contributor or submitter), cached in
+    Redis for :data:`KNOWN_KEY_TTL_SECONDS` (a revoked key keeps its own bucket that long,
+    nothing more: the route still refuses it); else ``"0"``."""
+    with pool.read_engine.connect() as connection:
+        found = connection.execute(
+            select(Contributor.id).where(
+                Contributor.api_key_hash == digest,
+                Contributor.api_key_revoked_at.is_(None),  # type: ignore[union-attr]
+            )
+        ).first()
+    if found is None:
+        return "0"  # not cached: random tokens must not fill Redis
+    pool.events.client.set(_known_entry(digest), "1", ex=KNOWN_KEY_TTL_SECONDS)
+    return "1"
+
+
+def _too_many(detail: str, retry_after: int) -> JSONResponse:
+    return JSONResponse(
+        {"detail": detail}, status_code=429, headers={"Retry-After": str(retry_after)}
+    )
+
+
 class RateLimit:
-    """Fixed-window request limits per API key and per anonymous IP, counted in Redis."""
+    """Fixed-window request limits per API key and per address, counted in Redis, and a
+    budget of failed authentications per address.
+
+    A bearer token gets a bucket of its own only once it is known to be a current API
+    key (one SQL lookup, then cached): any other token (a guess, a random string) counts
+    against its caller's address like a request without a token.  Every 401/403 answered
+    to such an unverified caller spends one of its address's
+    ``PROVERPOOL_RATE_LIMIT_AUTH_FAILURES``; when they are spent, the address's
+    unverified requests get 429 until the window ends (verified keys and the operator
+    are not affected).
+    """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -101,18 +151,39 @@ class RateLimit:
             if hmac.compare_digest(token.encode(), operator):
                 await self.app(scope, receive, send)
                 return
-            caller = "key:" + hashlib.sha256(token.encode()).hexdigest()[:32]
-            limit = settings.rate_limit_key_requests
-        else:
-            client = scope.get("client")
-            caller = "ip:" + (client[0] if client else "unknown")
-            limit = settings.rate_limit_ip_requests
+        client = scope.get("client")
+        address = client[0] if client else "unknown"
+        digest = hashlib.sha256(token.encode()).hexdigest() if token is not None else None
         window = settings.rate_limit_window_seconds
         now = time.time()
         slot = int(now // window)
-        key = f"proverpool:ratelimit:{caller}:{slot}"
+        retry_after = max(1, math.ceil((slot + 1) * window - now))
+        failures_key = f"proverpool:authfail:{address}:{slot}"
+        redis_client = pool.events.client
         try:
-            pipe = pool.events.client.pipeline(transaction=False)
+            if digest is None:
+                known, failures = None, redis_client.get(failures_key)
+            else:
+                known, failures = redis_client.mget([_known_entry(digest), failures_key])
+                if known is None:  # one indexed lookup, then cached
+                    known = await run_in_threadpool(_lookup_key, pool, digest)
+            verified = digest is not None and known in (b"1", "1")
+            if not verified and int(failures or 0) >= settings.rate_limit_auth_failures:
+                response = _too_many(
+                    f"too many failed authentications from this address "
+                    f"({settings.rate_limit_auth_failures} per {window} s)",
+                    retry_after,
+                )
+                await response(scope, receive, send)
+                return
+            if verified and digest is not None:
+                caller = "key:" + digest[:32]
+                limit = settings.rate_limit_key_requests
+            else:
+                caller = "ip:" + address
+                limit = settings.rate_limit_ip_requests
+            key = f"proverpool:ratelimit:{caller}:{slot}"
+            pipe = redis_client.pipeline(transaction=False)
             pipe.incr(key)
             pipe.expire(key, window + 1)
             count, _ = pipe.execute()
@@ -121,13 +192,40 @@ class RateLimit:
             response = JSONResponse({"detail": "redis is unavailable"}, status_code=503)
             await response(scope, receive, send)
             return
+        except SQLAlchemyError as exc:
+            log.error("database unavailable for rate limiting: %s", exc)
+            response = JSONResponse({"detail": "the database is unavailable"}, status_code=503)
+            await response(scope, receive, send)
+            return
         if int(count) > limit:
-            retry_after = max(1, math.ceil((slot + 1) * window - now))
-            response = JSONResponse(
-                {"detail": f"rate limit of {limit} requests per {window} s exceeded"},
-                status_code=429,
-                headers={"Retry-After": str(retry_after)},
+            response = _too_many(
+                f"rate limit of {limit} requests per {window} s exceeded", retry_after
             )
             await response(scope, receive, send)
             return
-        await self.app(scope, receive, send)
+        if verified:
+            await self.app(scope, receive, send)
+            return
+        answered = 0
+
+        async def watching_send(message: Message) -> None:
+            nonlocal answered
+            if message["type"] == "http.response.start":
+                answered = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watching_send)
+        finally:
+            if answered in (401, 403):
+                self._count_failure(redis_client, failures_key, window)
+
+    @staticmethod
+    def _count_failure(redis_client: redis.Redis, failures_key: str, window: int) -> None:
+        try:
+            pipe = redis_client.pipeline(transaction=False)
+            pipe.incr(failures_key)
+            pipe.expire(failures_key, window + 1)
+            pipe.execute()
+        except redis.RedisError as exc:
+            log.error("redis unavailable for counting a failed authentication: %s", exc)

@@ -50,6 +50,7 @@ def pool(db_url, ray_cluster, tmp_path) -> Iterator[Pool]:
         max_body_bytes=1 << 20,
         rate_limit_ip_requests=UNLIMITED,
         rate_limit_key_requests=UNLIMITED,
+        rate_limit_auth_failures=UNLIMITED,
     )
     migrate.upgrade_url(db_url)
     with TestClient(create_app(settings)) as client:
@@ -66,6 +67,7 @@ def pool_settings(db_url: str, tmp_path, **overrides) -> Settings:
         "max_body_bytes": 1 << 20,
         "rate_limit_ip_requests": UNLIMITED,
         "rate_limit_key_requests": UNLIMITED,
+        "rate_limit_auth_failures": UNLIMITED,
         **overrides,
     }
     return Settings(**values)
