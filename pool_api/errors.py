@@ -55,6 +55,12 @@ class UnavailableError(ApiError):
     status_code = 503
 
 
+class PayloadTooLargeError(ApiError):
+    """A request over a size limit (``PROVERPOOL_MAX_JOB_ELEMENTS``, the body limit)."""
+
+    status_code = 413
+
+
 def _plain_loc(loc: object) -> list[str | int]:
     parts = loc if isinstance(loc, list | tuple) else (loc,)
     return [p if isinstance(p, int | str) and not isinstance(p, bool) else str(p) for p in parts]

@@ -173,6 +173,11 @@ class Settings(BaseSettings):
         description="Let anyone submit jobs and upload proving keys (a public demo pool); "
         "otherwise submitting needs the operator token or a submitter key.",
     )
+    max_job_elements: int = Field(
+        default=1 << 24,
+        ge=1,
+        description="Most elements (NTT values, MSM terms) one job request may carry.",
+    )
     payout_address_pattern: str = Field(
         default=r"^0x[0-9a-fA-F]{40}$",
         description="Regular expression a contributor's payout address must match in full.",

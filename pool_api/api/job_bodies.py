@@ -21,11 +21,13 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import TypeAdapter, ValidationError
 
 from pool_api.api.numbers import parse_numbers, parse_points
 from pool_api.api.schemas import JobCreate, MsmJobCreate
+from pool_api.errors import PayloadTooLargeError
 from pool_api.store.models import Job
 from workers.api import validate_msm_input, validate_ntt_input, validate_ntt_size
 from workers.codec import arrays
@@ -67,8 +69,59 @@ REQUEST_BODY_OPENAPI: dict[str, Any] = {
 }
 
 
-def parse_json_job(raw: bytes) -> tuple[Job, bytes]:
+async def read_body(request: Request) -> bytearray:
+    """The request body in one growing buffer, without the copies of ``Request.body()``.
+
+    ``Request.body()`` keeps every received chunk and then joins them (twice the body
+    at its peak); here each chunk is appended to one ``bytearray`` as it arrives (grown
+    in place; nothing is allocated ahead of the bytes that came).  A binary job is then
+    read straight from this buffer (``numpy.frombuffer``) and stored as it is: about
+    one body's worth of memory.
+    """
+    buffer = bytearray()
+    async for chunk in request.stream():
+        buffer += chunk
+    return buffer
+
+
+def _element_width(kind: str | None, curve: str | None, field: str | None) -> int | None:
+    """Bytes per element (NTT) or term (MSM) of a binary body, if the parameters are known."""
+    try:
+        if kind == "ntt" and field is not None:
+            return arrays.element_width(field)
+        if kind == "msm" and curve is not None:
+            return arrays.point_width(curve) + arrays.scalar_width(curve)
+    except KernelInputError:
+        return None  # an unknown field or curve: the parser says so, with the body
+    return None
+
+
+def check_job_elements(n: int, max_elements: int) -> None:
+    """413 for a job of more than ``PROVERPOOL_MAX_JOB_ELEMENTS`` elements (or terms)."""
+    if n > max_elements:
+        raise PayloadTooLargeError(
+            f"a job of {n} elements is over the limit of {max_elements} per request "
+            "(PROVERPOOL_MAX_JOB_ELEMENTS)"
+        )
+
+
+def check_declared_size(
+    request: Request, kind: str | None, curve: str | None, field: str | None, max_elements: int
+) -> None:
+    """Refuse an over-large binary job by its ``Content-Length``, before reading the body."""
+    declared = request.headers.get("content-length", "")
+    width = _element_width(kind, curve, field)
+    if declared.isdigit() and width:
+        check_job_elements(int(declared) // width, max_elements)
+
+
+def parse_json_job(raw: bytes | bytearray, max_elements: int) -> tuple[Job, bytes]:
     """Validate a JSON job body; ``(job without id, input blob)``."""
+    # Every element takes at least one comma and an MSM term at most eight: a body with
+    # far too many is refused before it is parsed into Python objects.
+    commas = raw.count(b",")
+    if commas > 8 * (max_elements + 1):
+        check_job_elements(commas // 8, max_elements)
     try:
         body = _JOB_CREATE.validate_json(raw)
     except ValidationError as exc:
@@ -78,6 +131,9 @@ def parse_json_job(raw: bytes) -> tuple[Job, bytes]:
             if isinstance(error.get("input"), bytes):  # invalid JSON: not UTF-8 in a response
                 error["input"] = error["input"].decode("utf-8", "replace")
         raise RequestValidationError(errors) from None
+    check_job_elements(
+        len(body.points) if isinstance(body, MsmJobCreate) else len(body.values), max_elements
+    )
     if isinstance(body, MsmJobCreate):
         points = parse_points(body.points)
         scalars = parse_numbers(body.scalars, "scalars")
@@ -102,22 +158,34 @@ def parse_json_job(raw: bytes) -> tuple[Job, bytes]:
 
 
 def parse_binary_job(
-    raw: bytes, kind: str | None, curve: str | None, field: str | None, inverse: bool
-) -> tuple[Job, bytes]:
-    """Validate a binary job body and its query parameters; ``(job without id, blob)``."""
+    raw: bytes | bytearray,
+    kind: str | None,
+    curve: str | None,
+    field: str | None,
+    inverse: bool,
+    max_elements: int,
+) -> tuple[Job, bytes | bytearray]:
+    """Validate a binary job body and its query parameters; ``(job without id, blob)``.
+
+    The body is checked where it lies (NumPy views of ``raw``, no Python integers) and
+    is itself the blob to store: the compact encoding of :mod:`workers.codec.arrays`.
+    """
     if kind == "msm":
         if curve is None:
             raise KernelInputError("a binary MSM needs ?curve=…", field="curve")
         n = arrays.msm_input_size(curve, raw)  # unknown curve → UnknownCurveError
+        check_job_elements(n, max_elements)
         arrays.decode_msm_input(curve, raw, n)  # every check: ranges, curve, subgroup
-        return Job(id="", kind="msm", curve=curve, size=n, input_sha256=""), bytes(raw)
+        return Job(id="", kind="msm", curve=curve, size=n, input_sha256=""), raw
     if kind == "ntt":
         if field is None:
             raise KernelInputError("a binary NTT needs ?field=…", field="field")
+        width = arrays.element_width(field)  # unknown field → UnknownFieldError
+        check_job_elements(len(raw) // width, max_elements)
         n = len(arrays.decode_elements(field, raw))
         validate_ntt_size(field, n)
         job = Job(id="", kind="ntt", field=field, inverse=inverse, size=n, input_sha256="")
-        return job, bytes(raw)
+        return job, raw
     raise KernelInputError("a binary job needs ?kind=msm or ?kind=ntt", field="kind")
 
 

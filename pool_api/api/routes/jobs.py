@@ -15,8 +15,10 @@ from pool_api.api.deps import OperatorAuth, Pool, SessionDep, SubmitAuth
 from pool_api.api.job_bodies import (
     REQUEST_BODY_OPENAPI,
     binary_result,
+    check_declared_size,
     parse_binary_job,
     parse_json_job,
+    read_body,
     result_json,
 )
 from pool_api.api.schemas import (
@@ -66,7 +68,10 @@ JSON_OR_BINARY = ("application/json", "application/octet-stream")
     responses={
         200: {"description": "a retry: the job first created with this Idempotency-Key"},
         409: {"description": "the Idempotency-Key was used for a different request"},
-        413: {"description": "body over PROVERPOOL_MAX_BODY_BYTES"},
+        413: {
+            "description": "body over PROVERPOOL_MAX_BODY_BYTES, or more elements than "
+            "PROVERPOOL_MAX_JOB_ELEMENTS"
+        },
         415: {"description": "neither application/json nor application/octet-stream"},
     },
 )
@@ -109,18 +114,32 @@ async def submit_job(
         raise UnsupportedMediaTypeError(
             f"Content-Type {media_type!r} not supported; use one of {list(JSON_OR_BINARY)}"
         )
-    raw = await request.body()
+    max_elements = pool.settings.max_job_elements
+    binary = media_type != "application/json" and kind != "groth16"
+    if binary:
+        check_declared_size(request, kind, curve, field, max_elements)
+    raw = await read_body(request)
+    job: Job
+    blob: bytes | bytearray
     if media_type == "application/json":
-        job, blob = await run_in_threadpool(parse_json_job, raw)
+        job, blob = await run_in_threadpool(parse_json_job, raw, max_elements)
     elif kind == "groth16":
-        job, blob = await run_in_threadpool(parse_groth16_job, pool.engine, pool.blobs, raw, zkey)
+        job, blob = await run_in_threadpool(
+            parse_groth16_job, pool.engine, pool.blobs, bytes(raw), zkey
+        )
     else:
-        job, blob = await run_in_threadpool(parse_binary_job, raw, kind, curve, field, inverse)
+        job, blob = await run_in_threadpool(
+            parse_binary_job, raw, kind, curve, field, inverse, max_elements
+        )
     return await run_in_threadpool(_store_job, pool, job, blob, response, idempotency_key)
 
 
 def _store_job(
-    pool: PoolState, job: Job, blob: bytes, response: Response, idempotency_key: str | None
+    pool: PoolState,
+    job: Job,
+    blob: bytes | bytearray,
+    response: Response,
+    idempotency_key: str | None,
 ) -> JobCreated:
     job.id = uuid.uuid4().hex
     job.input_sha256 = pool.blobs.put(blob)
