@@ -57,8 +57,6 @@ HEALTH_CACHE_SECONDS = 2.0
 LOOPBACK = "127.0.0.1"
 LOOPBACK_ONLY_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
 NODE_LOOKUP_TIMEOUT_SECONDS = 5.0
-_gcs_clients: dict[str, object] = {}
-"""One GCS client per address for :func:`alive_node_resources`."""
 
 
 def ensure_ray(
@@ -284,18 +282,21 @@ def alive_node_resources(
         if address and "://" not in address:
             from ray._raylet import GcsClient
 
-            client = _gcs_clients.get(address)
-            if client is None:
-                # A GcsClient waits ~40 s for an unreachable GCS: knock first, briefly.
-                host, _, port = address.rpartition(":")
-                socket.create_connection((host.strip("[]"), int(port)), timeout=1.0).close()
-                client = _gcs_clients.setdefault(address, GcsClient(address=address))
-            infos = client.get_all_node_info(timeout=timeout_seconds).items()
-            return {
-                node_id.hex(): frozenset(dict(info.resources_total))
-                for node_id, info in infos
-                if info.state == 0  # ALIVE
-            }
+            # A GcsClient waits ~40 s for an unreachable GCS: knock first, briefly.
+            host, _, port = address.rpartition(":")
+            socket.create_connection((host.strip("[]"), int(port)), timeout=1.0).close()
+            # One client per lookup, dropped at once: a client kept alive aborts the process
+            # when its GCS goes away (the head stopping, or Ray dying under the API).
+            client = GcsClient(address=address)
+            try:
+                infos = client.get_all_node_info(timeout=timeout_seconds).items()
+                return {
+                    node_id.hex(): frozenset(dict(info.resources_total))
+                    for node_id, info in infos
+                    if info.state == 0  # ALIVE
+                }
+            finally:
+                del client
         if not ray.is_initialized():
             if not address:
                 return None
@@ -304,7 +305,6 @@ def alive_node_resources(
             n["NodeID"]: frozenset(n.get("Resources", {})) for n in ray.nodes() if n.get("Alive")
         }
     except Exception as exc:  # any GCS failure: Ray is not answering
-        _gcs_clients.pop(address or "", None)
         log.warning("Ray node lookup at %s failed: %s", address or "the local driver", exc)
         return None
 
