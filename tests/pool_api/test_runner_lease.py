@@ -64,9 +64,9 @@ def test_only_the_holder_runs_jobs_and_a_standby_takes_over(make_settings, ray_c
     )
     clients = [_app(settings), _app(settings)]
     try:
-        pools = [Pool(c, settings, {}, wait_timeout_seconds=180) for c in clients]
         operator = {"Authorization": f"Bearer {settings.operator_token}"}
-        Pool(clients[0], settings, operator).add_workers(ray_cluster.worker_node_ids)
+        pools = [Pool(c, settings, operator, wait_timeout_seconds=180) for c in clients]
+        pools[0].add_workers(ray_cluster.worker_node_ids)
         wait_for(lambda: any(p.state.runner.lease.held for p in pools), 30)
         holder, standby = sorted(pools, key=lambda p: not p.state.runner.lease.held)
         assert not standby.state.runner.lease.held
@@ -95,7 +95,8 @@ def test_a_job_is_claimed_once(make_settings):
     for client in clients:
         client.__enter__()
     try:
-        first, second = (Pool(c, settings, {}) for c in clients)
+        operator = {"Authorization": f"Bearer {settings.operator_token}"}
+        first, second = (Pool(c, settings, operator) for c in clients)
         body, _, _ = msm_body(8, seed=52)
         job_id = first.submit(body)
         claims = [p.state.runner._claim_next() for p in (first, second)]
