@@ -190,7 +190,7 @@ def time_pool(zkey_path: Path, wtns_path: Path, repeat: int, nodes: int) -> dict
     (verified, recorded, credited), the pairing check, the proof stored. The first job
     is the warm-up (numba caches on the nodes, the key's bases shipped to them).
     """
-    from bench.pool import BenchPool
+    from bench.pool import OPERATOR, BenchPool
     from workers.groth16 import proof_from_json
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -199,7 +199,7 @@ def time_pool(zkey_path: Path, wtns_path: Path, repeat: int, nodes: int) -> dict
             uploaded = pool.client.post(
                 "/v1/zkeys",
                 content=zkey_path.read_bytes(),
-                headers={"Content-Type": "application/octet-stream", **pool.operator},
+                headers={"Content-Type": "application/octet-stream", **OPERATOR},
             )
             uploaded.raise_for_status()
             key = uploaded.json()["hash"]

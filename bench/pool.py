@@ -2,10 +2,9 @@
 
 Usage: ``python bench/pool.py [--json PATH] [--repeat N] [--quick]``
 
-For 1 and then 2 worker nodes (one CPU each; the head has none) on this
-machine, a pool (SQLite, embedded Redis, blob store) whose job runner runs
-each job in this thread (``JobRunner.run_job``: plan, calibrate, place,
-verify, record, credit), submitted over HTTP as binary bodies:
+For 1 and then 2 worker nodes (one CPU each; the head has none), a pool (SQLite, embedded
+Redis, blobs) whose runner runs each job in this thread (plan, calibrate, place, verify,
+record, credit), submitted over HTTP as binary bodies:
 
 * MSM ``bn254_g1`` 2^18 and NTT ``bn254_fr`` 2^20: seconds per job (median of
   ``--repeat``) and the parallel efficiency ``T₁ / (2·T₂)``;
@@ -15,17 +14,14 @@ verify, record, credit), submitted over HTTP as binary bodies:
   jobs, alternated) and the audited share of the work; the head's O(n) NTT
   slice checks: their work alone as a share of the NTT job time, and the
   distributed NTT with checks on against off (alternated);
-* bytes shipped per MSM 2^18 job, first and repeated basis, with and without
-  the bases cache: scalars (``ray.put`` once, pulled once per node) plus the
-  bases each worker process had to pull;
-* bytes per NTT 2^20 job on BabyBear, Goldilocks and ``bn254_fr``
-  (:func:`bytes_per_ntt_job`): the binary body, the stored input and result
-  blobs, the chunk values in the blob store, and Ray's object store (the
-  head's two ``ray.put`` arrays and the slices the workers return).
+* bytes per MSM 2^18 job, first and repeated basis, with and without the bases cache:
+  scalars (``ray.put`` once, pulled once per node) plus the bases each worker pulled;
+* bytes per NTT 2^20 job on BabyBear, Goldilocks and ``bn254_fr`` (:func:`bytes_per_ntt_job`):
+  the body, the input and result blobs, the chunk blobs, and Ray's object store (the head's
+  two ``ray.put`` arrays and the slices the workers return).
   ``--bytes-only`` measures just the bytes (MSM and NTT) on a 2-node pool.
 
-Results are checked against the single-process kernels.  Timings on a shared
-2-core machine are noisy: quote them with the machine's load.
+Results are checked against the single-process kernels.  Quote timings with the load.
 """
 
 from __future__ import annotations
@@ -61,7 +57,9 @@ from workers.params import FIELDS
 from workers.reference import random_points
 
 DEFAULT_JSON = Path(__file__).parent / "results" / "pool.json"
-TOKEN = "bench-operator-token"
+TOKEN = "bench-operator-token-0123456789abcdef"
+OPERATOR = {"Authorization": f"Bearer {TOKEN}"}
+"""The operator's header: it registers the contributors and submits the jobs."""
 R = FIELDS["bn254_fr"].modulus
 NTT_BYTES_FIELDS = ("babybear", "goldilocks", "bn254_fr")
 """The fields whose NTT jobs :func:`bytes_per_ntt_job` measures (4, 8 and 32 bytes an element)."""
@@ -99,10 +97,9 @@ class BenchPool:
         self.settings = Settings(**values)
         self.client = TestClient(create_app(self.settings, start_runner=False))
         self.client.__enter__()
-        operator = {"Authorization": f"Bearer {TOKEN}"}
         for i, (node, secret) in enumerate(zip(self.nodes, self.secrets, strict=True)):
             body = self.client.post(
-                "/v1/contributors", json={"name": f"c{i}"}, headers=operator
+                "/v1/contributors", json={"name": f"c{i}"}, headers=OPERATOR
             ).json()
             self.client.post(
                 "/v1/nodes",
@@ -113,11 +110,6 @@ class BenchPool:
     @property
     def state(self):
         return self.client.app.state.pool
-
-    @property
-    def operator(self) -> dict[str, str]:
-        """The operator's ``Authorization`` header (submitting jobs takes it)."""
-        return {"Authorization": f"Bearer {TOKEN}"}
 
     def set(self, **changes: object) -> None:
         for name, value in changes.items():
@@ -136,7 +128,7 @@ class BenchPool:
             "/v1/jobs",
             params=params,
             content=body,
-            headers={"Content-Type": "application/octet-stream", **self.operator},
+            headers={"Content-Type": "application/octet-stream", **OPERATOR},
         )
         created.raise_for_status()
         job_id = created.json()["id"]
