@@ -128,9 +128,12 @@ def _line(lam: Any, tx: Any, ty: Any, px: Any, py: Any, f: Any) -> Any:
 
 
 @njit(cache=True)
-def _step(acc: Any, tx: Any, ty: Any, qx: Any, qy: Any, px: Any, py: Any, f: Any) -> tuple:
-    """``acc·l_{T,Q}(P)`` and ``T + Q`` (``T ≠ ±Q``, both affine on the twist)."""
-    lam = fe_mul(fe_sub(qy, ty, f), fe_inv(fe_sub(qx, tx, f), f), f)
+def _step(
+    acc: Any, tx: Any, ty: Any, qx: Any, qy: Any, inv_dx: Any, px: Any, py: Any, f: Any
+) -> tuple:
+    """``acc·l_{T,Q}(P)`` and ``T + Q`` (``T ≠ ±Q``, both affine on the twist), given
+    ``inv_dx = 1/(x_Q − x_T)``."""
+    lam = fe_mul(fe_sub(qy, ty, f), inv_dx, f)
     acc = fp12_mul(acc, _line(lam, tx, ty, px, py, f), f)
     x3 = fe_sub(fe_sub(fe_sqr(lam, f), tx, f), qx, f)
     y3 = fe_sub(fe_mul(lam, fe_sub(tx, x3, f), f), ty, f)
@@ -191,10 +194,8 @@ def _miller_loop(g1: np.ndarray, g2: np.ndarray, loop_bits: np.ndarray, frob: An
                 ty = fe_load(t, j, 2 * WORDS, f)
                 qx = fe_load(g2, j, 0, f)
                 qy = fe_load(g2, j, 2 * WORDS, f)
-                lam = fe_mul(fe_sub(qy, ty, f), fe_load(invs, j, 0, f), f)
-                acc = fp12_mul(acc, _line(lam, tx, ty, px, py, f), f)
-                x3 = fe_sub(fe_sub(fe_sqr(lam, f), tx, f), qx, f)
-                y3 = fe_sub(fe_mul(lam, fe_sub(tx, x3, f), f), ty, f)
+                inv_dx = fe_load(invs, j, 0, f)
+                acc, x3, y3 = _step(acc, tx, ty, qx, qy, inv_dx, px, py, f)
                 fe_store(t, j, x3, 0)
                 fe_store(t, j, y3, 2 * WORDS)
     gx1, gy1, gx2, gy2 = frob
@@ -207,7 +208,8 @@ def _miller_loop(g1: np.ndarray, g2: np.ndarray, loop_bits: np.ndarray, frob: An
         qy = fe_load(g2, j, 2 * WORDS, f)
         q1x = fe_mul(fe_conj(qx, f), gx1, f)
         q1y = fe_mul(fe_conj(qy, f), gy1, f)
-        acc, tx, ty = _step(acc, tx, ty, q1x, q1y, px, py, f)
+        inv_dx = fe_inv(fe_sub(q1x, tx, f), f)
+        acc, tx, ty = _step(acc, tx, ty, q1x, q1y, inv_dx, px, py, f)
         q2x = fe_mul(qx, gx2, f)
         q2y = fe_neg(fe_mul(qy, gy2, f), f)
         lam = fe_mul(fe_sub(q2y, ty, f), fe_inv(fe_sub(q2x, tx, f), f), f)
