@@ -66,22 +66,42 @@ def _plain_loc(loc: object) -> list[str | int]:
     return [p if isinstance(p, int | str) and not isinstance(p, bool) else str(p) for p in parts]
 
 
+JOB_KINDS = ("msm", "ntt", "groth16")
+JOB_KIND_MESSAGE = "kind must be one of " + ", ".join(JOB_KINDS)
+#: Longest message a 4xx answer carries: a message quoting what it refuses (an unknown
+#: curve's name, say) must not send a large request back to its sender (issue 17 item 10).
+MAX_MESSAGE_CHARS = 300
+
+
+def short_message(message: str) -> str:
+    """``message`` cut to :data:`MAX_MESSAGE_CHARS` characters (marked with ``…``)."""
+    if len(message) <= MAX_MESSAGE_CHARS:
+        return message
+    return message[: MAX_MESSAGE_CHARS - 1] + "…"
+
+
+def _message(error: dict[str, Any], loc: list[str | int]) -> str:
+    if loc == ["query", "kind"] and error.get("type") == "literal_error":
+        return JOB_KIND_MESSAGE  # the binary submission's ?kind=
+    return short_message(str(error.get("msg", "")))
+
+
 def validation_details(errors: Sequence[Any]) -> list[dict[str, object]]:
     """Validation errors as ``{"loc", "msg", "type"}``: never the rejected input (it may be
-    ``NaN`` or ``Infinity``, which JSON cannot carry, or a secret), nor its context."""
-    return [
-        {
-            "loc": _plain_loc(error.get("loc", ())),
-            "msg": str(error.get("msg", "")),
-            "type": str(error.get("type", "")),
-        }
-        for error in errors
-        if isinstance(error, dict)
-    ]
+    ``NaN`` or ``Infinity``, which JSON cannot carry, or a secret, or megabytes), nor its
+    context; messages are capped at :data:`MAX_MESSAGE_CHARS`."""
+    details: list[dict[str, object]] = []
+    for error in errors:
+        if isinstance(error, dict):
+            loc = _plain_loc(error.get("loc", ()))
+            details.append(
+                {"loc": loc, "msg": _message(error, loc), "type": str(error.get("type", ""))}
+            )
+    return details
 
 
 def _validation(field: str, message: str, kind: str) -> list[dict[str, object]]:
-    return [{"loc": ["body", field], "msg": message, "type": kind}]
+    return [{"loc": ["body", field], "msg": short_message(message), "type": kind}]
 
 
 def install_error_handlers(app: FastAPI) -> None:

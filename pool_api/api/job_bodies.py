@@ -27,7 +27,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from pool_api.api.numbers import parse_numbers, parse_points
 from pool_api.api.schemas import JobCreate, MsmJobCreate
-from pool_api.errors import PayloadTooLargeError
+from pool_api.errors import JOB_KIND_MESSAGE, PayloadTooLargeError
 from pool_api.store.models import Job
 from workers.api import validate_msm_input, validate_ntt_input, validate_ntt_size
 from workers.codec import arrays
@@ -115,6 +115,14 @@ def check_declared_size(
         check_job_elements(int(declared) // width, max_elements)
 
 
+_KIND_ERRORS = ("union_tag_invalid", "union_tag_not_found")
+JSON_KIND_MESSAGE = (
+    f"{JOB_KIND_MESSAGE} (a JSON body is msm or ntt; groth16 is a binary .wtns body with "
+    "?kind=groth16&zkey=<sha256>)"
+)
+EMPTY_MSM_MESSAGE = "an MSM needs at least one point and scalar"
+
+
 def parse_json_job(raw: bytes | bytearray, max_elements: int) -> tuple[Job, bytes]:
     """Validate a JSON job body; ``(job without id, input blob)``."""
     # Every element takes at least one comma and an MSM term at most eight: a body with
@@ -125,16 +133,18 @@ def parse_json_job(raw: bytes | bytearray, max_elements: int) -> tuple[Job, byte
     try:
         body = _JOB_CREATE.validate_json(raw)
     except ValidationError as exc:
-        errors = exc.errors(include_url=False)
+        errors = exc.errors(include_url=False, include_input=False, include_context=False)
         for error in errors:
             error["loc"] = ("body", *error["loc"])
-            if isinstance(error.get("input"), bytes):  # invalid JSON: not UTF-8 in a response
-                error["input"] = error["input"].decode("utf-8", "replace")
+            if error["type"] in _KIND_ERRORS:  # no or an unknown "kind"
+                error["loc"], error["msg"] = ("body", "kind"), JSON_KIND_MESSAGE
         raise RequestValidationError(errors) from None
     check_job_elements(
         len(body.points) if isinstance(body, MsmJobCreate) else len(body.values), max_elements
     )
     if isinstance(body, MsmJobCreate):
+        if not body.points and not body.scalars:
+            raise KernelInputError(EMPTY_MSM_MESSAGE, field="points")
         points = parse_points(body.points)
         scalars = parse_numbers(body.scalars, "scalars")
         validate_msm_input(body.curve, points, scalars)
@@ -173,6 +183,9 @@ def parse_binary_job(
     if kind == "msm":
         if curve is None:
             raise KernelInputError("a binary MSM needs ?curve=…", field="curve")
+        if not raw:
+            arrays.point_width(curve)  # an unknown curve is named first
+            raise KernelInputError(EMPTY_MSM_MESSAGE, field="body")
         n = arrays.msm_input_size(curve, raw)  # unknown curve → UnknownCurveError
         check_job_elements(n, max_elements)
         arrays.decode_msm_input(curve, raw, n)  # every check: ranges, curve, subgroup
@@ -186,7 +199,7 @@ def parse_binary_job(
         validate_ntt_size(field, n)
         job = Job(id="", kind="ntt", field=field, inverse=inverse, size=n, input_sha256="")
         return job, raw
-    raise KernelInputError("a binary job needs ?kind=msm or ?kind=ntt", field="kind")
+    raise KernelInputError(f"a binary job needs ?kind=: {JOB_KIND_MESSAGE}", field="kind")
 
 
 def result_json(kind: str, curve: str | None, field: str | None, result_blob: bytes) -> list[Any]:

@@ -26,7 +26,7 @@ Number = StrictStr | StrictInt
 class MsmJobCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     kind: Literal["msm"]
-    curve: StrictStr
+    curve: StrictStr = Field(max_length=32)
     points: list[list[Number] | list[list[Number]]] = Field(
         description="Affine points [x, y]; on a G2 curve each coordinate is [c0, c1]. "
         "Infinity is [0, 0] (G2: [[0, 0], [0, 0]])."
@@ -37,7 +37,7 @@ class MsmJobCreate(BaseModel):
 class NttJobCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     kind: Literal["ntt"]
-    field: StrictStr
+    field: StrictStr = Field(max_length=32)
     values: list[Number]
     inverse: StrictBool = False
 
