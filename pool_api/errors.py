@@ -146,4 +146,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
 
 class JoinError(Exception):
-    """``proverpool head`` / ``join`` / ``leave`` cannot go on; the CLI prints it in one line."""
+    """``proverpool head`` / ``join`` / ``leave`` cannot go on; the CLI prints it in one line
+    and exits with ``exit_code`` (:mod:`pool_api.cli.exit_codes`; 2 unless told)."""
+
+    def __init__(self, message: str, exit_code: int = 2) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
