@@ -182,6 +182,18 @@ class Settings(BaseSettings):
         default=r"^0x[0-9a-fA-F]{40}$",
         description="Regular expression a contributor's payout address must match in full.",
     )
+    unit_name: str = Field(
+        default="units",
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,15}$",
+        description="Name of the reward token the dashboard shows amounts in (display only).",
+    )
+    unit_decimals: int = Field(
+        default=0,
+        ge=0,
+        le=36,
+        description="Base units per displayed unit, as a power of ten (18 for ETH's wei); "
+        "display only: the API and the ledger stay in integer base units.",
+    )
 
     @field_validator("payout_address_pattern")
     @classmethod

@@ -16,11 +16,14 @@ from sqlmodel import Session
 import accounting
 from accounting import AccountKind, TransferCode
 from pool_api.api.deps import Pool, SessionDep
+from pool_api.api.routes import dashboard_jobs
+from pool_api.api.routes.dashboard_jobs import MAX_WINDOW_MINUTES
 from pool_api.api.schemas_dashboard import (
     ContributorStats,
     EarningPoint,
     LeaderboardRow,
     Overview,
+    PendingWithdrawal,
     ThroughputPoint,
 )
 from pool_api.errors import NotFoundError
@@ -28,29 +31,45 @@ from pool_api.live import presence
 from pool_api.membership import alive_ray_nodes
 from pool_api.store.queries import contributors as contributor_queries
 from pool_api.store.queries import dashboard as queries
+from pool_api.store.queries import dashboard_jobs as detail_queries
 
 router = APIRouter(prefix="/v1/stats", tags=["dashboard"])
+router.include_router(dashboard_jobs.router)
 
 #: Transfer codes that count as a contributor's earnings when they credit its account.
 EARNING_CODES = (TransferCode.REWARD_SHARE, TransferCode.HELD_RELEASE)
 EVENT_STREAM_PATH = "/v1/events"
 
 
-def _aware(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+_aware = dashboard_jobs.aware
 
 
-def _throughput(session: Session, now: datetime, window_minutes: int) -> list[ThroughputPoint]:
-    """Work units per one-minute bucket of ``ChunkRecord.finished_at``, zero-filled."""
-    end = now.replace(second=0, microsecond=0) + timedelta(minutes=1)
-    start = end - timedelta(minutes=window_minutes)
-    buckets = [0] * window_minutes
+def bucket_minutes_for(window_minutes: int) -> int:
+    """Throughput bucket for a window: at most ~180 bars (1 min up to 3 h, then 5 and 15
+    min, then an hour: 15 min → 15 bars, 1 h → 60, 24 h → 96, 7 d → 168)."""
+    for bucket in (1, 5, 15, 60):
+        if window_minutes <= 180 * bucket:
+            return bucket
+    return 60 * 24
+
+
+def _throughput(
+    session: Session, now: datetime, window_minutes: int, bucket_minutes: int
+) -> list[ThroughputPoint]:
+    """Work units per bucket of ``ChunkRecord.finished_at`` (buckets aligned on multiples of
+    ``bucket_minutes`` since the epoch), zero-filled, the current bucket last."""
+    bucket = timedelta(minutes=bucket_minutes)
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    end = epoch + ((now - epoch) // bucket + 1) * bucket
+    count = -(-window_minutes // bucket_minutes)
+    start = end - count * bucket
+    buckets = [0] * count
     for finished_at, work_units in queries.chunk_work_since(session, since=start):
-        index = int((_aware(finished_at) - start).total_seconds() // 60)
-        if 0 <= index < window_minutes:
+        index = (_aware(finished_at) - start) // bucket
+        if 0 <= index < count:
             buckets[index] += work_units
     return [
-        ThroughputPoint(minute_start=start + timedelta(minutes=i), work_units=units)
+        ThroughputPoint(minute_start=start + i * bucket, work_units=units)
         for i, units in enumerate(buckets)
     ]
 
@@ -77,11 +96,13 @@ def overview(
     pool: Pool,
     session: SessionDep,
     window_minutes: Annotated[
-        int, Query(ge=1, le=1440, description="Throughput window, in minutes.")
+        int, Query(ge=1, le=MAX_WINDOW_MINUTES, description="Throughput window, in minutes.")
     ] = 60,
 ) -> Overview:
-    """Pool at a glance: nodes, GPUs, jobs by status, throughput per minute over the window."""
+    """Pool at a glance: nodes, GPUs, jobs by status, throughput over the window (per
+    minute up to 3 hours, then per 5 or 15 minutes or per hour: ``bucket_minutes``)."""
     now = datetime.now(UTC)
+    bucket_minutes = bucket_minutes_for(window_minutes)
     jobs_by_status = queries.jobs_by_status(session)
     nodes_registered, nodes_online, gpus_registered, gpus_online = _node_counts(pool, session)
     serves_events = EVENT_STREAM_PATH in request.app.openapi().get("paths", {})
@@ -95,7 +116,8 @@ def overview(
         jobs_by_status=jobs_by_status,
         work_units_total=queries.total_work_units(session),
         window_minutes=window_minutes,
-        throughput=_throughput(session, now, window_minutes),
+        bucket_minutes=bucket_minutes,
+        throughput=_throughput(session, now, window_minutes, bucket_minutes),
         event_stream_path=EVENT_STREAM_PATH if serves_events else None,
     )
 
@@ -133,25 +155,38 @@ def contributor_stats(
     limit: Annotated[
         int, Query(ge=1, le=10_000, description="Most recent earnings to return.")
     ] = 1000,
+    window_minutes: Annotated[
+        int | None,
+        Query(ge=1, le=MAX_WINDOW_MINUTES, description="Only the earnings of this window."),
+    ] = None,
 ) -> ContributorStats:
-    """One contributor's work, balance and earnings over time (cumulative), for its page."""
+    """One contributor's work, balance, earnings over time (cumulative; within the window
+    if one is given), shortened payout address and withdrawals in flight, for its page."""
     contributor = contributor_queries.contributor_by_id(session, contributor_id=contributor_id)
     if contributor is None:
         raise NotFoundError(f"no contributor {contributor_id}")
+    since = (
+        None if window_minutes is None else datetime.now(UTC) - timedelta(minutes=window_minutes)
+    )
     points: list[EarningPoint] = []
-    cumulative = 0
+    cumulative = before = 0
     for line in accounting.statement(session, contributor_id):
         if line.code in EARNING_CODES and line.amount_units > 0:
             cumulative += line.amount_units
+            at = _aware(line.created_at)
+            if since is not None and at < since:
+                before = cumulative
+                continue
             points.append(
                 EarningPoint(
-                    at=_aware(line.created_at),
+                    at=at,
                     job_ref=line.job_ref,
                     amount_units=line.amount_units,
                     cumulative_units=cumulative,
                 )
             )
     node_ids = queries.node_ids_of(session, contributor_id=contributor_id)
+    pending = detail_queries.pending_withdrawals(session, contributor_id=contributor_id)
     return ContributorStats(
         contributor_id=contributor_id,
         name=contributor.name,
@@ -161,4 +196,27 @@ def contributor_stats(
         balance_units=accounting.account_balance(session, AccountKind.CONTRIBUTOR, contributor_id),
         nodes=list(node_ids),
         earnings=points[-limit:],
+        banned=contributor.banned_at is not None,
+        payout_address=shorten_address(contributor.payout_address),
+        pending_withdrawals=[
+            PendingWithdrawal(
+                amount_units=int(w.amount_units),
+                status=accounting.WithdrawalStatus(w.status).value,
+                requested_at=_aware(w.created_at),
+            )
+            for w in pending
+        ],
+        pending_withdrawal_units=sum(int(w.amount_units) for w in pending),
+        window_minutes=window_minutes,
+        earned_in_window_units=cumulative - before,
+        earned_before_window_units=before,
     )
+
+
+def shorten_address(address: str | None) -> str | None:
+    """``0x1234…abcd``: the owner recognises it; the page does not publish it whole."""
+    if not address:
+        return None
+    if len(address) <= 12:
+        return address[:2] + "…" if len(address) > 4 else "…"
+    return f"{address[:6]}…{address[-4:]}"
