@@ -28,6 +28,7 @@ from pool_api.api.slow_clients import BodyDeadline
 from pool_api.errors import install_error_handlers
 from pool_api.live.events import connect_async_redis
 from pool_api.live.fanout import EventFanout
+from pool_api.live.story import configure_logging
 from pool_api.settings import Settings
 from pool_api.state import PoolState
 from pool_api.store.migrate import SchemaNotMigratedError
@@ -48,6 +49,7 @@ def create_app(settings: Settings | None = None, *, start_runner: bool = True) -
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging()  # the pool's story at INFO, no heartbeats (issue 17 item 7)
         try:
             pool = PoolState.open(settings)
         except SchemaNotMigratedError as exc:

@@ -92,6 +92,11 @@ class Settings(BaseSettings):
         description="Whether an API process starts a job runner (off when `proverpool runner`"
         " runs the jobs in processes of their own).",
     )
+    access_log: bool = Field(
+        default=False,
+        description="Log every HTTP request (uvicorn's access log); off, the log tells the "
+        "pool's story only: jobs, nodes, strikes, rewards (`proverpool head --access-log`).",
+    )
     runner_lease_seconds: float = Field(
         default=10.0,
         ge=1,

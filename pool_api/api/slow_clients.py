@@ -101,8 +101,10 @@ def http_protocol(header_timeout_seconds: float) -> type[asyncio.Protocol]:
 
 
 def uvicorn_config(app: ASGIApp, settings: Settings, **kwargs: Any) -> uvicorn.Config:
-    """The uvicorn configuration of a pool API: slow headers time out (:func:`http_protocol`)."""
+    """The uvicorn configuration of a pool API: slow headers time out (:func:`http_protocol`);
+    no access log unless ``PROVERPOOL_ACCESS_LOG`` / ``--access-log``."""
     kwargs.setdefault("http", http_protocol(settings.header_timeout_seconds))
+    kwargs.setdefault("access_log", settings.access_log)  # opt-in (issue 17 item 7)
     return uvicorn.Config(app, **kwargs)
 
 

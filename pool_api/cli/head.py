@@ -24,9 +24,57 @@ from typing import Annotated
 
 import typer
 
+from pool_api.cli import exit_codes
 from pool_api.errors import JoinError
 
 WILDCARD_HOSTS = {"0.0.0.0", "::", ""}
+
+
+def _port_taken(host: str, port: int) -> OSError | None:
+    """Why ``host:port`` cannot be listened on now (``None``: it can), probed the way
+    uvicorn binds (``SO_REUSEADDR``: a port in TIME_WAIT counts as free)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
+    except OSError as exc:
+        return exc
+    return None
+
+
+def _check_ports(host: str, port: int, ray_port: int | None) -> None:
+    """Refuse (exit 4) before anything starts when the API's or the Ray head's port is
+    taken; ``ray_port`` None: no Ray head of ours (``PROVERPOOL_RAY_ADDRESS``).  Ray's GCS
+    is probed on every address, since it listens on all of them."""
+    busy = _port_taken(host, port)
+    if busy is not None:
+        raise JoinError(
+            f"cannot listen on {host}:{port} ({busy.strerror or busy}): another pool or "
+            "program has it; pick another port with --port",
+            exit_codes.REFUSED,
+        )
+    if ray_port is not None and ray_port != port:
+        busy = _port_taken("::" if socket.has_ipv6 and ":" in host else "0.0.0.0", ray_port)
+        if busy is not None:
+            raise JoinError(
+                f"the Ray port {ray_port} is taken ({busy.strerror or busy}): another "
+                "pool's Ray? pick another with --ray-port N (or PROVERPOOL_RAY_PORT)",
+                exit_codes.REFUSED,
+            )
+
+
+def _warn_if_loopback(host: str, port: int, ray_port: int) -> None:
+    from pool_api.membership import is_loopback
+
+    if is_loopback(host):
+        typer.secho(
+            f"warning: --host {host} is loopback: only this machine can join. For "
+            f"contributors elsewhere use --host 0.0.0.0 and open ports {port} (HTTP) and "
+            f"{ray_port} (Ray) to them.",
+            fg=typer.colors.YELLOW,
+            err=True,
+        )
 
 
 def _ray_token(data_dir: Path) -> str:
@@ -64,21 +112,31 @@ def _ray_bind_host(host: str) -> str:
         raise JoinError(f"cannot resolve the Ray host {host!r}: {exc}") from exc
 
 
+def _check_database(settings) -> None:  # noqa: ANN001
+    """Migrate the embedded database (it is ours), or require an external one current."""
+    from pool_api.store import migrate
+    from pool_api.store.db import make_engine
+
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        if settings.database_url is None:
+            migrate.upgrade(engine)
+        else:
+            migrate.require_current(engine)
+    finally:
+        engine.dispose()
+
+
 def _create_invite(settings) -> tuple[str, object]:  # noqa: ANN001
     """A fresh single-use invite, written straight to the database."""
     from sqlmodel import Session
 
     from pool_api.api.deps import hash_api_key
-    from pool_api.store import migrate
     from pool_api.store.db import make_engine
     from pool_api.store.models import Invite, utcnow
 
     engine = make_engine(settings.resolved_database_url)
     try:
-        if settings.database_url is None:
-            migrate.upgrade(engine)  # the embedded database is ours to migrate
-        else:
-            migrate.require_current(engine)
         token = "inv_" + secrets.token_urlsafe(24)
         with Session(engine) as session:
             invite = Invite(
@@ -122,6 +180,10 @@ def head(
             "--host; a wildcard means the machine's outgoing address)."
         ),
     ] = None,
+    access_log: Annotated[
+        bool,
+        typer.Option("--access-log", help="Log every HTTP request (PROVERPOOL_ACCESS_LOG)."),
+    ] = False,
 ) -> None:
     """Run a pool: Ray head, HTTP API, job runner and dashboard; print how to join."""
     from pydantic import ValidationError
@@ -137,6 +199,7 @@ def head(
             "redis_url": redis_url,
             "data_dir": data_dir,
             "ray_host": ray_host,
+            "access_log": access_log or None,
         }.items()
         if v is not None
     }
@@ -148,9 +211,14 @@ def head(
     ray_head = None
     try:
         try:
-            invite, expires_at = _create_invite(settings)
+            _check_database(settings)
         except migrate.SchemaNotMigratedError as exc:
             _fail(f"proverpool refuses to start: {exc}")
+        # Before the invite and Ray: a busy port must not leave an invite of this pool
+        # printed next to another pool's URL (issue 17 item 6).
+        _check_ports(host, port, settings.ray_port if settings.ray_address is None else None)
+        _warn_if_loopback(host, port, settings.ray_port)
+        invite, expires_at = _create_invite(settings)
         if settings.ray_address is None:
             ray_head = _start_ray_head(settings, host, head_cpus)
         else:
@@ -160,7 +228,7 @@ def head(
         head_node = getattr(ray_head, "operator_node_id", None)
         _serve(settings, host, port, invite, expires_at, head_node)
     except JoinError as exc:
-        _fail(str(exc))
+        _fail(str(exc), exc.exit_code)
     except KeyboardInterrupt:
         pass
     finally:
@@ -321,6 +389,5 @@ def _shutdown(ray_head) -> bool:  # noqa: ANN001
     return used_driver
 
 
-def _fail(message: str) -> None:
-    typer.secho(f"proverpool head: {message}", fg=typer.colors.RED, err=True)
-    raise typer.Exit(2)
+def _fail(message: str, exit_code: int = exit_codes.USAGE) -> None:
+    exit_codes.fail("head", message, exit_code)

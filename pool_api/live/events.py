@@ -15,6 +15,7 @@ import redis
 import redis.asyncio
 
 from pool_api.live.embedded_redis import embedded_server
+from pool_api.live.story import PoolStory
 from pool_api.private_files import ensure_private_dir
 from pool_api.settings import Settings
 
@@ -58,8 +59,10 @@ class EventBus:
 
     def __init__(self, client: redis.Redis) -> None:
         self.client = client
+        self.story = PoolStory()  # the operator's log (pool_api.live.story)
 
     def publish(self, event_type: str, **data: Any) -> None:
+        self.story.tell(event_type, data)
         payload = json.dumps({"type": event_type, **data})
         try:
             if event_type == "job.progress":

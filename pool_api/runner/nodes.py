@@ -98,6 +98,10 @@ class NodeBook:
             )
             try:
                 session.commit()
+                log.warning(
+                    "contributor %s struck in job %s (node %s, chunk %s): %s",
+                    *(contributor_id, self.job_id, node_id, chunk_index, reason),
+                )
             except IntegrityError:  # already struck in this job (a resumed run)
                 session.rollback()
             strikes = session.exec(

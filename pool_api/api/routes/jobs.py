@@ -32,6 +32,7 @@ from pool_api.api.schemas import (
     Share,
 )
 from pool_api.errors import NotFoundError, StateConflictError, UnsupportedMediaTypeError
+from pool_api.live.story import tell_reward
 from pool_api.state import PoolState
 from pool_api.store.models import Job, JobStatus
 from pool_api.store.queries import jobs as job_queries
@@ -332,6 +333,9 @@ def report_reward(
     if posting.status == "created":
         pool.metrics.reward_units.inc(body.amount_units)
         pool.events.publish("reward.posted", job_id=job_id, amount_units=str(body.amount_units))
+        tell_reward(
+            job_id, body.amount_units, posting.fee_units, posting.held_units, posting.shares
+        )
     return RewardPublic(
         status=posting.status,
         job_id=job_id,
