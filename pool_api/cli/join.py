@@ -11,12 +11,21 @@ work and earnings until Ctrl-C / SIGTERM, which stops the Ray node (Ray drains i
 in-flight chunks are handed back and the runner re-runs them elsewhere).  ``leave``:
 stop the running ``join`` (SIGTERM) and deregister the node (``DELETE /v1/nodes/{id}``).
 
-Every failure is one line on stderr and exit code 2.
+One ``join`` per data directory: it holds ``DATA_DIR/join.lock`` (``flock``, released
+when the process ends, however it ends) from before it contacts the pool; a second one
+is refused ("already joined (pid N)", exit 4) instead of orphaning the first.  On a
+terminal the panel shows the node, its work and work per minute, the last job it worked
+on, your work, earnings and balance; without one (a service, a log file) the same is one
+line every ``STATUS_LINE_SECONDS``.
+
+Every failure is one line on stderr, with the exit code of :mod:`pool_api.cli.exit_codes`
+(2 bad input, 3 pool unreachable, 4 refused, 5 timed out).
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import secrets
@@ -31,10 +40,12 @@ from urllib.parse import urlsplit
 import httpx
 import typer
 
+from pool_api.cli import exit_codes
+from pool_api.cli.join_status import show_status
 from pool_api.errors import JoinError
 
 HTTP_TIMEOUT_SECONDS = 15.0
-STATUS_REFRESH_SECONDS = 3.0
+LOCK_FILE = "join.lock"
 DataDir = Annotated[
     Path | None, typer.Option(help="Where the API key and node id are kept (PROVERPOOL_DATA_DIR).")
 ]
@@ -62,8 +73,14 @@ class PoolClient:
         headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
         try:
             response = self.http.request(method, path, headers=headers, **kwargs)  # type: ignore[arg-type]
+        except httpx.TimeoutException as exc:
+            raise JoinError(
+                f"the pool at {self.url} did not answer in time: {exc}", exit_codes.TIMED_OUT
+            ) from exc
         except httpx.HTTPError as exc:
-            raise JoinError(f"cannot reach the pool at {self.url}: {exc}") from exc
+            raise JoinError(
+                f"cannot reach the pool at {self.url}: {exc}", exit_codes.UNREACHABLE
+            ) from exc
         if response.status_code >= 400:
             try:
                 detail = response.json().get("detail")
@@ -71,7 +88,10 @@ class PoolClient:
                 detail = None
             if response.status_code == 404 and (detail is None or path == "/v1/version"):
                 raise JoinError(f"{self.url} is not a proverpool pool ({path}: 404)")
-            raise JoinError(f"the pool refused {method} {path}: {detail or response.status_code}")
+            raise JoinError(
+                f"the pool refused {method} {path}: {detail or response.status_code}",
+                exit_codes.for_http_status(response.status_code),
+            )
         return response
 
     def check_version(self) -> str:
@@ -87,7 +107,8 @@ class PoolClient:
         if info.get("version") != mine:
             raise JoinError(
                 f"version mismatch: the pool runs proverpool {info.get('version')}, "
-                f"this machine {mine}; install the pool's version"
+                f"this machine {mine}; install the pool's version",
+                exit_codes.REFUSED,
             )
         return mine
 
@@ -106,10 +127,35 @@ def join(
     data_dir: DataDir = None,
 ) -> None:
     """Join a pool with this machine and earn a share of its rewards (Ctrl-C stops)."""
+    directory = _data_dir(data_dir)
     try:
-        _join(pool_url, invite, name, payout, num_cpus, no_gpu, _data_dir(data_dir))
+        lock = _lock_join(directory)
+        try:
+            _join(pool_url, invite, name, payout, num_cpus, no_gpu, directory)
+        finally:
+            os.close(lock)
     except JoinError as exc:
-        _fail("join", str(exc))
+        _fail("join", str(exc), exc.exit_code)
+
+
+def _lock_join(data_dir: Path) -> int:
+    """Hold ``DATA_DIR/join.lock`` for this process (its pid written in it); a
+    :class:`JoinError` naming the pid of the ``join`` that holds it."""
+    from pool_api.private_files import ensure_private_dir
+
+    ensure_private_dir(data_dir)
+    fd = os.open(data_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+        os.close(fd)
+        raise JoinError(
+            f"already joined (pid {holder}); run `proverpool leave` first", exit_codes.REFUSED
+        ) from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    return fd
 
 
 def _credentials(
@@ -184,7 +230,7 @@ def _join(
         typer.echo(f"node {node_id[:12]}… registered; Ctrl-C to stop, `proverpool leave` to leave")
         beats = threading.Thread(target=_heartbeats, args=(client, node_id, stop), daemon=True)
         beats.start()
-        _show_status(client, state, node_id, stop)
+        show_status(client, state, node_id, stop)
     finally:
         typer.echo("\nstopping the Ray node (in-flight chunks go back to the pool) ...")
         node.stop()
@@ -196,11 +242,12 @@ def _join(
 def _forget_previous_node(client: PoolClient, state: dict, data_dir: Path) -> None:
     """Deregister the node a previous ``join`` left registered (it stopped without
     ``leave``: its Ray node is gone), so stale nodes do not use up
-    ``PROVERPOOL_MAX_NODES_PER_CONTRIBUTOR``; a ``join`` still running is left alone."""
+    ``PROVERPOOL_MAX_NODES_PER_CONTRIBUTOR``; no other ``join`` runs (this one holds the
+    lock)."""
     from pool_api import membership
 
-    previous, pid = state.get("ray_node_id"), state.get("join_pid")
-    if not previous or (pid and pid != os.getpid() and _alive(pid)):
+    previous = state.get("ray_node_id")
+    if not previous:
         return
     # Already deregistered, or refused (a banned contributor's nodes stay fenced): fine.
     with contextlib.suppress(JoinError):
@@ -232,32 +279,6 @@ def _heartbeats(client: PoolClient, node_id: str, stop: threading.Event) -> None
         stop.wait(interval)
 
 
-def _status_table(client: PoolClient, state: dict, node_id: str):
-    from rich.table import Table
-
-    table = Table(title=f"proverpool — {client.url}", show_header=False)
-    try:
-        nodes = client.call("GET", "/v1/nodes", params={"contributor_id": state["contributor_id"]})
-        mine = {n["ray_node_id"]: n for n in nodes.json()}.get(node_id, {})
-        board = {c["id"]: c for c in client.call("GET", "/v1/contributors").json()}
-        me = board.get(state["contributor_id"], {})
-        table.add_row("node", f"{node_id[:12]}… {mine.get('status', '?')}")
-        table.add_row("work (this node)", f"{mine.get('work_units', 0):,} units")
-        table.add_row("work (you)", f"{me.get('work_units', 0):,} units")
-        table.add_row("earnings", f"{me.get('balance_units', 0):,} units")
-    except JoinError as exc:
-        table.add_row("pool", f"unreachable: {exc}")
-    return table
-
-
-def _show_status(client: PoolClient, state: dict, node_id: str, stop: threading.Event) -> None:
-    from rich.live import Live
-
-    with Live(_status_table(client, state, node_id), auto_refresh=False) as live:
-        while not stop.wait(STATUS_REFRESH_SECONDS):
-            live.update(_status_table(client, state, node_id), refresh=True)
-
-
 def leave(data_dir: DataDir = None) -> None:
     """Stop this machine's `proverpool join` (its chunks go back) and deregister the node."""
     from pool_api import membership
@@ -282,7 +303,7 @@ def leave(data_dir: DataDir = None) -> None:
         state.pop("join_pid", None)
         membership.save_state(directory, state)
     except JoinError as exc:
-        _fail("leave", str(exc))
+        _fail("leave", str(exc), exc.exit_code)
     typer.echo("left the pool: the node is deregistered (your API key and earnings stay)")
 
 
@@ -300,6 +321,5 @@ def _alive(pid: int) -> bool:
         return True
 
 
-def _fail(command: str, message: str) -> None:
-    typer.secho(f"proverpool {command}: {message}", fg=typer.colors.RED, err=True)
-    raise typer.Exit(2)
+def _fail(command: str, message: str, exit_code: int = exit_codes.USAGE) -> None:
+    exit_codes.fail(command, message, exit_code)

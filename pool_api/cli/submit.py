@@ -36,9 +36,10 @@ key the operator issued (``POST /v1/submitters``) or the operator token (``--tok
 
 The client checks both files locally first (the same readers), so a bad file fails
 before any upload, and verifies the returned proof with the pairing check before
-writing it (``--no-verify`` skips that).  Exit codes: 0 proof written, 1 the job
-failed or was cancelled or the proof did not verify, 2 bad input or the pool could
-not be reached / answered an error.
+writing it (``--no-verify`` skips that).  Exit codes (:mod:`pool_api.cli.exit_codes`):
+0 proof written, 1 the job failed or was cancelled or the proof did not verify, 2 bad
+input (or the pool rejected it as such), 3 the pool unreachable, 4 refused (token,
+conflict), 5 still running at ``--timeout``.
 """
 
 from __future__ import annotations
@@ -52,6 +53,8 @@ from typing import Annotated, Any
 import httpx
 import typer
 
+from pool_api.cli import exit_codes
+
 submit_app = typer.Typer(
     help="Submit proving work to a pool and wait for it.", no_args_is_help=True
 )
@@ -64,7 +67,7 @@ OCTET = {"Content-Type": "application/octet-stream"}
 class SubmitError(Exception):
     """The submission failed; ``exit_code`` says how (see the module docstring)."""
 
-    def __init__(self, message: str, exit_code: int = 2) -> None:
+    def __init__(self, message: str, exit_code: int = exit_codes.USAGE) -> None:
         super().__init__(message)
         self.exit_code = exit_code
 
@@ -79,7 +82,10 @@ def _detail(response: httpx.Response) -> str:
 
 def _check(response: httpx.Response, what: str, ok: tuple[int, ...] = (200, 201)) -> Any:
     if response.status_code not in ok:
-        raise SubmitError(f"{what}: the pool answered {_detail(response)}")
+        raise SubmitError(
+            f"{what}: the pool answered {_detail(response)}",
+            exit_codes.for_http_status(response.status_code),
+        )
     return response.json()
 
 
@@ -150,7 +156,10 @@ def wait_for_job(
             if job.get("status") in FINAL_STATUSES:
                 return job
             if time.monotonic() > deadline:
-                raise SubmitError(f"job {job_id} still {job.get('status')} after the timeout", 1)
+                raise SubmitError(
+                    f"job {job_id} still {job.get('status')} after the timeout",
+                    exit_codes.TIMED_OUT,
+                )
             time.sleep(poll_seconds)
 
 
@@ -185,19 +194,25 @@ def run_groth16(
         job_id = submit_witness(client, zkey_hash, wtns_bytes)
         job = wait_for_job(client, job_id, poll_seconds, timeout_seconds, quiet)
         if job.get("status") != "done":
-            raise SubmitError(f"job {job_id} {job.get('status')}: {job.get('error') or '?'}", 1)
+            raise SubmitError(
+                f"job {job_id} {job.get('status')}: {job.get('error') or '?'}", exit_codes.FAILED
+            )
         proof_json, public_json = fetch_proof(client, job_id)
     except httpx.HTTPError as exc:
-        raise SubmitError(f"cannot talk to the pool at {client.base_url}: {exc}") from exc
+        raise SubmitError(
+            f"cannot talk to the pool at {client.base_url}: {exc}", exit_codes.UNREACHABLE
+        ) from exc
     if verify_proof:
         from workers.groth16 import VerificationKey, proof_from_json, verify
 
         try:
             ok = verify(VerificationKey.from_zkey(zkey), proof_from_json(proof_json, public_json))
         except ValueError as exc:
-            raise SubmitError(f"the pool's proof is malformed: {exc}", 1) from exc
+            raise SubmitError(f"the pool's proof is malformed: {exc}", exit_codes.FAILED) from exc
         if not ok:
-            raise SubmitError(f"the proof of job {job_id} fails the pairing check", 1)
+            raise SubmitError(
+                f"the proof of job {job_id} fails the pairing check", exit_codes.FAILED
+            )
     out.write_text(json.dumps(proof_json, indent=1))
     public.write_text(json.dumps(public_json, indent=1))
     return job_id

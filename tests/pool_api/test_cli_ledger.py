@@ -88,10 +88,16 @@ def test_statement_csv_and_json(db_url, engine):
 
 
 def test_audit_on_a_database_without_the_schema(tmp_path):
+    (tmp_path / "empty.sqlite3").touch()
     empty = f"sqlite:///{tmp_path / 'empty.sqlite3'}"
     result = ledger("audit", "--database-url", empty)
     assert result.exit_code == 2
-    assert "cannot read the ledger" in result.output
+    assert "cannot read the pool's tables" in result.output
+    # A SQLite file that is not there is not created (issue 17 item 4).
+    missing = tmp_path / "missing.sqlite3"
+    result = ledger("audit", "--database-url", f"sqlite:///{missing}")
+    assert result.exit_code == 2 and "no pool database at" in result.output
+    assert not missing.exists()
 
 
 def test_the_installed_command_exits_non_zero(tmp_path, engine, db_url):

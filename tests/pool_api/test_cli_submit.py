@@ -114,15 +114,15 @@ def test_submit_failures(server, tmp_path, monkeypatch):
     result, out, _ = submit(url, tmp_path, wtns=FIXTURES / "chain12.w1.wtns")
     assert result.exit_code == 2 and "1004 signals" in result.output
     assert not out.exists() and _stored_keys(pool_app) == before
-    # A wrong token: the pool refuses the submission (403), exit 2, nothing queued.
+    # A wrong token: the pool refuses the submission (403), exit 4, nothing queued.
     jobs_before = _jobs(pool_app)
     result, out, _ = submit(url, tmp_path, "--token", "not-a-submitter-key")
-    assert result.exit_code == 2 and "403" in result.output, result.output
+    assert result.exit_code == 4 and "403" in result.output, result.output
     assert not out.exists() and _jobs(pool_app) == jobs_before
-    # No pool there: exit 2; the URL also comes from PROVERPOOL_URL.
+    # No pool there: exit 3 (unreachable); the URL also comes from PROVERPOOL_URL.
     monkeypatch.setenv("PROVERPOOL_URL", "http://127.0.0.1:9")
     out, public = tmp_path / "p.json", tmp_path / "q.json"
     result = CliRunner().invoke(
         app, ["submit", "groth16", str(ZKEY), str(WTNS), "--out", str(out), "--public", str(public)]
     )
-    assert result.exit_code == 2 and "127.0.0.1:9" in result.output
+    assert result.exit_code == 3 and "127.0.0.1:9" in result.output
