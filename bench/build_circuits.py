@@ -33,8 +33,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from workers.groth16.r1cs import read_r1cs  # noqa: E402
+from workers.groth16.chain import chain_r1cs, chain_witness  # noqa: E402
+from workers.groth16.r1cs import R1cs, read_r1cs  # noqa: E402
+from workers.groth16.r1cs_write import r1cs_bytes  # noqa: E402
 from workers.groth16.setup import UNSAFE_WARNING, dev_setup  # noqa: E402
+from workers.groth16.wtns import wtns_bytes  # noqa: E402
 
 FIXTURES = ROOT / "tests" / "fixtures" / "groth16"
 DEV_BUILD_DIR = ROOT / "bench" / "results" / "groth16_build" / "dev"
@@ -42,6 +45,7 @@ SNARKJS = FIXTURES / "node_modules" / ".bin" / "snarkjs"
 CIRCOM = FIXTURES / "node_modules" / ".bin" / "circom2"
 STEPS_BELOW_DOMAIN = 536
 WITNESSES = 3
+GENERATORS = ("python", "circom")
 
 
 def _tools() -> None:
@@ -78,40 +82,76 @@ def compile_circuit(name: str, steps: int, work: Path) -> tuple[Path, Path]:
     return work / f"{name}.r1cs", work / f"{name}_js" / f"{name}.wasm"
 
 
-def build(power: int, out: Path = DEV_BUILD_DIR, steps_below: int = STEPS_BELOW_DOMAIN) -> dict:
+def _part(out: Path, name: str, i: int) -> Path:
+    """Witness ``i`` while the build runs; renamed to ``.wtns`` once the key is written."""
+    return out / f"{name}.w{i}.wtns.part"
+
+
+def _build_python(name: str, steps: int, out: Path, times: dict) -> R1cs:
+    """The ``--generator python`` path: :mod:`workers.groth16.chain`, no circom."""
+    t0 = time.perf_counter()
+    r1cs, labels = chain_r1cs(steps)
+    (out / f"{name}.r1cs").write_bytes(r1cs_bytes(r1cs, labels))
+    times["r1cs_s"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    for i in range(1, WITNESSES + 1):
+        inputs = witness_input(i)
+        (out / f"{name}.w{i}.input.json").write_text(json.dumps(inputs) + "\n")
+        witness = chain_witness(steps, *(int(inputs[key]) for key in ("a", "b", "c")))
+        _part(out, name, i).write_bytes(wtns_bytes(witness))
+    times["witness_s"] = time.perf_counter() - t0
+    return r1cs
+
+
+def _build_circom(name: str, steps: int, out: Path, work: Path, times: dict) -> R1cs:
+    """The ``--generator circom`` path (the cross-check): circom2 and ``snarkjs wtns``."""
+    _tools()
+    t0 = time.perf_counter()
+    r1cs_path, wasm = compile_circuit(name, steps, work)
+    times["circom_s"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    for i in range(1, WITNESSES + 1):
+        inputs = out / f"{name}.w{i}.input.json"
+        inputs.write_text(json.dumps(witness_input(i)) + "\n")
+        subprocess.run(
+            [str(SNARKJS), "wtns", "calculate", str(wasm), str(inputs), str(_part(out, name, i))],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+    times["witness_s"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    r1cs = read_r1cs(r1cs_path.read_bytes())
+    times["read_r1cs_s"] = time.perf_counter() - t0
+    shutil.copy(r1cs_path, out / f"{name}.r1cs")
+    return r1cs
+
+
+def build(
+    power: int,
+    out: Path = DEV_BUILD_DIR,
+    steps_below: int = STEPS_BELOW_DOMAIN,
+    generator: str = "python",
+) -> dict:
     """Build (or find cached) the 2^power circuit in ``out``; returns the phase timings."""
+    if generator not in GENERATORS:
+        raise ValueError(f"generator must be one of {GENERATORS}, got {generator!r}")
     name = f"chain{power}"
     if all(path.exists() for path in outputs(name, out)):
         return {"cached": True}
-    _tools()
     out.mkdir(parents=True, exist_ok=True)
-    times: dict = {"power": power, "steps": (1 << power) - steps_below}
+    times: dict = {"power": power, "steps": (1 << power) - steps_below, "generator": generator}
     with tempfile.TemporaryDirectory() as tmp:
-        work = Path(tmp)
-        t0 = time.perf_counter()
-        r1cs_path, wasm = compile_circuit(name, times["steps"], work)
-        times["circom_s"] = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        for i in range(1, WITNESSES + 1):
-            inputs = out / f"{name}.w{i}.input.json"
-            inputs.write_text(json.dumps(witness_input(i)) + "\n")
-            subprocess.run(
-                [str(SNARKJS), "wtns", "calculate", str(wasm), str(inputs), str(work / f"w{i}")],
-                check=True,
-                stdout=subprocess.DEVNULL,
-            )
-        times["witness_s"] = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        r1cs = read_r1cs(r1cs_path.read_bytes())
-        times["read_r1cs_s"] = time.perf_counter() - t0
+        if generator == "python":
+            r1cs = _build_python(name, times["steps"], out, times)
+        else:
+            r1cs = _build_circom(name, times["steps"], out, Path(tmp), times)
         t0 = time.perf_counter()
         zkey, vkey = dev_setup(r1cs)
         times["dev_setup_s"] = time.perf_counter() - t0
-        (out / f"{name}.vkey.json").write_text(json.dumps(vkey, indent=1) + "\n")
-        (out / f"{name}.zkey").write_bytes(zkey)
-        shutil.copy(r1cs_path, out / f"{name}.r1cs")
-        for i in range(1, WITNESSES + 1):  # last: their presence marks a complete build
-            shutil.copy(work / f"w{i}", out / f"{name}.w{i}.wtns")
+    (out / f"{name}.vkey.json").write_text(json.dumps(vkey, indent=1) + "\n")
+    (out / f"{name}.zkey").write_bytes(zkey)
+    for i in range(1, WITNESSES + 1):  # last: their presence marks a complete build
+        _part(out, name, i).replace(out / f"{name}.w{i}.wtns")
     times["zkey_bytes"] = len(zkey)
     (out / f"{name}.build.json").write_text(json.dumps(times, indent=1) + "\n")
     return times
@@ -122,11 +162,12 @@ def main() -> None:
     parser.add_argument("--powers", type=int, nargs="+", default=[16])
     parser.add_argument("--build-dir", type=Path, default=DEV_BUILD_DIR)
     parser.add_argument("--steps-below", type=int, default=STEPS_BELOW_DOMAIN)
+    parser.add_argument("--generator", choices=GENERATORS, default="python")
     args = parser.parse_args()
     print(f"WARNING: {UNSAFE_WARNING}", flush=True)
     for power in args.powers:
         t0 = time.perf_counter()
-        times = build(power, args.build_dir, args.steps_below)
+        times = build(power, args.build_dir, args.steps_below, args.generator)
         print(f"2^{power}: {time.perf_counter() - t0:.1f} s {json.dumps(times)}", flush=True)
 
 

@@ -6,6 +6,7 @@ iden3 container of :mod:`workers.groth16.binfile`, magic ``"wtns"``, version
 ``r``), section 2 = ``nWitness`` values of ``n8`` bytes, canonical (not
 Montgomery), little-endian.  Signal 0 is the constant ``1``; signals
 ``1..nPublic`` are the public ones (outputs first), as in ``public.json``.
+:func:`wtns_bytes` writes the same layout (version 2, as snarkjs ``wtns calculate`` does).
 """
 
 from __future__ import annotations
@@ -48,6 +49,30 @@ def read_wtns(data: bytes | bytearray | memoryview) -> np.ndarray:
     if bad >= 0:
         raise MalformedWitnessError(f"{WHAT} value {bad} is not below r")
     return witness
+
+
+def wtns_bytes(witness: np.ndarray) -> bytes:
+    """The ``.wtns`` file (version 2, snarkjs' layout) of ``(n, 4)`` canonical limbs.
+
+    Raises :class:`ValueError` for another shape or a value not below ``r``.
+    """
+    if witness.ndim != 2 or witness.shape[1] != 4:
+        raise ValueError(f"witness must be (n, 4) limbs, got shape {witness.shape}")
+    bad = first_not_below(witness, BN254_R)
+    if bad >= 0:
+        raise ValueError(f"witness value {bad} is not below r")
+    header = struct.pack("<I", N8) + BN254_R.to_bytes(N8, "little")
+    header += struct.pack("<I", witness.shape[0])
+    body = np.ascontiguousarray(witness, dtype="<u8")
+    return b"".join(
+        [
+            struct.pack("<4sII", b"wtns", 2, 2),
+            struct.pack("<IQ", 1, len(header)),
+            header,
+            struct.pack("<IQ", 2, body.nbytes),
+            memoryview(body).cast("B"),
+        ]
+    )
 
 
 def check_witness(zkey: ZKey, witness: np.ndarray) -> None:
