@@ -20,6 +20,7 @@ from pool_api.api.routes import (
     jobs,
     ledger,
     nodes,
+    reachability,
     submitters,
     system,
     zkeys,
@@ -84,6 +85,7 @@ def create_app(settings: Settings | None = None, *, start_runner: bool = True) -
     app.include_router(zkeys.router)
     app.include_router(contributors.router)
     app.include_router(submitters.router)
+    app.include_router(reachability.router)  # before nodes: /v1/nodes/reachability
     app.include_router(nodes.router)
     app.include_router(events.router)
     app.include_router(ledger.router)

@@ -147,7 +147,15 @@ def ray_executable() -> str:
 class RayProcess:
     """One ``ray start --block`` in its own process group and temp dir."""
 
-    def __init__(self, args: list[str], token: str | None, prefix: str) -> None:
+    def __init__(
+        self,
+        args: list[str],
+        token: str | None,
+        prefix: str,
+        extra_env: dict[str, str] | None = None,
+    ) -> None:
+        """``extra_env``: more variables for Ray's processes (e.g. the bind shim's,
+        :func:`pool_api.ray_bind.bind_environment`)."""
         # Short path under /tmp: Ray's Unix sockets live in the temp dir (108-byte limit).
         self.temp_dir = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
         self.log_path = self.temp_dir / "ray-start.log"
@@ -165,7 +173,7 @@ class RayProcess:
         self._log = self.log_path.open("wb")
         self.process = subprocess.Popen(
             command,
-            env=ray_environment(token),
+            env={**ray_environment(token), **(extra_env or {})},
             stdin=subprocess.DEVNULL,
             stdout=self._log,
             stderr=subprocess.STDOUT,

@@ -164,6 +164,10 @@ def head(
     signal.signal(signal.SIGTERM, _raise_interrupt)  # until uvicorn takes over
     ray_head = None
     try:
+        if settings.ray_address is None:  # its own Ray, bound to the Ray host only
+            from pool_api.ray_bind import preload_self
+
+            preload_self(_ray_bind_host(settings.ray_host or host))  # issue 15 item 2
         try:
             _check_database(settings)
         except migrate.SchemaNotMigratedError as exc:
@@ -231,7 +235,12 @@ def _start_ray_head(settings, host: str, head_cpus: int):  # noqa: ANN001
     if secret is not None:  # the head computes: its node is the operator's (registered below)
         args += ["--resources", json.dumps({registration_resource(secret): 1})]
     typer.echo(f"starting the Ray head on port {settings.ray_port} ...")
-    ray_head = RayProcess(args, token, prefix="pp-head-")
+    from pool_api.ray_bind import bind_environment
+
+    bind_env, warning = bind_environment(ray_host)  # Ray on ray_host only (issue 15 item 2)
+    if warning:
+        typer.echo(f"warning: {warning}", err=True)
+    ray_head = RayProcess(args, token, prefix="pp-head-", extra_env=bind_env)
     ray_head.wait_started(120)
     settings.ray_address = f"{ray_host}:{settings.ray_port}"
     auth = "token auth on" if token else "no auth (PROVERPOOL_RAY_AUTH=false)"

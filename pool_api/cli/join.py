@@ -125,13 +125,20 @@ def join(
     ] = None,
     no_gpu: Annotated[bool, typer.Option("--no-gpu", help="Do not offer a GPU.")] = False,
     data_dir: DataDir = None,
+    node_ip_address: Annotated[
+        str | None,
+        typer.Option(
+            help="Address the pool reaches this machine at (default: the one "
+            "this machine reaches the pool from)."
+        ),
+    ] = None,
 ) -> None:
     """Join a pool with this machine and earn a share of its rewards (Ctrl-C stops)."""
     directory = _data_dir(data_dir)
     try:
         lock = _lock_join(directory)
         try:
-            _join(pool_url, invite, name, payout, num_cpus, no_gpu, directory)
+            _join(pool_url, invite, name, payout, num_cpus, no_gpu, directory, node_ip_address)
         finally:
             os.close(lock)
     except JoinError as exc:
@@ -184,8 +191,9 @@ def _join(
     num_cpus: int | None,
     no_gpu: bool,
     data_dir: Path,
+    node_ip: str | None = None,
 ) -> None:
-    from pool_api import membership
+    from pool_api import membership, ray_bind, reachability
 
     client = PoolClient(url)
     client.check_version()
@@ -206,16 +214,22 @@ def _join(
     args = ["--address", cluster["ray_address"], "--num-cpus", str(cpus)]
     args += ["--num-gpus", "1" if gpu_model else "0"]
     args += ["--resources", json.dumps({marker: 1})]
-    if membership.is_loopback(client.host):
-        args += ["--node-ip-address", "127.0.0.1"]
+    node_ip = node_ip or reachability.node_address(cluster["ray_address"], client.host)
+    args += ["--node-ip-address", node_ip]  # and Ray binds there only (issue 15 item 2)
+    bind_env, warning = ray_bind.bind_environment(node_ip)
+    if warning:
+        typer.echo(f"warning: {warning}", err=True)
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     typer.echo(f"starting a Ray node ({cpus} CPUs, GPU: {gpu_model or 'none'}) ...")
-    node = membership.RayProcess(args, cluster.get("ray_auth_token"), prefix="pp-join-")
+    node = membership.RayProcess(
+        args, cluster.get("ray_auth_token"), prefix="pp-join-", extra_env=bind_env
+    )
     try:
         node.wait_started(120)
         node_id = membership.find_ray_node(cluster["ray_address"], marker, 60)
+        reachability.require_reachable(client, node_id, state["registration_secret"])
         registered = {
             "ray_node_id": node_id,
             "registration_secret": state["registration_secret"],

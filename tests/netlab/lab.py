@@ -293,12 +293,15 @@ class Lab:
             )
         self.profile_mbit[name] = mbit
 
-    def add_address(self, name: str, cidr: str, device: str = "dummy0") -> None:
-        """Give ``name`` a further address on a dummy interface of its own (a second
-        network card, or an address nobody else can route to)."""
+    def add_address(self, name: str, cidr: str, device: str = "nic1") -> None:
+        """Give ``name`` a further address on a second interface of its own that leads
+        nowhere (a veth pair inside its namespace; this kernel may lack ``dummy``): a
+        second network card, or an address nobody else can route to."""
         ns = self.host(name).netns
-        if device not in _ip("-n", ns, "-o", "link", "show").stdout:
-            _ip("-n", ns, "link", "add", "name", device, "type", "dummy")
+        if f" {device}@" not in _ip("-n", ns, "-o", "link", "show").stdout:
+            peer = f"{device}p"
+            _ip("-n", ns, "link", "add", "name", device, "type", "veth", "peer", "name", peer)
+            _ip("-n", ns, "link", "set", peer, "up")
             _ip("-n", ns, "link", "set", device, "up")
         _ip("-n", ns, "addr", "add", cidr, "dev", device)
 

@@ -15,6 +15,9 @@ and :mod:`~workers.cluster.tasks` (the remote functions).
   pinned to each given node, with a deadline.
 * :func:`refresh_auth_token`, :func:`find_node_with_resource`: Ray's token authentication
   and the GCS lookup ``proverpool join`` uses to find the node it started.
+* :func:`node_endpoints`, :func:`round_trip`: whether the pool reaches a node (its raylet
+  and object manager ports from the GCS; a tiny task pinned to it), for ``join``'s check
+  (``pool_api.reachability``, issue 15 item 3).
 * :class:`LocalCluster`: a head and worker nodes in this machine's processes (demo, tests).
 """
 
@@ -42,9 +45,11 @@ __all__ = [
     "ensure_ray",
     "find_node_with_resource",
     "gcs_problem",
+    "node_endpoints",
     "node_gpus",
     "ray_health",
     "refresh_auth_token",
+    "round_trip",
     "shutdown_ray",
     "use_loopback_only",
 ]
@@ -57,6 +62,10 @@ HEALTH_CACHE_SECONDS = 2.0
 LOOPBACK = "127.0.0.1"
 LOOPBACK_ONLY_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
 NODE_LOOKUP_TIMEOUT_SECONDS = 5.0
+_connect_lock = threading.Lock()
+DRIVER_BIND_ENV = "PP_RAY_DRIVER_BIND"
+SHIM_BIND_ENV = "PP_RAY_BIND_ADDRESS"
+"""Variables of ``pool_api.ray_bind``'s bind shim (named here: workers imports no pool_api)."""
 
 
 def ensure_ray(
@@ -72,6 +81,11 @@ def ensure_ray(
       within ``timeout_seconds``, else :class:`~workers.errors.RayUnavailableError` saying
       which address and why; nothing waits longer than that for an unreachable cluster.
     """
+    with _connect_lock:  # the runner's thread and an API request may both connect
+        _ensure_ray(address, timeout_seconds)
+
+
+def _ensure_ray(address: str | None, timeout_seconds: float) -> None:
     if ray.is_initialized():
         return
     options = {
@@ -87,12 +101,20 @@ def ensure_ray(
     problem = gcs_problem(address, timeout_seconds)
     if problem is not None:
         raise RayUnavailableError(f"the Ray cluster at {address} does not answer: {problem}")
+    # A process started with pool_api.ray_bind's shim: the driver's own server listens on
+    # the Ray address only (the shim reads this variable at each bind; issue 15 item 2).
+    driver_bind = os.environ.get(DRIVER_BIND_ENV)
+    if driver_bind:
+        os.environ[SHIM_BIND_ENV] = driver_bind
     try:
         ray.init(address=address, **options)
     except Exception as exc:
         raise RayUnavailableError(
             f"connecting to the Ray cluster at {address} failed: {exc}"
         ) from exc
+    finally:
+        if driver_bind:
+            os.environ.pop(SHIM_BIND_ENV, None)
 
 
 def use_loopback_only() -> None:
@@ -307,6 +329,47 @@ def alive_node_resources(
     except Exception as exc:  # any GCS failure: Ray is not answering
         log.warning("Ray node lookup at %s failed: %s", address or "the local driver", exc)
         return None
+
+
+def node_endpoints(
+    address: str, node_id: str, timeout_seconds: float = NODE_LOOKUP_TIMEOUT_SECONDS
+) -> tuple[str, dict[str, int]] | None:
+    """The address an alive node advertises and its ports others must reach
+    (``{"raylet": …, "object manager": …}``), read from the GCS at ``address`` (token set
+    before); ``None`` if the node is not alive there."""
+    from ray._raylet import GcsClient
+
+    client = GcsClient(address=address)
+    try:
+        for found, info in client.get_all_node_info(timeout=timeout_seconds).items():
+            if found.hex() == node_id and info.state == 0:  # ALIVE
+                ports = {"raylet": info.node_manager_port}
+                ports["object manager"] = info.object_manager_port
+                return info.node_manager_address, ports
+        return None
+    finally:
+        del client
+
+
+def round_trip(node_id: str, timeout_seconds: float) -> str | None:
+    """``None`` if a tiny task pinned to ``node_id`` (no CPU asked: a busy node answers too)
+    returns its argument to this process's driver within ``timeout_seconds``, else what
+    went wrong.  The task is defined here, so it travels by value (no import on the node)."""
+
+    @ray.remote(num_cpus=0, max_retries=0)
+    def echo(value: int) -> int:
+        return value
+
+    strategy = NodeAffinitySchedulingStrategy(node_id=node_id, soft=False)
+    ref = echo.options(scheduling_strategy=strategy).remote(7)
+    ready, _ = ray.wait([ref], timeout=timeout_seconds)
+    if not ready:
+        ray.cancel(ref, force=True)
+        return f"no task result within {timeout_seconds:g} s"
+    try:
+        return None if ray.get(ref) == 7 else "a wrong task result"
+    except ray.exceptions.RayError as exc:
+        return f"the task failed ({type(exc).__name__})"
 
 
 class LocalCluster:
