@@ -59,12 +59,17 @@ def demo(
     keep_data: Annotated[
         bool, typer.Option(help="Keep the demo's data directory (SQLite ledger, blobs).")
     ] = False,
+    keep: Annotated[
+        bool, typer.Option("--keep", help="Then keep the pool and dashboard up until Ctrl-C.")
+    ] = False,
 ) -> None:
-    """Run a whole pool on this machine: Ray with two contributor nodes, API, jobs, rewards."""
+    """Run a whole pool on this machine: Ray with two contributor nodes, API, MSM, NTT and
+    Groth16 jobs checked, rewards."""
     from pool_api.cli.demo import DemoConfig, DemoError, run_demo
 
+    config = DemoConfig(msm_points=msm_points, ntt_size=ntt_size, keep_data=keep_data, keep=keep)
     try:
-        code = run_demo(DemoConfig(msm_points=msm_points, ntt_size=ntt_size, keep_data=keep_data))
+        code = run_demo(config)
     except DemoError as exc:
         typer.secho(f"demo failed: {exc}", fg=typer.colors.RED, err=True)
         raise typer.Exit(1) from exc

@@ -4,15 +4,18 @@ Starts a local Ray cluster (a head with no CPUs and two one-CPU worker nodes,
 each belonging to a simulated contributor), serves the pool's HTTP API on a
 free port, onboards the contributors (operator invites, each redeems one) and
 registers their nodes through the API,
-submits an MSM and an NTT, follows them with progress bars, checks both
-results against the single-process kernels, reports a reward per job and
-prints the ledger.  Everything lives in a temporary data directory, removed
-at the end unless ``keep_data`` is set.
+submits an MSM, an NTT and a Groth16 proof of a small circom circuit shipped with
+the package (:mod:`pool_api.cli.demo_groth16`), follows them with progress bars,
+checks the MSM and NTT against the single-process kernels and the proof with the
+pairing check, reports a reward per job and prints the ledger.  With ``keep`` the
+pool and its dashboard then stay up, URL printed, until Ctrl-C.  Everything lives
+in a temporary data directory, removed at the end unless ``keep_data`` is set.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import random
 import secrets
@@ -29,6 +32,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from pool_api.cli import demo_groth16
+from pool_api.cli.demo_serving import Heartbeats, keep_serving
 from workers.params import CURVES, FIELDS
 from workers.reference import random_points
 
@@ -44,6 +49,8 @@ class DemoConfig:
     timeout_seconds: float = 300.0
     keep_data: bool = False
     """Keep the temporary data directory (database, blobs) after the demo."""
+    keep: bool = False
+    """After the checks, keep the pool and its dashboard running until Ctrl-C."""
 
 
 class DemoError(RuntimeError):
@@ -63,6 +70,8 @@ def _warm_kernels() -> float:
     started = time.perf_counter()
     g = CURVES["bn254_g1"].generator
     msm("bn254_g1", [g, g], [1, 2])
+    g2 = CURVES["bn254_g2"].generator
+    msm("bn254_g2", [g2, g2], [1, 2])  # the Groth16 job's B in G2
     ntt("bn254_fr", [1, 2, 3, 4])
     return time.perf_counter() - started
 
@@ -72,6 +81,8 @@ def run_demo(config: DemoConfig | None = None, console: Console | None = None) -
     config = config or DemoConfig()
     console = console or Console()
     data_dir = Path(tempfile.mkdtemp(prefix="proverpool-demo-"))
+    story = logging.getLogger("pool_api")
+    story.setLevel(logging.WARNING)  # the operator's log would cut through the progress bars
     console.rule("[bold]proverpool demo")
     with console.status("compiling kernels (numba, cached after the first run)…"):
         console.print(f"kernels ready in {_warm_kernels():.1f} s")
@@ -92,6 +103,7 @@ def run_demo(config: DemoConfig | None = None, console: Console | None = None) -
         )
     worker_nodes = list(zip(cluster.node_ids, node_secrets, strict=True))
     console.print(f"Ray cluster at {cluster.address} with {len(worker_nodes)} worker nodes")
+    beats = Heartbeats()
     operator_token = secrets.token_urlsafe(24)
     settings = Settings(
         data_dir=data_dir,
@@ -121,9 +133,14 @@ def run_demo(config: DemoConfig | None = None, console: Console | None = None) -
                 raise DemoError("the API server did not start")
             time.sleep(0.05)
         console.print(f"pool API at {base_url} (data in {data_dir})")
+        beats.start(base_url, settings.node_presence_ttl_seconds / 3)
         with httpx.Client(base_url=base_url, timeout=120) as client:
-            return _drive(client, config, console, operator_token, worker_nodes)
+            code = _drive(client, config, console, operator_token, worker_nodes, beats)
+        if config.keep:
+            keep_serving(console, base_url, operator_token, data_dir, thread)
+        return code
     finally:
+        beats.stop()
         server.should_exit = True
         thread.join(30)
         cluster.shutdown()
@@ -152,6 +169,7 @@ def _drive(
     console: Console,
     operator_token: str,
     worker_nodes: list[tuple[str, str]],
+    beats: Heartbeats,
 ) -> int:
     from workers import msm, ntt
 
@@ -170,6 +188,7 @@ def _drive(
         key = {"Authorization": f"Bearer {created['api_key']}"}
         node_body = {"ray_node_id": node, "registration_secret": secret, "cpu_cores": 1}
         _check(client.post("/v1/nodes", json=node_body, headers=key), "node")
+        beats.add(node, key)
         console.print(f"contributor [bold]{name}[/] (id {created['id']}) owns node {node[:12]}…")
 
     rng = random.Random(config.seed)
@@ -199,9 +218,14 @@ def _drive(
             "submit NTT",
         )["id"],
     }
+    try:
+        jobs["groth16"] = demo_groth16.submit(client, operator)
+    except demo_groth16.Groth16DemoError as exc:
+        raise DemoError(str(exc)) from exc
     labels = {
         "msm": f"MSM bn254_g1, {config.msm_points} points",
         "ntt": f"NTT bn254_fr, size {config.ntt_size}",
+        "groth16": demo_groth16.LABEL,
     }
     results = _follow(client, jobs, labels, console, config.timeout_seconds)
 
@@ -214,6 +238,15 @@ def _drive(
     )
     console.print(
         f"NTT result equals the single-process kernel: {'[green]yes' if ok_ntt else '[red]NO'}"
+    )
+    try:
+        proof = demo_groth16.check(client, jobs["groth16"])
+    except demo_groth16.Groth16DemoError as exc:
+        raise DemoError(str(exc)) from exc
+    ok_proof = proof.verified
+    signals = ", ".join(v if len(v) < 12 else f"{v[:5]}…{v[-4:]}" for v in proof.public_signals)
+    console.print(
+        f"Groth16 proof verifies (pairing check; public signals {signals}): {_yes_no(ok_proof)}"
     )
 
     exact = True
@@ -245,7 +278,7 @@ def _drive(
         table.add_row(row["name"], f"{row['work_units']:,}", f"{row['balance_units']:,}")
     console.print(table)
     console.print(f"every reward split exactly (fee + shares = reward): {_yes_no(exact)}")
-    if ok_msm and ok_ntt and exact:
+    if ok_msm and ok_ntt and ok_proof and exact:
         console.print("[bold green]demo passed")
         return 0
     console.print("[bold red]demo failed")

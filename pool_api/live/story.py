@@ -89,7 +89,7 @@ class PoolStory:
                 queued_at = self._queued_at.pop(job_id, None)
             self._remember(self._started_at, job_id)
             waited = f" after {_seconds(now - queued_at)} queued" if queued_at is not None else ""
-            log.info("job %s started: %s chunks%s", job_id, data.get("chunks_total"), waited)
+            log.info("job %s started%s", job_id, waited)
         elif status in FINAL_STATUSES:
             with self._lock:
                 started_at = self._started_at.pop(job_id, None)
