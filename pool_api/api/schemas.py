@@ -205,8 +205,13 @@ class NodePublic(BaseModel):
     gpu_memory_bytes: int | None = None
     speeds: dict[str, float] = Field(default_factory=dict)
     work_units: int = Field(default=0, description="Verified work units of its chunks.")
-    last_seen_at: datetime | None = Field(default=None, description="Last heartbeat, if online.")
+    last_seen_at: datetime | None = Field(
+        default=None, description="Last heartbeat (kept when the node goes offline)."
+    )
     registered_at: datetime
+    last_job_id: str | None = Field(
+        default=None, description="The job of its most recently finished chunk."
+    )
 
 
 class Heartbeat(BaseModel):

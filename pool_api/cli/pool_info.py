@@ -47,6 +47,14 @@ class JobKindFilter(StrEnum):
     groth16 = "groth16"
 
 
+def console():  # noqa: ANN201 (a rich Console)
+    """A console for tables: the terminal's width, or wide enough for ids in a file or pipe."""
+    from rich.console import Console
+
+    found = Console(soft_wrap=True)
+    return found if found.is_terminal else Console(soft_wrap=True, width=200)
+
+
 def _run(command: str, body: Any) -> Any:
     try:
         return body()
@@ -142,12 +150,11 @@ def list_jobs(
 
 
 def _jobs_table(page: dict) -> None:
-    from rich.console import Console
     from rich.table import Table
 
     table = Table(title=f"{len(page['items'])} of {page['total']} jobs, newest first")
     for column in ("id", "kind", "on", "size", "status", "chunks", "submitted (UTC)"):
-        table.add_column(column)
+        table.add_column(column, no_wrap=column == "id")
     for job in page["items"]:
         progress = job["progress"]
         table.add_row(
@@ -159,7 +166,7 @@ def _jobs_table(page: dict) -> None:
             f"{progress['chunks_done']}/{progress['chunks_total']}",
             _when(job["created_at"]).removesuffix(" UTC"),
         )
-    Console(soft_wrap=True).print(table)
+    console().print(table)
 
 
 @jobs_app.command("show")
@@ -197,7 +204,6 @@ def contributors(pool: PoolOption = None, data_dir: DataDirOption = None) -> Non
     """Every contributor by verified work: nodes, work, earned, balance."""
 
     def body() -> None:
-        from rich.console import Console
         from rich.table import Table
 
         with PoolHttp(pool_url(pool, data_dir_of(data_dir))) as client:
@@ -215,7 +221,7 @@ def contributors(pool: PoolOption = None, data_dir: DataDirOption = None) -> Non
                 f"{row['earned_units']:,}",
                 f"{row['balance_units']:,}",
             )
-        Console(soft_wrap=True).print(table)
+        console().print(table)
 
     _run("contributors", body)
 

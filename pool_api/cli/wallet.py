@@ -68,8 +68,9 @@ def statement(
 
 
 def _statement_table(cid: int, lines: list[dict]) -> None:
-    from rich.console import Console
     from rich.table import Table
+
+    from pool_api.cli.pool_info import console
 
     table = Table(title=f"statement of contributor {cid} (base units)")
     for column in ("at (UTC)", "what", "job", "amount", "balance"):
@@ -82,7 +83,7 @@ def _statement_table(cid: int, lines: list[dict]) -> None:
             f"{line['amount_units']:+,}",
             f"{line['balance_units']:,}",
         )
-    Console(soft_wrap=True).print(table)
+    console().print(table)
 
 
 def withdraw(

@@ -6,6 +6,9 @@ the TTL ``PROVERPOOL_NODE_PRESENCE_TTL_SECONDS`` and adds the node to the set
 ``node.joined`` (the ``SADD`` answers 1 exactly once, whichever API worker
 handles it); a sweep finds members of the set whose key has expired and
 removes them, and the worker whose ``SREM`` answers 1 publishes ``node.left``.
+Each beat also records its time in the hash ``proverpool:nodes:last_seen``, which
+never expires: an offline node keeps its last-seen time (:func:`last_heartbeats`)
+until it is deregistered (:func:`forget`).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from pool_api.live.events import EventBus
 log = logging.getLogger(__name__)
 
 ONLINE_SET = "proverpool:nodes:online"
+LAST_SEEN_HASH = "proverpool:nodes:last_seen"
 
 
 def _alive_key(node_id: str) -> str:
@@ -30,10 +34,12 @@ def _alive_key(node_id: str) -> str:
 
 def beat(client: redis.Redis, node_id: str, ttl_seconds: int) -> bool:
     """Record a heartbeat now; ``True`` when the node was offline (it just joined)."""
+    now = repr(time.time())
     pipe = client.pipeline(transaction=False)
-    pipe.set(_alive_key(node_id), repr(time.time()), ex=ttl_seconds)
+    pipe.set(_alive_key(node_id), now, ex=ttl_seconds)
     pipe.sadd(ONLINE_SET, node_id)
-    _, added = pipe.execute()
+    pipe.hset(LAST_SEEN_HASH, node_id, now)
+    _, added, _ = pipe.execute()
     return bool(added)
 
 
@@ -53,6 +59,20 @@ def last_seen(client: redis.Redis, node_ids: Iterable[str]) -> dict[str, float]:
         return {}
     values = client.mget([_alive_key(i) for i in ids])
     return {i: float(v) for i, v in zip(ids, values, strict=True) if v is not None}
+
+
+def last_heartbeats(client: redis.Redis, node_ids: Iterable[str]) -> dict[str, float]:
+    """Time of the last heartbeat of each node, online or not (unix seconds)."""
+    ids = list(node_ids)
+    if not ids:
+        return {}
+    values = client.hmget(LAST_SEEN_HASH, ids)
+    return {i: float(v) for i, v in zip(ids, values, strict=True) if v is not None}
+
+
+def forget(client: redis.Redis, node_id: str) -> None:
+    """Drop a deregistered node's last-seen time."""
+    client.hdel(LAST_SEEN_HASH, node_id)
 
 
 def sweep(client: redis.Redis) -> list[str]:

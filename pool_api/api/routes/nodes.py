@@ -183,6 +183,7 @@ def _public(
     online: NodeStatus,
     work_units: int,
     seen: float | None,
+    last_job: str | None = None,
 ) -> NodePublic:
     node_status: NodeStatus = "banned" if _is_banned(node, contributor) else online
     return NodePublic(
@@ -196,6 +197,7 @@ def _public(
         work_units=work_units,
         last_seen_at=datetime.fromtimestamp(seen, UTC) if seen is not None else None,
         registered_at=node.registered_at,
+        last_job_id=last_job,
     )
 
 
@@ -206,20 +208,25 @@ def list_nodes(
     status_filter: Annotated[NodeStatus | None, Query(alias="status")] = None,
     contributor_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
 ) -> list[NodePublic]:
-    """Every node with its status, hardware, speeds and work done: ``online`` while it
-    heartbeats and is alive in the pool's Ray cluster, ``banned`` when its owner is."""
+    """Every node with its status, hardware, speeds, work done, last heartbeat (kept when
+    it goes offline) and last job: ``online`` while it heartbeats and is alive in the
+    pool's Ray cluster, ``banned`` when its owner is."""
     rows = queries.nodes_with_owners(session, contributor_id=contributor_id)
+    ids = [node.ray_node_id for node, _ in rows]
     work = queries.work_units_by_node(session)
-    seen = presence.last_seen(pool.events.client, [node.ray_node_id for node, _ in rows])
+    last_jobs = queries.last_job_by_node(session, ray_node_ids=ids)
+    live = presence.last_seen(pool.events.client, ids)
     alive = alive_ray_nodes(pool.settings.ray_address) if rows else frozenset()
-    seen = {node_id: when for node_id, when in seen.items() if node_id in alive}
+    online = {node_id for node_id in live if node_id in alive}
+    seen = {**presence.last_heartbeats(pool.events.client, ids), **live}
     nodes = [
         _public(
             node,
             owner,
-            "online" if node.ray_node_id in seen else "offline",
+            "online" if node.ray_node_id in online else "offline",
             work.get(node.ray_node_id, 0),
             seen.get(node.ray_node_id),
+            last_jobs.get(node.ray_node_id),
         )
         for node, owner in rows
     ]
@@ -249,6 +256,7 @@ def deregister_node(owner: CurrentNodeOwner, pool: Pool, session: SessionDep) ->
     if queries.delete_node(session, ray_node_id=owner.ray_node_id):
         session.commit()
     pool.events.client.delete(owner_cache_entry(owner.ray_node_id))
+    presence.forget(pool.events.client, owner.ray_node_id)
     if presence.leave(pool.events.client, owner.ray_node_id):
         pool.events.publish(
             "node.left", ray_node_id=owner.ray_node_id, contributor_id=owner.contributor_id

@@ -82,6 +82,26 @@ def work_units_by_node(session: Session) -> dict[str, int]:
     return {node_id: int(units or 0) for node_id, units in rows}
 
 
+def last_job_by_node(session: Session, *, ray_node_ids: list[str]) -> dict[str, str]:
+    """The job of each node's most recently finished chunk (nodes without one are absent)."""
+    if not ray_node_ids:
+        return {}
+    latest = (
+        select(ChunkRecord.ray_node_id, func.max(ChunkRecord.finished_at).label("at"))
+        .where(ChunkRecord.ray_node_id.in_(ray_node_ids))  # type: ignore[attr-defined]
+        .group_by(ChunkRecord.ray_node_id)
+        .subquery()
+    )
+    rows = session.exec(
+        select(ChunkRecord.ray_node_id, ChunkRecord.job_id).join(
+            latest,
+            (ChunkRecord.ray_node_id == latest.c.ray_node_id)
+            & (ChunkRecord.finished_at == latest.c.at),
+        )
+    ).all()
+    return {node_id: job_id for node_id, job_id in rows}
+
+
 def delete_node(session: Session, *, ray_node_id: str) -> bool:
     """Remove the node's registration (its chunk records and credits stay); whether it existed."""
     node = session.get(Node, ray_node_id)
