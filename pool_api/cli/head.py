@@ -174,8 +174,8 @@ def head(
             _fail(f"proverpool refuses to start: {exc}")
         # Before the invite and Ray: a busy port must not leave an invite of this pool
         # printed next to another pool's URL (issue 17 item 6).
-        check_ports(host, port, settings.ray_port if settings.ray_address is None else None)
         warn_if_loopback(host, port, settings.ray_port)
+        check_ports(host, port, settings.ray_port if settings.ray_address is None else None)
         invite, expires_at = _create_invite(settings)
         if settings.ray_address is None:
             ray_head = _start_ray_head(settings, host, head_cpus)
