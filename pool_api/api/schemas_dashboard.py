@@ -137,6 +137,7 @@ class ChunkSpan(BaseModel):
 class NodeShare(BaseModel):
     ray_node_id: str
     contributor_id: int | None
+    contributor_name: str | None
     chunks: int
     work_units: int
     busy_seconds: float

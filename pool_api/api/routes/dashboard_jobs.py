@@ -146,6 +146,7 @@ def job_detail(
             NodeShare(
                 ray_node_id=c.ray_node_id,
                 contributor_id=c.contributor_id,
+                contributor_name=None,
                 chunks=0,
                 work_units=0,
                 busy_seconds=0.0,
@@ -164,7 +165,12 @@ def job_detail(
     reward, shares = _reward(session, job_id)
     work = accounting.work_units_by_contributor(session, job_id)
     strikes = queries.strikes_of_job(session, job_id=job_id)
-    names = queries.names_of(session, [*work, *shares, *(s.contributor_id for s in strikes)])
+    names = queries.names_of(
+        session,
+        [*work, *shares, *(s.contributor_id for s in strikes), *(c.contributor_id for c in chunks)],
+    )
+    for share in nodes.values():
+        share.contributor_name = names.get(share.contributor_id) if share.contributor_id else None
     credits = [
         CreditLine(
             contributor_id=cid,
