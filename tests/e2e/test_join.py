@@ -193,9 +193,9 @@ def test_head_and_join_in_two_processes(procs, tmp_path):
         nodes = _get(client, "/v1/nodes") or []
         return [n for n in nodes if n["ray_node_id"] != head_node["ray_node_id"]]
 
-    # A wrong invite: one line on stderr, exit code 2, nothing started.
+    # A wrong invite: one line on stderr, exit code 4 (refused), nothing started.
     bad = procs.run("join", url, "--invite", "inv_nope", "--data-dir", str(tmp_path / "bad"))
-    assert bad.returncode == 2 and "unknown invite" in bad.stderr, bad.stderr
+    assert bad.returncode == 4 and "unknown invite" in bad.stderr, bad.stderr
     assert "Traceback" not in bad.stderr
 
     join_dir = tmp_path / "join"
