@@ -1,11 +1,17 @@
 """Groth16 jobs: a witness proved across the pool against a stored key.
 
 The prover of :mod:`workers.groth16.prover` (Groth, EUROCRYPT 2016, §3.2, in snarkjs'
-conventions) computes ``H``'s NTTs on the head; its five MSMs (A, B1, C, H on
-``bn254_g1``, B2 on ``bn254_g2``) are each split into chunks across the nodes by
-:func:`workers.cluster.dispatch.run_msm` under the job's policy (audits, strikes,
-retries, resumable chunk records) and credited like MSM chunks
-(:mod:`workers.cluster.costs`).  Chunk indices are offset so they are unique across
+conventions) needs five MSMs (A, B1, C, H on ``bn254_g1``, B2 on ``bn254_g2``).  They run
+under **one schedule** (:func:`workers.cluster.dispatch.run_msm_set`): the chunks of all
+five share one queue, the costliest first, so no MSM waits for another's last chunk; the
+A, B1, B2 and C chunks start at once (their scalars are the witness) while the head
+computes H's scalars (``A·B − C`` on the coset: three inverse and three coset NTTs) on a
+thread of its own, and the H chunks join the queue the moment they are there.  The plan
+is the one a bare MSM job gets (:func:`workers.cluster.sizing.choose_groth16_plan`): chunks
+sized by each slot's measured speed, GPU slots for the ``bn254_g1`` chunks where the
+backend covers them, equal parts where no speed is known.  Chunks run under the job's
+policy (audits, strikes, retries, resumable chunk records) and are credited like MSM
+chunks (:mod:`workers.cluster.costs`); their indices are offset so they are unique across
 the five MSMs (records ``<job>:<index>`` do not collide and a resumed job finds each
 chunk).  The proof passes the pairing check (:func:`workers.groth16.verify`) before the
 job is ``done``; if it fails, every chunk is computed again under a full audit, and
@@ -19,27 +25,36 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-from typing import Any
+
+import numpy as np
 
 from pool_api.runner.context import JobContext
 from pool_api.store.zkeys import ZKEYS
 from workers.cluster import dispatch
+from workers.cluster.dispatch import MsmPart
 from workers.cluster.plan import Chunk
-from workers.cluster.sizing import JobPlan, choose_equal_msm_parts
+from workers.cluster.sizing import JobPlan, choose_groth16_plan
 from workers.errors import ProofVerificationError
-from workers.groth16 import Groth16Prover, MsmTask, Proof, ZKey, read_wtns, verify
+from workers.gpu import driver
+from workers.groth16 import Groth16Prover, Proof, read_wtns, verify
 from workers.params import CURVES
 
 log = logging.getLogger(__name__)
 
 
-def plan_chunks(tasks: list[MsmTask], plan: JobPlan) -> dict[str, list[Chunk]]:
-    """Each MSM's chunks, indices offset so they are unique across the five MSMs."""
+MSM_CURVES = {"A": "bn254_g1", "B1": "bn254_g1", "B2": "bn254_g2", "C": "bn254_g1", "H": "bn254_g1"}
+"""The five MSMs of a proof, in the order their chunk indices are laid out."""
+
+
+def plan_chunks(sizes: dict[str, int], plan: JobPlan) -> dict[str, list[Chunk]]:
+    """Each MSM's chunks (``sizes``: points by name), indices offset so they are unique
+    across the five MSMs; G2 chunks are sized for CPU slots where the GPU lacks the curve."""
     plans: dict[str, list[Chunk]] = {}
     offset = 0
-    for task in tasks:
-        chunks = plan.msm_chunks(task.curve, task.scalars.shape[0], task.name)
-        plans[task.name] = [dataclasses.replace(c, index=c.index + offset) for c in chunks]
+    for name, curve in MSM_CURVES.items():
+        gpu = driver.supported("msm", curve)
+        chunks = plan.msm_chunks(curve, sizes[name], name, gpu=gpu)
+        plans[name] = [dataclasses.replace(c, index=c.index + offset) for c in chunks]
         offset += len(chunks)
     return plans
 
@@ -55,54 +70,57 @@ class Groth16Executor:
         zkey, vk = ZKEYS.get(ctx.blobs, job.zkey_sha256)
         witness = read_wtns(ctx.input_blob())
         prover = Groth16Prover()  # NTTs on the head; the MSMs go through dispatch below
-        tasks = prover.msm_tasks(zkey, witness)
+        first = prover.witness_tasks(zkey, witness)  # checks the witness against the key
+        sizes = {task.name: task.scalars.shape[0] for task in first}
+        sizes["H"] = zkey.domain_size
         offers = ctx.offers()
         plan = ctx.plan(
-            lambda: choose_equal_msm_parts(
-                {task.name: task.scalars.shape[0] for task in tasks},
+            lambda: choose_groth16_plan(
+                sizes,
                 offers,
+                gpu_supported=driver.supported("msm", "bn254_g1"),
                 chunks_per_node=settings.chunks_per_node,
                 min_chunk_points=settings.msm_min_chunk_points,
             )
         )
-        plans = plan_chunks(tasks, plan)
+        plans = plan_chunks(sizes, plan)
+        preferred, gpu_chunks = plan.placement(
+            list(plans.values()), [driver.supported("msm", c) for c in MSM_CURVES.values()]
+        )
         completed = ctx.completed()
         ctx.start_chunks(sum(len(chunks) for chunks in plans.values()), len(completed))
-        proof = _prove(ctx, prover, zkey, witness, tasks, plans, completed, full_audit=False)
+        h_scalars: list[np.ndarray] = []  # computed once, kept for a recomputation
+
+        def h_part() -> MsmPart:
+            if not h_scalars:
+                h_scalars.append(prover.h_task(zkey, witness).scalars)
+            return MsmPart("H", MSM_CURVES["H"], zkey.h_points, h_scalars[0], plans["H"])
+
+        def prove(done: dict[int, object], full_audit: bool) -> Proof:
+            chunks = [c for name in MSM_CURVES for c in plans[name] if sizes[name] > 0]
+            parts = [
+                MsmPart(t.name, t.curve, t.bases, t.scalars, plans[t.name])
+                for t in first
+                if sizes[t.name] > 0
+            ]
+            sums = dispatch.run_msm_set(
+                parts,
+                policy=ctx.policy("msm", chunks, preferred, gpu_chunks, full_audit=full_audit),
+                late=h_part if sizes["H"] > 0 else None,
+                completed=done,
+                test_mode=settings.test_mode,
+                gpu_chunks=gpu_chunks,
+            )
+            for name, curve in MSM_CURVES.items():
+                sums.setdefault(name, CURVES[curve].infinity)
+            return prover.assemble(zkey, witness, sums)
+
+        proof = prove(completed, full_audit=False)
         if not verify(vk, proof):
             log.warning("job %s: proof fails the pairing check; full audit and recompute", job.id)
             ctx.metrics.verification_failures.labels("groth16").inc()
-            proof = _prove(ctx, prover, zkey, witness, tasks, plans, {}, full_audit=True)
+            proof = prove({}, full_audit=True)
             if not verify(vk, proof):
                 raise ProofVerificationError("the proof fails the pairing check after a full audit")
         body = {"proof": proof.proof_json(), "public": proof.public_json()}
         return json.dumps(body).encode()
-
-
-def _prove(
-    ctx: JobContext,
-    prover: Groth16Prover,
-    zkey: ZKey,
-    witness: Any,
-    tasks: list[MsmTask],
-    plans: dict[str, list[Chunk]],
-    completed: dict[int, object],
-    *,
-    full_audit: bool,
-) -> Proof:
-    sums: dict[str, Any] = {}
-    for task in tasks:
-        chunks = plans[task.name]
-        if task.scalars.shape[0] == 0:
-            sums[task.name] = CURVES[task.curve].infinity
-            continue
-        sums[task.name] = dispatch.run_msm(
-            task.curve,
-            task.bases,
-            task.scalars,
-            chunks,
-            policy=ctx.policy("msm", chunks, full_audit=full_audit),
-            completed=completed,
-            test_mode=ctx.settings.test_mode,
-        )
-    return prover.assemble(zkey, witness, sums)

@@ -13,6 +13,7 @@ from workers.cluster.sizing import (
     NodeOffer,
     SlotSizing,
     choose_equal_msm_parts,
+    choose_groth16_plan,
     choose_msm_plan,
     choose_ntt_plan,
     size_for_slots,
@@ -93,6 +94,38 @@ def test_groth16_parts_per_msm() -> None:
     assert len(plan.msm_chunks("bn254_g1", 5000, "A")) == 4
     with pytest.raises(PlanError, match="no part 'B1'"):
         plan.msm_chunks("bn254_g1", 5000, "B1")
+
+
+def test_groth16_plan_is_speed_sized_and_keeps_g2_off_the_gpu() -> None:
+    offers = [
+        NodeOffer("cpu", 1, speeds={"msm": 100.0}),
+        NodeOffer("gpu", 2, gpus=1, speeds={"msm": 100.0, "msm_gpu": 500.0}),
+    ]
+    sizes = {"A": 6000, "B1": 6000, "B2": 6000, "C": 5990, "H": 8192}
+    plan = choose_groth16_plan(
+        sizes, offers, gpu_supported=True, chunks_per_node=1, min_chunk_points=16
+    )
+    assert plan.slots is not None
+    assert plan.slots.nodes == ("cpu", "gpu", "gpu") and plan.slots.gpu_positions == {1}
+    g1 = plan.msm_chunks("bn254_g1", 6000, "A")
+    g2 = plan.msm_chunks("bn254_g2", 6000, "B2", gpu=False)
+    assert [c.size for c in g1] == [857, 4286, 857]  # 1 : 5 : 1
+    assert [c.size for c in g2] == [2000, 2000, 2000]  # the GPU slot weighs its CPU's
+    g2 = [c.__class__(c.index + 3, c.phase, c.start, c.stop, c.work_units) for c in g2]
+    preferred, gpu_chunks = plan.placement([g1, g2], [True, False])
+    assert preferred == {0: "cpu", 1: "gpu", 2: "gpu", 3: "cpu", 4: "gpu", 5: "gpu"}
+    assert gpu_chunks == {1}
+    # Without speeds: equal parts per MSM, as before (resumed jobs keep their stored plan).
+    equal = choose_groth16_plan(
+        sizes, [NodeOffer("a", 2)], gpu_supported=False, chunks_per_node=2, min_chunk_points=1024
+    )
+    assert equal.parts == {"A": 4, "B1": 4, "B2": 4, "C": 4, "H": 4}
+
+
+def test_a_gpu_only_node_weighs_a_typical_slot_off_the_gpu() -> None:
+    plan = JobPlan(slots=SlotSizing((1.0, 4.0), ("a", "g"), frozenset({1})))
+    assert plan.slot_weights(gpu=False) == (1.0, 1.0)
+    assert plan.slot_weights() == (1.0, 4.0)
 
 
 plans = st.one_of(

@@ -26,6 +26,8 @@ import hashlib
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 import numpy as np
 import ray
@@ -98,6 +100,18 @@ def bytes_shipped(*arrays: np.ndarray) -> int:
     return sum(int(a.nbytes) for a in arrays)
 
 
+@dataclass(frozen=True, eq=False)
+class MsmPart:
+    """One MSM of a set run under one schedule: its name, curve, arrays and chunks (chunk
+    indices unique across the set)."""
+
+    name: str
+    curve: str
+    bases: np.ndarray
+    scalars: np.ndarray
+    chunks: Sequence[Chunk]
+
+
 def run_msm(
     curve: str,
     bases: np.ndarray,
@@ -124,38 +138,93 @@ def run_msm(
     """
     if curve not in CURVES:
         raise DispatchError(f"unknown curve {curve!r}")
-    policy = _policy(policy, max_in_flight, on_chunk)
+    part = MsmPart("msm", curve, bases, scalars, chunks)
+    sums = run_msm_set(
+        [part],
+        policy=_policy(policy, max_in_flight, on_chunk),
+        completed=completed,
+        test_mode=test_mode,
+        cache_bases=cache_bases,
+        gpu_chunks=gpu_chunks,
+    )
+    return sums["msm"]
+
+
+def run_msm_set(
+    parts: Sequence[MsmPart],
+    *,
+    policy: Policy,
+    late: Callable[[], MsmPart] | None = None,
+    completed: Mapping[int, object] | None = None,
+    test_mode: bool = False,
+    cache_bases: bool = True,
+    gpu_chunks: Collection[int] = (),
+) -> dict[str, Point]:
+    """Several MSMs (a Groth16 proof's five) under one schedule; each one's sum by name.
+
+    All chunks of all ``parts`` go into one queue, the most costly first (G2 chunks before
+    G1 chunks of the same size), so no MSM waits for another's last chunk.  ``late``, when
+    given, is called on a thread of its own while the chunks run; the part it returns (the
+    H MSM, whose scalars the head computes meanwhile) joins the queue as soon as it is
+    there (:func:`workers.cluster.scheduler.run_placed`'s ``later``).  Bases and scalars
+    travel as in :func:`run_msm`.
+    """
+    done = dict(completed or {})
+    owner: dict[int, MsmPart] = {}
+    shipped: dict[str, tuple[str, list[ray.ObjectRef], ray.ObjectRef]] = {}
+
+    def register(part: MsmPart) -> list[Chunk]:
+        """Index the part's chunks and ship its arrays; its chunks still to run."""
+        if part.curve not in CURVES:
+            raise DispatchError(f"unknown curve {part.curve!r}")
+        for chunk in part.chunks:
+            if chunk.index in owner:
+                raise DispatchError(f"chunk index {chunk.index} is used twice in one MSM set")
+            owner[chunk.index] = part
+        todo = [c for c in part.chunks if c.index not in done]
+        if todo:
+            sha256 = hashlib.sha256(np.ascontiguousarray(part.bases).tobytes()).hexdigest()
+            if not cache_bases:
+                sha256 = f"{sha256}:{uuid.uuid4().hex}"  # a name no worker has seen
+            shipped[part.name] = (sha256, [_bases_ref(sha256, part.bases)], ray.put(part.scalars))
+        return todo
+
+    def submit(c: Chunk, strategy: object) -> ray.ObjectRef:
+        part = owner[c.index]
+        sha256, box, scalars_ref = shipped[part.name]
+        on_gpu = tasks.gpu_options(strategy, ("msm", part.curve)) if c.index in gpu_chunks else {}
+        return tasks.msm_chunk.options(scheduling_strategy=strategy, **on_gpu).remote(
+            part.curve, sha256, box, scalars_ref, c.start, c.stop, test_mode
+        )
 
     def settle(chunk: Chunk) -> object:
+        part = owner[chunk.index]
         return pippenger.msm_limbs(
-            curve, bases[chunk.start : chunk.stop].copy(), scalars[chunk.start : chunk.stop].copy()
+            part.curve,
+            part.bases[chunk.start : chunk.stop].copy(),
+            part.scalars[chunk.start : chunk.stop].copy(),
         )
 
     def canonical(chunk: Chunk, value: object) -> object:
-        return verify.canonical_point(curve, value)
+        return verify.canonical_point(owner[chunk.index].curve, value)
 
     policy = dataclasses.replace(
         policy, settle=settle, equal=verify.points_equal, canonical=canonical
     )
-    todo = [c for c in chunks if c.index not in (completed or {})]
-    sha256 = hashlib.sha256(np.ascontiguousarray(bases).tobytes()).hexdigest()
-    if not cache_bases:
-        sha256 = f"{sha256}:{uuid.uuid4().hex}"  # a name no worker has seen
-    box: list[ray.ObjectRef] = []
-    scalars_ref = None
-    if todo:
-        box = [_bases_ref(sha256, bases)]
-        scalars_ref = ray.put(scalars)
-    task = tasks.msm_chunk
-
-    def submit(c: Chunk, strategy: object) -> ray.ObjectRef:
-        on_gpu = tasks.gpu_options(strategy, ("msm", curve)) if c.index in gpu_chunks else {}
-        return task.options(scheduling_strategy=strategy, **on_gpu).remote(
-            curve, sha256, box, scalars_ref, c.start, c.stop, test_mode
-        )
-
-    values = _run(chunks, submit, policy, completed)
-    return sum_points(curve, (values[c.index] for c in chunks))  # type: ignore[misc]
+    todo = [chunk for part in parts for chunk in register(part)]
+    todo.sort(key=lambda c: -c.work_units)  # longest first: the tail is short chunks
+    pool = ThreadPoolExecutor(1, "proverpool-late") if late is not None else None
+    try:
+        later = pool.submit(lambda: register(late())) if pool is not None and late else None
+        if todo or later is not None:
+            done.update(run_placed(todo, submit, policy, later))
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+    sums: dict[str, Point] = {}
+    for part in {id(p): p for p in owner.values()}.values():
+        sums[part.name] = sum_points(part.curve, (done[c.index] for c in part.chunks))  # type: ignore[misc]
+    return sums
 
 
 def run_ntt(

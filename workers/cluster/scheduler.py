@@ -29,6 +29,9 @@ faster node takes more chunks and the nodes finish together.
   head).  A cheating owner is reported once through ``on_cheat``, gets no more
   work in this job, and every chunk it delivered that was not independently
   checked is computed again elsewhere.
+* **Late chunks**: ``later`` (a future of more chunks, e.g. the H MSM of a Groth16 proof,
+  whose scalars the head is still computing) joins the queue the moment it resolves; the
+  run ends only after it has and its chunks are accepted.  Its failure fails the run.
 * Only results that passed are handed to ``on_accept`` (the caller records
   them; crediting is the caller's business), with ``"checked"``,
   ``"audited"`` or ``"unaudited"``.  ``should_continue`` is asked at every
@@ -105,12 +108,23 @@ class _Accepted:
     how: str
 
 
+LATE_POLL_SECONDS = 0.005
+"""How often the loop looks for late chunks while they are not there yet."""
+
+
 class _Run:
-    def __init__(self, chunks: Sequence[Chunk], submit: Submit, policy: Policy) -> None:
+    def __init__(
+        self,
+        chunks: Sequence[Chunk],
+        submit: Submit,
+        policy: Policy,
+        later: Future[Sequence[Chunk]] | None = None,
+    ) -> None:
         self.policy = policy
         self.submit_fn = submit
         self.by_index = {c.index: c for c in chunks}
         self.waiting: list[Chunk] = list(chunks)
+        self.later = later
         self.audit_waiting: list[tuple[Chunk, ChunkOutput]] = []
         self.pending: dict[ray.ObjectRef, _Copy] = {}
         self.verifying: dict[Future, tuple[_Copy, ChunkOutput]] = {}
@@ -164,6 +178,17 @@ class _Run:
         return {self.policy.owner_of(c.node_id) for c in self.live_copies(index)}
 
     # --- the loop -----------------------------------------------------------------------
+    def take_later(self) -> None:
+        """Queue the late chunks once their future has resolved (its error is the run's)."""
+        if self.later is None or not self.later.done():
+            return
+        chunks, self.later = self.later.result(), None
+        for chunk in chunks:
+            if chunk.index in self.by_index:
+                raise DispatchError(f"late chunk {chunk.index} repeats an index of the run")
+            self.by_index[chunk.index] = chunk
+            self.waiting.append(chunk)
+
     def fill(self) -> None:
         """Hand waiting audits, then waiting chunks, to free slots."""
         while self.audit_waiting and len(self.pending) < self.policy.max_in_flight:
@@ -243,14 +268,20 @@ class _Run:
         self.refresh_nodes(force=True)
         no_node_since: float | None = None
         while True:
+            self.take_later()
             if not (self.waiting or self.pending or self.audit_waiting or self.verifying):
                 missing = [i for i in self.by_index if i not in self.accepted]
-                if not missing:
+                if not missing and self.later is None:
                     break
                 for index in missing:  # a safety net: nothing may fall through the cracks
                     self.ensure_progress(index)
             if not self.policy.should_continue():
                 raise JobInterrupted("stopped at a chunk boundary")
+            if self.later is not None and not (
+                self.waiting or self.pending or self.audit_waiting or self.verifying
+            ):
+                wait([self.later], timeout=POLL_SECONDS)  # nothing else to do meanwhile
+                continue
             self.refresh_nodes()
             self.fill()
             if not self.pending and self.verifying:
@@ -266,6 +297,8 @@ class _Run:
                 continue
             no_node_since = None
             timeout = VERIFY_POLL_SECONDS if self.verifying else POLL_SECONDS
+            if self.later is not None:
+                timeout = min(timeout, LATE_POLL_SECONDS)
             ready, _ = ray.wait(list(self.pending), num_returns=1, timeout=timeout)
             for ref in ready:
                 copy = self.pending.pop(ref, None)
@@ -481,11 +514,17 @@ class _Run:
         self.ensure_progress(index)
 
 
-def run_placed(chunks: Sequence[Chunk], submit: Submit, policy: Policy) -> dict[int, object]:
-    """Run ``chunks`` under ``policy``; the accepted value of every chunk by index."""
+def run_placed(
+    chunks: Sequence[Chunk],
+    submit: Submit,
+    policy: Policy,
+    later: Future[Sequence[Chunk]] | None = None,
+) -> dict[int, object]:
+    """Run ``chunks`` (and ``later``'s, once it resolves) under ``policy``; the accepted
+    value of every chunk by index."""
     if policy.max_in_flight < 1:
         raise ValueError("max_in_flight must be at least 1")
-    run = _Run(chunks, submit, policy)
+    run = _Run(chunks, submit, policy, later)
     try:
         return run.run()
     finally:

@@ -110,11 +110,30 @@ class JobPlan:
         return cls(slots=SlotSizing(tuple(float(w) for w in weights), tuple(nodes), frozenset(gpu)))
 
     # --- chunks ------------------------------------------------------------------------
-    def msm_chunks(self, curve: str, n_points: int, name: str = "msm") -> list[Chunk]:
-        """The chunks of MSM ``name`` (of ``n_points`` points) on ``curve``."""
+    def msm_chunks(
+        self, curve: str, n_points: int, name: str = "msm", *, gpu: bool = True
+    ) -> list[Chunk]:
+        """The chunks of MSM ``name`` (of ``n_points`` points) on ``curve``; with ``gpu``
+        false (a curve the GPU backend does not cover) GPU slots are sized as CPU slots."""
         if self.slots is not None:
-            return plan_msm(curve, n_points, 0, self.slots.weights)
+            return plan_msm(curve, n_points, 0, self.slot_weights(gpu=gpu))
         return plan_msm(curve, n_points, self._part(name))
+
+    def slot_weights(self, *, gpu: bool = True) -> tuple[float, ...]:
+        """The slots' weights; without ``gpu`` a GPU slot weighs what its node's CPU slots
+        weigh on average (1.0, the typical slot, for a node with no CPU slot in the plan)."""
+        assert self.slots is not None
+        weights, nodes, on_gpu = self.slots.weights, self.slots.nodes, self.slots.gpu_positions
+        if gpu or not on_gpu:
+            return weights
+        cpu: dict[str, list[float]] = {}
+        for i, (weight, node) in enumerate(zip(weights, nodes, strict=True)):
+            if i not in on_gpu:
+                cpu.setdefault(node, []).append(weight)
+        return tuple(
+            (sum(cpu[node]) / len(cpu[node]) if cpu.get(node) else 1.0) if i in on_gpu else w
+            for i, (w, node) in enumerate(zip(weights, nodes, strict=True))
+        )
 
     def ntt_plan(self, field_name: str, n: int) -> NttPlan:
         """The four-step plan of an NTT of size ``n`` on ``field_name``."""
@@ -122,20 +141,24 @@ class JobPlan:
             return plan_ntt(field_name, n, 0, 0, self.slots.weights)
         return plan_ntt(field_name, n, self._part(NTT_PHASES[0]), self._part(NTT_PHASES[1]))
 
-    def placement(self, phases: Sequence[Sequence[Chunk]]) -> tuple[dict[int, str], set[int]]:
+    def placement(
+        self, phases: Sequence[Sequence[Chunk]], on_gpu: Sequence[bool] | None = None
+    ) -> tuple[dict[int, str], set[int]]:
         """Chunk index → the node it was sized for, and the chunks sized for a GPU slot.
 
         Position ``i`` of every phase is slot ``i`` (a phase shorter than the slots
         drops the rest); an equal-parts plan prefers no node and uses no GPU slot.
+        ``on_gpu[k]`` false keeps phase ``k`` off the GPU (a curve the backend lacks).
         """
         preferred: dict[int, str] = {}
         gpu_chunks: set[int] = set()
         if self.slots is None:
             return preferred, gpu_chunks
-        for phase in phases:
+        for k, phase in enumerate(phases):
+            gpu_phase = on_gpu is None or on_gpu[k]
             for i, chunk in enumerate(phase[: len(self.slots.nodes)]):
                 preferred[chunk.index] = self.slots.nodes[i]
-                if i in self.slots.gpu_positions:
+                if gpu_phase and i in self.slots.gpu_positions:
                     gpu_chunks.add(chunk.index)
         return preferred, gpu_chunks
 
@@ -239,6 +262,30 @@ def choose_ntt_plan(
     wanted = max(1, sum(o.slots for o in offers)) * chunks_per_node
     return JobPlan(
         parts={NTT_PHASES[0]: min(wanted, by_size, n2), NTT_PHASES[1]: min(wanted, by_size, n1)}
+    )
+
+
+def choose_groth16_plan(
+    sizes: Mapping[str, int],
+    offers: Sequence[NodeOffer],
+    *,
+    gpu_supported: bool,
+    chunks_per_node: int,
+    min_chunk_points: int,
+) -> JobPlan:
+    """A Groth16 job's plan for its MSMs (``sizes``: points by name): speed-sized slots as
+    for an MSM job (:func:`choose_msm_plan`; every MSM is cut by the same slots, the
+    biggest bounding how many), else equal parts (:func:`choose_equal_msm_parts`).
+    ``gpu_supported``: whether the GPU backend covers ``bn254_g1`` (G2 chunks are then
+    sized for the CPU, :meth:`JobPlan.msm_chunks`)."""
+    by_size = max(1, max(sizes.values(), default=0) // min_chunk_points)
+    slots = size_for_slots(
+        offers, "msm", gpu_supported=gpu_supported, rounds=chunks_per_node, most_chunks=by_size
+    )
+    if slots is not None:
+        return JobPlan(slots=slots)
+    return choose_equal_msm_parts(
+        sizes, offers, chunks_per_node=chunks_per_node, min_chunk_points=min_chunk_points
     )
 
 

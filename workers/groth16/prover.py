@@ -135,16 +135,26 @@ class Groth16Prover:
 
         Raises :class:`~workers.errors.WitnessMismatchError` for a witness of another key.
         """
+        return [*self.witness_tasks(zkey, witness), self.h_task(zkey, witness)]
+
+    def witness_tasks(self, zkey: ZKey, witness: np.ndarray) -> list[MsmTask]:
+        """The four MSMs whose scalars are the witness itself (A, B1, B2, C), no NTT needed.
+
+        Raises :class:`~workers.errors.WitnessMismatchError` for a witness of another key.
+        """
         check_witness(zkey, witness)
         witness = np.ascontiguousarray(witness, dtype=np.uint64)
-        h = self.h_scalars(zkey, witness)
         return [
             MsmTask("A", "bn254_g1", zkey.a_points, witness),
             MsmTask("B1", "bn254_g1", zkey.b1_points, witness),
             MsmTask("B2", "bn254_g2", zkey.b2_points, witness),
             MsmTask("C", "bn254_g1", zkey.c_points, witness[zkey.n_public + 1 :]),
-            MsmTask("H", "bn254_g1", zkey.h_points, h),
         ]
+
+    def h_task(self, zkey: ZKey, witness: np.ndarray) -> MsmTask:
+        """The H MSM: its ``zkey.domain_size`` scalars cost the NTTs (:meth:`h_scalars`)."""
+        witness = np.ascontiguousarray(witness, dtype=np.uint64)
+        return MsmTask("H", "bn254_g1", zkey.h_points, self.h_scalars(zkey, witness))
 
     def assemble(
         self,

@@ -35,7 +35,7 @@ _FFJS_SHIFT = 25
 """ffjavascript's ``Fr.shift = nqr²`` with ``nqr = 5`` (used only when ``n = 2^28``)."""
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _evaluate_ab(
     matrix: np.ndarray,
     constraint: np.ndarray,
@@ -56,7 +56,7 @@ def _evaluate_ab(
             store(out_b, c, add(load(out_b, c), term, p))
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _mul_sub(
     out: np.ndarray, a: np.ndarray, b: np.ndarray, c: np.ndarray, consts: np.ndarray
 ) -> None:

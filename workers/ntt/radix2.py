@@ -72,7 +72,7 @@ from workers.params import FieldParams
 # --- kernels --------------------------------------------------------------------------------
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _bit_reverse(a: np.ndarray) -> None:
     """Permute the rows of ``a`` (length a power of two) into bit-reversed order, in place."""
     n = a.shape[0]
@@ -88,7 +88,7 @@ def _bit_reverse(a: np.ndarray) -> None:
                 a[i, k], a[j, k] = a[j, k], a[i, k]
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _ntt_stages(a: np.ndarray, twiddles: np.ndarray, consts: np.ndarray) -> None:
     """Every butterfly stage of a DIT transform of ``a``, already in bit-reversed order."""
     p, pinv, _, _ = unpack(consts)
@@ -111,21 +111,21 @@ def _ntt_stages(a: np.ndarray, twiddles: np.ndarray, consts: np.ndarray) -> None
         h *= 2
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _ntt_inplace(a: np.ndarray, twiddles: np.ndarray, consts: np.ndarray) -> None:
     """Radix-2 DIT transform of the rows of ``a`` (canonical), natural order in and out."""
     _bit_reverse(a)
     _ntt_stages(a, twiddles, consts)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _ntt_rows_inplace(rows: np.ndarray, twiddles: np.ndarray, consts: np.ndarray) -> None:
     """:func:`_ntt_inplace` on every ``rows[r]`` of a ``(m, n, 4)`` array."""
     for r in range(rows.shape[0]):
         _ntt_inplace(rows[r], twiddles, consts)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, nogil=True, inline="always")
 def _bit_reversed(i: int, bits: int) -> int:
     r = 0
     for _ in range(bits):
@@ -134,7 +134,7 @@ def _bit_reversed(i: int, bits: int) -> int:
     return r
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _bit_reverse_range(a: np.ndarray, lo: int, hi: int) -> None:
     """The swaps of :func:`_bit_reverse` owned by rows ``lo ≤ i < hi`` (``i < rev(i)``)."""
     n = a.shape[0]
@@ -153,7 +153,7 @@ def _bit_reverse_range(a: np.ndarray, lo: int, hi: int) -> None:
         j |= bit
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _butterflies(
     a: np.ndarray, twiddles: np.ndarray, h: int, lo: int, hi: int, consts: np.ndarray
 ) -> None:
@@ -174,7 +174,7 @@ def _butterflies(
         k = block * h + j1
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True, parallel=True)
 def _ntt_inplace_parallel(
     a: np.ndarray, twiddles: np.ndarray, parts: int, consts: np.ndarray
 ) -> None:
@@ -199,7 +199,7 @@ def _ntt_inplace_parallel(
         h *= 2
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True, parallel=True)
 def _ntt_rows_parallel(
     rows: np.ndarray, twiddles: np.ndarray, threads: int, consts: np.ndarray
 ) -> None:
@@ -230,7 +230,7 @@ def _transform_rows(rows: np.ndarray, twiddles: np.ndarray, consts: np.ndarray) 
         _ntt_rows_parallel(rows, twiddles, m, consts)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _mul_powers_rows(rows: np.ndarray, base: np.ndarray, consts: np.ndarray) -> None:
     """``rows[i][j] ← rows[i][j]·x^j`` in place for ``(m, n, 4)`` rows, ``base`` = ``x̄``."""
     p, pinv, _, one = unpack(consts)

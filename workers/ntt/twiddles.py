@@ -79,7 +79,7 @@ def big_limbs(values: np.ndarray, ndim: int, what: str) -> np.ndarray:
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _build_twiddles(omega: np.ndarray, n: int, consts: np.ndarray) -> np.ndarray:
     """The stage-ordered table of powers of the primitive ``n``-th root ``omega`` (Montgomery)."""
     p, pinv, _, one = unpack(consts)
@@ -128,7 +128,7 @@ def twiddles_for(field: str, n: int, inverse: bool = False) -> np.ndarray:
     return table
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _twiddle_rows(
     out: np.ndarray,
     matrix: np.ndarray,
@@ -153,7 +153,7 @@ def _twiddle_rows(
             w = mont_mul(w, step, p, pinv)
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True, parallel=True)
 def _twiddle_rows_parallel(
     out: np.ndarray,
     matrix: np.ndarray,
