@@ -1,32 +1,37 @@
-"""Groth16 proving: our prover and the pool against ``snarkjs groth16 prove``.
+"""Groth16 proving side by side: snarkjs, groth16py, our prover and the pool.
 
-Usage: ``python bench/groth16.py [--powers 12 16] [--repeat N] [--json PATH]``
+Usage: ``python bench/groth16.py [--powers 12 16 18 20] [--repeat N] [--pool-nodes 1 2]
+[--stream 20] [--json PATH]``
 
 For each domain size 2^k: the circuit ``tests/fixtures/groth16/chain.circom.in`` with
 ``2^k − 536`` steps (one R1CS constraint each; 2^12 is the committed fixture ``chain12``,
 the others are built on first use into the git-ignored ``bench/results/groth16_build/``:
 above 2^12 by ``bench/build_circuits.py`` (circom2, snarkjs witnesses, and our UNSAFE fast
-development setup :func:`workers.groth16.setup.dev_setup` instead of powers of tau + setup +
-contribution, which took about an hour at 2^16; a warning line says the key is a development
-key) into its ``dev/`` folder, else by ``tests/fixtures/groth16/build.sh``; then cached;
-``--build-dir`` points at another directory holding ``chain{k}.zkey``, ``chain{k}.w1.wtns``
-and ``chain{k}.vkey.json``).  On the same ``.zkey`` and ``.wtns``:
+development setup :func:`workers.groth16.setup.dev_setup`; a warning line says the key is a
+development key) into its ``dev/`` folder, else by ``tests/fixtures/groth16/build.sh``; then
+cached; ``--build-dir`` points at another directory holding ``chain{k}.zkey``,
+``chain{k}.w1.wtns`` and ``chain{k}.vkey.json``).  On the same ``.zkey`` and ``.wtns``, each
+in a process of its own (:mod:`bench.groth16_peers`, :mod:`bench.groth16_pool`):
 
-* ours: :func:`workers.groth16.read_zkey` (parse, Montgomery → canonical, checks) and
-  :meth:`Groth16Prover.prove` (witness parsing included), with the time per phase (the
-  NTTs and each MSM) taken through the injectable kernels; numba uses every core;
-* snarkjs (npm, version pinned in ``tests/fixtures/groth16/package.json``): its
-  ``groth16.prove(zkeyFile, wtnsFile)`` timed inside one ``node`` process (it reads the
-  key from the file on every call; ffjavascript starts one worker thread per core), and
-  the whole ``snarkjs groth16 prove`` command line once;
-* the pool (``--pool-nodes``, default 2): the same proof as a job through the real job
-  runner on a local Ray cluster (see :func:`time_pool`), pairing check included;
-* every proof is checked with :func:`workers.groth16.verify`, and one of ours with
-  ``snarkjs groth16 verify``.
+* snarkjs (npm, pinned): ``groth16.prove`` inside one ``node`` process (it reads the key on
+  every call; one worker thread per core), and the ``snarkjs groth16 prove`` command line;
+* groth16py (PyPI, arkworks): ``import_zkey`` (reported apart) then ``prove_wtns``;
+* ours in one process: parse (``read_zkey``) and prove, the time per phase (NTTs, each MSM);
+* the pool with each ``--pool-nodes`` count of one-CPU worker nodes (local Ray, SQLite,
+  embedded Redis, the real job runner): the proof end to end over HTTP and its phases
+  (upload, queue, key + witness load, H, plan, MSMs: nodes' compute and dispatch, assembly,
+  the pairing check, storing); at 2^``--stream-power`` a stream of ``--stream`` jobs
+  submitted at once (proofs per minute) against ours proving them one after another;
+* peak memory of every process: ours, snarkjs' node process and CLI, groth16py, the pool's
+  head process (API + runner + Ray driver), and each worker node (its Ray workers' ``VmHWM``
+  and the polled peak of the summed ``VmRSS`` of its raylet and their descendants);
+* every proof is checked with :func:`workers.groth16.verify` and with snarkjs'
+  ``groth16.verify`` (all of them, in one node process), and one proof per prover with the
+  ``snarkjs groth16 verify`` command line.
 
-Times are the best of ``--repeat`` runs after a warm-up.  Prints a table and writes JSON
-(default ``bench/results/groth16.json``).  The machine is often shared: quote the figures
-with that caveat.
+Times are the best of ``--repeat`` runs after a warm-up.  Prints tables and writes JSON
+(default ``bench/results/groth16.json``) with the CPU model and the load average at the
+start and the end: the machine is often shared, quote the figures with the load.
 """
 
 from __future__ import annotations
@@ -37,7 +42,6 @@ import os
 import platform
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -45,36 +49,22 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.build_circuits import build as build_dev_circuit  # noqa: E402
-from workers.groth16 import Groth16Prover, VerificationKey, read_wtns, read_zkey, verify  # noqa: E402
-from workers.groth16.prover import default_msm, default_ntt  # noqa: E402
+from bench.groth16_peers import (  # noqa: E402
+    SNARKJS,
+    run_child,
+    snarkjs_cli_verifies,
+    snarkjs_verify,
+    time_snarkjs,
+)
+from workers.groth16 import VerificationKey, proof_from_json, verify  # noqa: E402
 from workers.groth16.setup import UNSAFE_WARNING  # noqa: E402
 
 FIXTURES = ROOT / "tests" / "fixtures" / "groth16"
 BUILD_DIR = ROOT / "bench" / "results" / "groth16_build"
 DEFAULT_JSON = ROOT / "bench" / "results" / "groth16.json"
-SNARKJS = FIXTURES / "node_modules" / ".bin" / "snarkjs"
 STEPS_BELOW_DOMAIN = 536
 """Steps = 2^k − this: the constraints plus public inputs fill most of the 2^k domain."""
-
-MSM_NAMES = ("A", "B1", "B2", "C", "H")
-"""The MSMs in the order :meth:`Groth16Prover.prove` runs them."""
-
-NODE_PROVE = r"""
-const { createRequire } = require("module");
-const req = createRequire(process.argv[1] + "/bench.js");
-const snarkjs = req("snarkjs");
-(async () => {
-  const [zkey, wtns, repeat] = [process.argv[2], process.argv[3], Number(process.argv[4])];
-  const times = [];
-  for (let i = 0; i <= repeat; i++) {
-    const t0 = process.hrtime.bigint();
-    await snarkjs.groth16.prove(zkey, wtns);
-    times.push(Number(process.hrtime.bigint() - t0) / 1e9);
-  }
-  console.log(JSON.stringify({ warmup: times[0], best: Math.min(...times.slice(1)) }));
-  process.exit(0);
-})().catch((e) => { console.error(e); process.exit(1); });
-"""
+GIB = 1 << 30
 
 
 def circuit(power: int, build_dir: Path = BUILD_DIR) -> tuple[Path, Path, Path]:
@@ -106,134 +96,61 @@ def circuit(power: int, build_dir: Path = BUILD_DIR) -> tuple[Path, Path, Path]:
     return zkey, build_dir / f"{name}.w1.wtns", build_dir / f"{name}.vkey.json"
 
 
-def time_ours(zkey_path: Path, wtns_path: Path, repeat: int) -> dict:
-    zkey_bytes, wtns_bytes = zkey_path.read_bytes(), wtns_path.read_bytes()
-    phases: dict[str, float] = {}
-
-    def msm(curve, bases, scalars):
-        t0 = time.perf_counter()
-        out = default_msm(curve, bases, scalars)
-        done = sum(k.startswith("msm") for k in phases)
-        phases[f"msm_{MSM_NAMES[done]}_{curve[-2:]}"] = time.perf_counter() - t0
-        return out
-
-    def ntt(rows, inverse, coset):
-        t0 = time.perf_counter()
-        out = default_ntt(rows, inverse, coset)
-        phases[f"ntt_{'inverse' if inverse else 'coset'}"] = time.perf_counter() - t0
-        return out
-
-    prover = Groth16Prover(msm=msm, ntt=ntt)
-    zkey = read_zkey(zkey_bytes)
-    vk = VerificationKey.from_zkey(zkey)
-    proof = prover.prove(zkey, read_wtns(wtns_bytes))  # warm-up (numba compile or cache load)
-    load, prove, best_phases = [], [], {}
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        zkey = read_zkey(zkey_bytes)
-        t1 = time.perf_counter()
-        phases.clear()
-        proof = prover.prove(zkey, read_wtns(wtns_bytes))
-        t2 = time.perf_counter()
-        load.append(t1 - t0)
-        prove.append(t2 - t1)
-        if t2 - t1 <= min(prove):
-            best_phases = dict(phases)
-    assert verify(vk, proof), "our proof failed the pairing check"
-    return {
-        "load_s": min(load),
-        "prove_s": min(prove),
-        "load_and_prove_s": min(a + b for a, b in zip(load, prove, strict=True)),
-        "phases_s": best_phases,
-        "n_vars": zkey.n_vars,
-        "domain_size": zkey.domain_size,
-        "proof": proof,
-    }
-
-
-def time_snarkjs(zkey_path: Path, wtns_path: Path, repeat: int) -> dict:
-    done = subprocess.run(
-        ["node", "-e", NODE_PROVE, str(FIXTURES), str(zkey_path), str(wtns_path), str(repeat)],
-        capture_output=True,
-        text=True,
-        timeout=3600,
+def machine() -> dict:
+    model = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
     )
-    if done.returncode != 0:
-        return {"error": done.stderr.strip()[-300:]}
-    result = json.loads(done.stdout.strip().splitlines()[-1])
-    with tempfile.TemporaryDirectory() as tmp:
-        t0 = time.perf_counter()
-        cli = subprocess.run(
-            [
-                str(SNARKJS),
-                "groth16",
-                "prove",
-                str(zkey_path),
-                str(wtns_path),
-                f"{tmp}/p.json",
-                f"{tmp}/q.json",
-            ],
-            capture_output=True,
-            timeout=3600,
-        )
-        result["cli_s"] = time.perf_counter() - t0 if cli.returncode == 0 else None
-    return {"in_process_s": result["best"], "cli_s": result["cli_s"]}
-
-
-def time_pool(zkey_path: Path, wtns_path: Path, repeat: int, nodes: int) -> dict:
-    """The pool's proof: upload the key once, then jobs through the real job runner.
-
-    A local Ray cluster of ``nodes`` worker nodes (one CPU each, the head none) and a
-    pool (SQLite, embedded Redis) from ``bench/pool.py``; each job is submitted over
-    HTTP (the witness as the body) and run by :meth:`JobRunner.run_job` in this thread:
-    witness checks, the NTTs on the head, the five MSMs split into chunks on the nodes
-    (verified, recorded, credited), the pairing check, the proof stored. The first job
-    is the warm-up (numba caches on the nodes, the key's bases shipped to them).
-    """
-    from bench.pool import OPERATOR, BenchPool
-    from workers.groth16 import proof_from_json
-
-    with tempfile.TemporaryDirectory() as tmp:
-        pool = BenchPool(nodes, Path(tmp), max_in_flight=4)
-        try:
-            uploaded = pool.client.post(
-                "/v1/zkeys",
-                content=zkey_path.read_bytes(),
-                headers={"Content-Type": "application/octet-stream", **OPERATOR},
-            )
-            uploaded.raise_for_status()
-            key = uploaded.json()["hash"]
-            witness = wtns_path.read_bytes()
-            times, proof = [], None
-            for _ in range(repeat + 1):
-                seconds, job_id = pool.run_job({"kind": "groth16", "zkey": key}, witness)
-                times.append(seconds)
-                answer = pool.client.get(f"/v1/jobs/{job_id}/proof")
-                assert answer.status_code == 200, answer.text
-                proof = proof_from_json(answer.json()["proof"], answer.json()["public"])
-            chunks = len(pool.records(job_id))
-        finally:
-            pool.close()
     return {
-        "nodes": nodes,
-        "warmup_s": times[0],
-        "prove_s": min(times[1:]),
-        "chunks": chunks,
-        "proof": proof,
+        "cpu_model": model,
+        "cpus": os.cpu_count(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "loadavg_start": os.getloadavg(),
     }
 
 
-def snarkjs_verifies(vkey: Path, proof) -> bool:
-    with tempfile.TemporaryDirectory() as tmp:
-        (Path(tmp) / "p.json").write_text(json.dumps(proof.proof_json()))
-        (Path(tmp) / "q.json").write_text(json.dumps(proof.public_json()))
-        done = subprocess.run(
-            [str(SNARKJS), "groth16", "verify", str(vkey), f"{tmp}/q.json", f"{tmp}/p.json"],
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
-    return done.returncode == 0 and "OK" in done.stdout
+def check(vkey_path: Path, provers: dict[str, dict]) -> None:
+    """Every proof of every prover through our verify and snarkjs' (module docstring); the
+    counts go into each prover's result, the proofs leave it."""
+    vk = VerificationKey.from_json(json.loads(vkey_path.read_text()))
+    everything = [p for result in provers.values() for p in result.get("proofs", [])]
+    by_snarkjs = iter(snarkjs_verify(vkey_path, everything))
+    for result in provers.values():
+        proofs = result.pop("proofs", [])
+        ours = [verify(vk, proof_from_json(p["proof"], p["public"])) for p in proofs]
+        snark = [next(by_snarkjs) for _ in proofs]
+        result["checked"] = {
+            "proofs": len(proofs),
+            "our_verify_ok": sum(ours),
+            "snarkjs_verify_ok": sum(snark),
+            "snarkjs_cli_verify_ok": bool(proofs) and snarkjs_cli_verifies(vkey_path, proofs[-1]),
+        }
+
+
+def run_power(power: int, args: argparse.Namespace) -> dict:
+    zkey, wtns, vkey = circuit(power, args.build_dir)
+    n_public = json.loads(vkey.read_text())["nPublic"]
+    stream = args.stream if power == args.stream_power else 0
+    repeat = ("--repeat", str(max(1, args.repeat)))
+    provers: dict[str, dict] = {}
+    started = time.perf_counter()
+    provers["snarkjs"] = time_snarkjs(zkey, wtns, max(1, args.repeat))
+    provers["groth16py"] = run_child("groth16py", zkey, wtns, *repeat, "--n-public", str(n_public))
+    provers["ours"] = run_child("ours", zkey, wtns, *repeat, "--stream", str(stream))
+    for nodes in args.pool_nodes:
+        if nodes > 0:
+            provers[f"pool_{nodes}"] = run_child(
+                "pool", zkey, wtns, *repeat, "--nodes", str(nodes), "--stream", str(stream)
+            )
+    check(vkey, provers)
+    seconds = time.perf_counter() - started
+    print(f"2^{power}: done in {seconds:.0f} s", flush=True)
+    return {"power": power, "n_public": n_public, "bench_s": seconds, **provers}
 
 
 def main() -> None:
@@ -243,76 +160,169 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=DEFAULT_JSON)
     parser.add_argument("--build-dir", type=Path, default=BUILD_DIR)
     parser.add_argument(
-        "--pool-nodes", type=int, default=2, help="worker nodes of the pool run (0: skip it)"
+        "--pool-nodes", type=int, nargs="+", default=[1, 2], help="pool runs (0: none)"
     )
+    parser.add_argument("--stream", type=int, default=20, help="jobs in the stream (0: none)")
+    parser.add_argument("--stream-power", type=int, default=12)
     args = parser.parse_args()
     if not SNARKJS.exists():
         subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=FIXTURES, check=True)
-    rows = []
-    for power in args.powers:
-        zkey, wtns, vkey = circuit(power, args.build_dir)
-        ours = time_ours(zkey, wtns, max(1, args.repeat))
-        proof = ours.pop("proof")
-        pool = None
-        if args.pool_nodes:
-            pool = time_pool(zkey, wtns, max(1, args.repeat), args.pool_nodes)
-            pool_proof = pool.pop("proof")
-            pool["snarkjs_verifies"] = snarkjs_verifies(vkey, pool_proof)
-        peer = time_snarkjs(zkey, wtns, max(1, args.repeat))
-        rows.append(
-            {
-                "power": power,
-                "ours": ours,
-                "pool": pool,
-                "snarkjs": peer,
-                "snarkjs_verifies_ours": snarkjs_verifies(vkey, proof),
-            }
-        )
-        print(f"2^{power}: done", flush=True)
-    print_table(rows)
-    results = {
-        "machine": {
-            "platform": platform.platform(),
-            "python": platform.python_version(),
-            "cpus": os.cpu_count(),
-        },
-        "rows": rows,
-    }
+    results = {"machine": machine(), "args": {k: str(v) for k, v in vars(args).items()}}
+    rows = [run_power(power, args) for power in args.powers]
+    results["machine"]["loadavg_end"] = os.getloadavg()
+    results["rows"] = rows
+    print_tables(results)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(results, indent=2) + "\n")
     print(f"wrote {args.json}")
 
 
-def print_table(rows: list[dict]) -> None:
-    header = (
-        f"{'domain':>7} {'signals':>8} {'ours load':>10} {'ours prove':>11} {'ours total':>11} "
-        f"{'snarkjs':>9} {'snarkjs CLI':>12} {'ratio':>6}  verify"
+def _s(value: float | None, width: int = 8) -> str:
+    return f"{'-':>{width}}" if value is None else f"{value:>{width - 2}.3f} s"
+
+
+def _gib(value: int | None) -> str:
+    return "-" if value is None else f"{value / GIB:.2f} GiB"
+
+
+def _ok(result: dict) -> str:
+    c = result.get("checked")
+    if not c or not c["proofs"]:
+        return "none"
+    all_ok = c["snarkjs_verify_ok"] == c["our_verify_ok"] == c["proofs"]
+    flag = "ok" if all_ok and c["snarkjs_cli_verify_ok"] else "FAILED"
+    return f"{c['snarkjs_verify_ok']}/{c['proofs']} {flag}"
+
+
+def print_tables(results: dict) -> None:
+    m = results["machine"]
+    print(
+        f"\n{m['cpu_model']}, {m['cpus']} CPUs; load average (1/5/15 min) "
+        f"{'/'.join(f'{v:.2f}' for v in m['loadavg_start'])} at the start, "
+        f"{'/'.join(f'{v:.2f}' for v in m['loadavg_end'])} at the end"
     )
-    print(header)
-    print("-" * len(header))
+    rows = results["rows"]
+    pools = sorted({k for row in rows for k in row if k.startswith("pool_")})
+    names = [
+        "snarkjs CLI",
+        "snarkjs node",
+        "groth16py",
+        "ours",
+        *(p.replace("_", " ") for p in pools),
+    ]
+    print("\nseconds per proof (best of the repeats, warm)")
+    print(f"{'domain':>7}" + "".join(f"{n:>14}" for n in names) + "   ours vs groth16py")
     for row in rows:
-        ours, peer = row["ours"], row["snarkjs"]
-        snark = peer.get("in_process_s")
-        ratio = f"{snark / ours['load_and_prove_s']:.1f}x" if snark else "-"
-        cli = f"{peer['cli_s']:.2f} s" if peer.get("cli_s") else "-"
+        cells = [row["snarkjs"].get("cli_s"), row["snarkjs"].get("prove_s")]
+        cells += [row["groth16py"].get("prove_s"), row["ours"].get("prove_s")]
+        cells += [row[p].get("end_to_end_s") for p in pools]
+        speedup = "-"
+        if row["groth16py"].get("prove_s") and row["ours"].get("prove_s"):
+            speedup = f"{row['groth16py']['prove_s'] / row['ours']['prove_s']:.2f}x"
         print(
-            f"{'2^' + str(row['power']):>7} {ours['n_vars']:>8} {ours['load_s']:>8.3f} s "
-            f"{ours['prove_s']:>9.3f} s {ours['load_and_prove_s']:>9.3f} s "
-            f"{(f'{snark:.3f} s' if snark else peer.get('error', '-')):>9} {cli:>12} {ratio:>6}  "
-            f"{'ok' if row['snarkjs_verifies_ours'] else 'FAILED'}"
+            f"{'2^' + str(row['power']):>7}" + "".join(_s(c, 14) for c in cells) + f"{speedup:>20}"
         )
-        phases = ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in ours["phases_s"].items())
-        print(f"{'':>7} phases: {phases}")
-        pool = row.get("pool")
-        if pool:
-            ratio = f"{snark / pool['prove_s']:.1f}x" if snark else "-"
+    print(
+        "snarkjs reads the key on every proof; groth16py's import_zkey, our key parse and the "
+        "pool's key upload are apart (below); the pool's figure is end to end over HTTP."
+    )
+    print(
+        "\nchecks (proofs accepted by snarkjs groth16.verify / proofs; ok = ours and the CLI too)"
+    )
+    for row in rows:
+        provers = ["snarkjs", "groth16py", "ours", *pools]
+        cells = ", ".join(f"{p} {_ok(row[p])}" for p in provers if p in row)
+        print(f"{'2^' + str(row['power']):>7} {cells}")
+    print("\nkey loading and warm-up")
+    for row in rows:
+        g, o = row["groth16py"], row["ours"]
+        pool_keys = ", ".join(
+            f"{p} key upload {_s(row[p].get('upload_key_s'), 0)}"
+            f" first job {_s(row[p].get('warmup_s'), 0)}"
+            for p in pools
+        )
+        print(
+            f"{'2^' + str(row['power']):>7} groth16py import_zkey {_s(g.get('import_zkey_s'), 0)}"
+            f" (first proof {_s(g.get('warmup_s'), 0)}), ours read_zkey {_s(o.get('load_s'), 0)}"
+            f" (first proof {_s(o.get('warmup_s'), 0)}); {pool_keys}"
+        )
+    print_pool(rows, pools)
+    print_memory(rows, pools)
+
+
+PHASE_COLUMNS = (
+    ("upload", "upload"),
+    ("queue", "queue"),
+    ("load", "load"),
+    ("witness", "witness"),
+    ("h", "H (NTTs)"),
+    ("plan", "plan"),
+    ("msm", "MSM wall"),
+    ("h_hidden", "H under MSM"),
+    ("msm_compute_node_max", "MSM compute"),
+    ("msm_dispatch", "MSM dispatch"),
+    ("assemble", "assemble"),
+    ("verify", "verify"),
+    ("store", "store"),
+    ("other", "other"),
+    ("job", "job"),
+)
+
+
+def print_pool(rows: list[dict], pools: list[str]) -> None:
+    print(
+        "\nthe pooled proof by phase (seconds; MSM wall: all five MSMs, H's NTTs run under it"
+        " when overlapped; MSM compute: the busiest node's chunk seconds; dispatch: the rest)"
+    )
+    runs = [(row, p) for row in rows for p in pools]
+    titles = [f"2^{row['power']} {p.replace('_', ' ')}" for row, p in runs]
+    print(f"{'phase':>14}" + "".join(f"{title:>15}" for title in titles))
+    for key, label in (*PHASE_COLUMNS, ("chunks", "chunks")):
+        cells = []
+        for row, p in runs:
+            value = (row[p].get("phases_s") or {}).get(key)
+            cells.append(f"{value:>15}" if key == "chunks" else _s(value, 15))
+        print(f"{label:>14}" + "".join(cells))
+    for row, p in runs:
+        if row[p].get("error") or row[p].get("unhooked"):
+            print(f"2^{row['power']} {p}: {row[p].get('error', '')[-300:]}")
+            print(f"  not timed (hook missing): {', '.join(row[p].get('unhooked', []))}")
+    for row in rows:
+        ours = row["ours"].get("stream")
+        for p in pools:
+            stream = row[p].get("stream")
+            if not stream or not ours:
+                continue
             print(
-                f"{'':>7} through the pool ({pool['nodes']} worker nodes, {pool['chunks']} chunks,"
-                f" pairing check included): {pool['prove_s']:.3f} s (first job"
-                f" {pool['warmup_s']:.2f} s), snarkjs/pool {ratio},"
-                f" snarkjs verifies: {'ok' if pool['snarkjs_verifies'] else 'FAILED'}"
+                f"stream of {stream['proofs']} proofs of 2^{row['power']}, {p}: "
+                f"{stream['per_minute']:.1f} proofs/min ({stream['seconds']:.2f} s, first proof "
+                f"{stream['first_proof_s']:.2f} s, longest queue wait"
+                f" {stream['queue_wait_s_max']:.2f} s)"
+                f" vs ours one after another {ours['per_minute']:.1f} proofs/min: "
+                f"{stream['per_minute'] / ours['per_minute']:.0%}"
             )
-    print("ratio = snarkjs in-process / ours (load + prove); both read the key on every proof.")
+
+
+def print_memory(rows: list[dict], pools: list[str]) -> None:
+    print(
+        "\npeak memory (VmHWM of each process; per worker node: [its biggest Ray worker's"
+        " VmHWM / the polled peak of its raylet's and descendants' summed VmRSS])"
+    )
+    for row in rows:
+        s = row["snarkjs"]
+        cells = [
+            f"ours {_gib(row['ours'].get('peak_rss_bytes'))}",
+            f"snarkjs node {_gib(s.get('peak_rss_bytes'))}",
+            f"snarkjs CLI {_gib(s.get('cli_peak_rss_bytes'))}",
+            f"groth16py {_gib(row['groth16py'].get('peak_rss_bytes'))}",
+        ]
+        for p in pools:
+            nodes = " ".join(
+                f"[{_gib(n['worker_peak_bytes'])} / {_gib(n['node_rss_sum_peak_bytes'])}]"
+                for n in row[p].get("node_memory", [])
+            )
+            cells.append(f"{p} head {_gib(row[p].get('peak_rss_bytes'))} nodes {nodes}")
+        print(f"{'2^' + str(row['power']):>7} " + "; ".join(cells))
 
 
 if __name__ == "__main__":

@@ -131,12 +131,20 @@ class BenchPool:
             headers={"Content-Type": "application/octet-stream", **OPERATOR},
         )
         created.raise_for_status()
-        job_id = created.json()["id"]
+        return self.run_claimed(created.json()["id"])
+
+    def run_claimed(self, job_id: str) -> tuple[float, str]:
+        """Claim the submitted job ``job_id`` and run it in this thread: ``(seconds, job id)``
+        (the claim not counted)."""
         runner = self.state.runner
         assert runner._claim_next() == job_id
         started = time.perf_counter()
         runner.run_job(job_id)
         return time.perf_counter() - started, job_id
+
+    def raylet_pids(self) -> list[int]:
+        """The raylet process of each worker node (the node's Ray workers are its children)."""
+        return [node.all_processes["raylet"][0].process.pid for node in self.nodes]
 
     def records(self, job_id: str) -> list[ChunkRecord]:
         with Session(self.state.engine) as session:
