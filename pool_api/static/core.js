@@ -58,7 +58,7 @@ export async function getJSON(path) {
   return parseExact(text);
 }
 
-/** Set a node's text only when it changed; big card values wrap after a separator only. */
+/** Set a node's text only when it changed; big card values wrap at a separator only. */
 export function setText(id, text) {
   const node = typeof id === "string" ? $(id) : id;
   if (node.dataset.text === text) return;
@@ -67,8 +67,10 @@ export function setText(id, text) {
     node.textContent = text;
     return;
   }
-  const parts = text.split(",");
-  node.replaceChildren(...parts.flatMap((part, i) => (i ? [",", document.createElement("wbr"), part] : [part])));
+  // Long amounts wrap after their decimal point, else after a thousands separator.
+  const separator = text.includes(".") ? "." : ",";
+  const parts = text.split(separator);
+  node.replaceChildren(...parts.flatMap((part, i) => (i ? [separator, document.createElement("wbr"), part] : [part])));
   node.classList.toggle("card__value--long", text.length > 12);
 }
 

@@ -128,6 +128,7 @@ def site(ray_cluster, tmp_path_factory) -> Iterator[Site]:
         ntt_min_chunk_elements=16,
         unit_name="ETH",
         unit_decimals=18,
+        node_presence_ttl_seconds=600,  # one heartbeat keeps the nodes online all module long
         rate_limit_ip_requests=10**9,
         rate_limit_key_requests=10**9,
     )
