@@ -82,6 +82,16 @@ def peak_rss_bytes(pid: int | str = "self") -> int | None:
     return None
 
 
+def union_seconds(intervals: list[tuple[float, float]]) -> float:
+    """Seconds covered by ``intervals`` (overlaps counted once)."""
+    total, end = 0.0, float("-inf")
+    for t0, t1 in sorted(intervals):
+        if t1 > end:
+            total += t1 - max(t0, end)
+            end = t1
+    return total
+
+
 def proof_dict(proof) -> dict:
     """``{"proof", "public"}`` of a :class:`workers.groth16.Proof` (snarkjs' two files)."""
     return {"proof": proof.proof_json(), "public": proof.public_json()}

@@ -34,7 +34,7 @@ from pathlib import Path
 
 import psutil
 
-from bench.groth16_peers import peak_rss_bytes
+from bench.groth16_peers import peak_rss_bytes, union_seconds
 from bench.pool import OPERATOR, BenchPool
 
 PHASES = ("load", "witness", "h", "plan", "msm", "assemble", "verify")
@@ -60,16 +60,6 @@ def _hooks() -> list[tuple[str, object, tuple[str, ...]]]:
         ("assemble", Groth16Prover, ("assemble",)),
         ("verify", runner_groth16, ("verify",)),
     ]
-
-
-def _union_s(intervals: list[tuple[float, float]]) -> float:
-    """Seconds covered by ``intervals`` (overlaps counted once)."""
-    total, end = 0.0, float("-inf")
-    for t0, t1 in sorted(intervals):
-        if t1 > end:
-            total += t1 - max(t0, end)
-            end = t1
-    return total
 
 
 class PhaseClock:
@@ -223,12 +213,14 @@ def _phases(pool: BenchPool, job_id: str, record: dict, upload_s: float, queued_
     out["msm_compute_node_max"] = compute
     out["msm_dispatch"] = None if out["msm"] is None else out["msm"] - compute
     h, msm = intervals.get("h", []), intervals.get("msm", [])
-    out["h_hidden"] = _union_s(h) + _union_s(msm) - _union_s(h + msm) if h and msm else 0.0
+    out["h_hidden"] = (
+        union_seconds(h) + union_seconds(msm) - union_seconds(h + msm) if h and msm else 0.0
+    )
     executor = intervals.get("executor")
     executor_s = sum(t1 - t0 for t0, t1 in executor) if executor else None
     timed = [iv for p in PHASES for iv in intervals.get(p, [])]
     out["store"] = None if executor_s is None else record["job"] - executor_s
-    out["other"] = None if executor_s is None else executor_s - _union_s(timed)
+    out["other"] = None if executor_s is None else executor_s - union_seconds(timed)
     out["job"] = record["job"]
     out["chunks"] = len(chunks)
     return out
