@@ -63,8 +63,7 @@ def demo(
         bool, typer.Option("--keep", help="Then keep the pool and dashboard up until Ctrl-C.")
     ] = False,
 ) -> None:
-    """Run a whole pool on this machine: Ray with two contributor nodes, API, MSM, NTT and
-    Groth16 jobs checked, rewards."""
+    """A whole pool on this machine: two contributor nodes, MSM, NTT and Groth16 checked."""
     from pool_api.cli.demo import DemoConfig, DemoError, run_demo
 
     config = DemoConfig(msm_points=msm_points, ntt_size=ntt_size, keep_data=keep_data, keep=keep)
