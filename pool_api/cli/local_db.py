@@ -86,15 +86,13 @@ def where(engine: Engine) -> str:
 
 
 def database_error(engine: Engine, exc: Exception) -> CliError:
-    """A one-line error for a database that cannot be read: unreachable (3) or not the
-    pool's (2: no such table)."""
-    from sqlalchemy.exc import OperationalError, ProgrammingError
+    """A one-line error for a database that cannot be read: not the pool's (2: a table or
+    the database missing), or not answering (3)."""
+    from sqlalchemy.exc import OperationalError
 
     first = str(exc).splitlines()[0]
-    if (
-        isinstance(exc, OperationalError | ProgrammingError)
-        and "no such table" not in first
-        and ("does not exist" not in first)
+    if isinstance(exc, OperationalError) and not (
+        "no such table" in first or "does not exist" in first
     ):
         return CliError(
             f"cannot reach the database at {where(engine)}: {first}", exit_codes.UNREACHABLE
