@@ -64,11 +64,12 @@ class PoolStory:
                 log.info("node %s left%s", data["ray_node_id"], suffix)
             elif event_type.startswith("withdrawal."):
                 what = event_type.removeprefix("withdrawal.")
+                amount = str(data.get("amount_units"))
                 log.info(
                     "withdrawal %s %s: %s units",
                     data.get("withdrawal_id"),
                     what,
-                    data.get("amount_units"),
+                    f"{int(amount):,}" if amount.isdigit() else amount,
                 )
         except Exception:  # the story never breaks what it tells about
             log.debug("could not tell %s", event_type, exc_info=True)

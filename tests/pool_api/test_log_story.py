@@ -2,7 +2,7 @@
 
 One pool (SQLite, embedded Redis, the shared Ray cluster) runs one MSM job: its log has
 the node joining, the job queued, started and done with durations, the reward with its
-split, a strike, the node leaving; no access line and no heartbeat.  Then the same app
+split, a withdrawal, a strike, the node leaving; no access line and no heartbeat.  Then the same app
 under uvicorn over real HTTP: access lines only with ``PROVERPOOL_ACCESS_LOG``, and never
 a heartbeat's.
 """
@@ -67,6 +67,9 @@ def story(ray_cluster, tmp_path_factory) -> Iterator[tuple[Pool, list[logging.Lo
             body = {"amount_units": 1_000_000, "idempotency_key": "story-reward"}
             reward = client.post(f"/v1/jobs/{job_id}/reward", json=body, headers=pool.operator)
             assert reward.status_code == 201, reward.text
+            withdrawal = {"amount_units": 1000, "idempotency_key": "story-withdrawal"}
+            asked = client.post("/v1/withdrawals", json=withdrawal, headers=pool.key(alice))
+            assert asked.status_code == 201, asked.text
             NodeBook(pool.state.engine, job_id).strike(node, 0, "test strike", max_strikes=3)
             gone = client.delete(f"/v1/nodes/{node}", headers=pool.key(alice))
             assert gone.status_code == 204, gone.text
@@ -104,6 +107,10 @@ def test_the_log_tells_nodes_rewards_and_strikes(story, ray_cluster):
         f"reward 1,000,000 units for job {job_id}: operator fee 50,000; contributor {alice} 950,000"
         in lines
     )
+    assert any(
+        line.startswith("withdrawal ") and line.endswith(" requested: 1,000 units")
+        for line in lines
+    ), lines
     strikes = [r for r in records if "struck" in r.getMessage()]
     assert [r.levelno for r in strikes] == [logging.WARNING]
     assert f"contributor {alice} struck in job {job_id}" in strikes[0].getMessage()
