@@ -2,9 +2,9 @@
 
 One pool (SQLite, embedded Redis, the shared Ray cluster) runs one MSM job: its log has
 the node joining, the job queued, started and done with durations, the reward with its
-split, a withdrawal, a strike, the node leaving; no access line and no heartbeat.  Then the same app
-under uvicorn over real HTTP: access lines only with ``PROVERPOOL_ACCESS_LOG``, and never
-a heartbeat's.
+split, a withdrawal, a strike, the node leaving; no access line and no heartbeat.  Then
+the same app under uvicorn over real HTTP: access lines only with
+``PROVERPOOL_ACCESS_LOG``, and never a heartbeat's.
 """
 
 from __future__ import annotations
