@@ -87,6 +87,12 @@ class Settings(BaseSettings):
     )
     chunks_per_node: int = Field(default=2, ge=1, description="Chunks per live node per phase.")
     runner_poll_seconds: float = Field(default=0.2, gt=0, description="Idle job-runner poll.")
+    warm_start: bool = Field(
+        default=True,
+        description="Pay cold-start costs before the first job: the runner connects Ray and"
+        " loads the head's kernels when it takes the lease, and calibrates each node as it"
+        " joins (pool_api.runner.warmup).",
+    )
     api_runs_jobs: bool = Field(
         default=True,
         description="Whether an API process starts a job runner (off when `proverpool runner`"

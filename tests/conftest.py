@@ -33,6 +33,11 @@ from sqlmodel import Session, SQLModel
 from ray_cluster import RayCluster, ray_cluster  # noqa: F401  (session-wide Ray cluster)
 from snarkjs_tools import snarkjs  # noqa: F401  (snarkjs from npm, installed once)
 
+# Warm start (pool_api.runner.warmup) calibrates every node a pool sees before any job: off
+# for the suite (each test's pool would pay for it, and plans would depend on timing), on in
+# tests/pool_api/test_runner_warmup.py.  Child processes (heads, joins) inherit it.
+os.environ.setdefault("PROVERPOOL_WARM_START", "false")
+
 # Make the repository's packages importable without installing the project.
 _REPO_ROOT = str(Path(__file__).resolve().parents[1])
 if _REPO_ROOT not in sys.path:

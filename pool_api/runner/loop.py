@@ -29,6 +29,9 @@ with a :class:`~pool_api.runner.context.JobContext`.
   is run again from its stored plan and chunks once the database answers.  A Ray cluster
   that cannot be reached (:class:`workers.errors.RayUnavailableError`) is logged once and
   retried before any job is claimed.
+* **Warm start** (``PROVERPOOL_WARM_START``, :mod:`pool_api.runner.warmup`): on taking the
+  lease the runner connects Ray and loads the head's kernels; while idle it calibrates every
+  node that joined, so the first job pays no cold start.
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ from pool_api.runner.msm import MsmExecutor
 from pool_api.runner.nodes import NodeBook
 from pool_api.runner.ntt import NttExecutor
 from pool_api.runner.retry import Backoff, is_transient, retrying
+from pool_api.runner.warmup import NodeWarmer, warm_head_kernels
 from pool_api.settings import Settings
 from pool_api.store.blobs import BlobStore
 from pool_api.store.chunks import ChunkStore
@@ -95,6 +99,9 @@ class JobRunner:
         """Whether this runner works under the lease (its own loop); ``run_job`` alone does not."""
         self._ray_down = False
         """Whether Ray did not answer at the last try (its outage is logged once)."""
+        self._warm = settings.warm_start
+        """Whether the head's kernels are still to be loaded (:mod:`pool_api.runner.warmup`)."""
+        self._node_warmer = NodeWarmer(engine, unregistered_may_work=settings.ray_address is None)
 
     # --- lifecycle -------------------------------------------------------------
     def start(self) -> None:
@@ -157,10 +164,26 @@ class JobRunner:
                 continue
             db.recovered("claiming a job")
             if job_id is None:
+                self._warm_up()
                 self._wake.wait(self.settings.runner_poll_seconds)
                 self._wake.clear()
                 continue
             self.run_job(job_id)
+
+    def _warm_up(self) -> None:
+        """Idle time: load the head's kernels once, then warm nodes that joined (module doc).
+
+        Never fails the runner: a warm-up that goes wrong is logged and left to the job."""
+        if not self.settings.warm_start or not self._ray_ready():
+            return
+        try:
+            if self._warm:
+                self._warm = False
+                log.info("head kernels loaded in %.1f s (warm start)", warm_head_kernels())
+            self._node_warmer.warm_new_nodes()
+        except Exception as exc:
+            if not is_transient(exc):
+                log.warning("warm start: %s", exc)
 
     def _queued(self) -> bool:
         with Session(self.engine) as session:

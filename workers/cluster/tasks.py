@@ -55,9 +55,11 @@ import numpy as np
 import ray
 
 from workers.cluster.calibration import measure_speeds
+from workers.codec.limb_arrays import points_to_limbs
 from workers.gpu import cupy_backend, driver
 from workers.msm import pippenger
 from workers.ntt import radix2
+from workers.params import CURVES
 
 log = logging.getLogger(__name__)
 CORRUPT_ENV = "PROVERPOOL_TEST_CORRUPT_FRACTION"
@@ -298,6 +300,10 @@ def ntt_rows_chunk(
     return _finish(block, started, test_mode, backend=backend)
 
 
+WARM_CURVES = ("bn254_g1", "bn254_g2")
+"""Curves whose MSM kernels a node loads when it is calibrated (a Groth16 job's two)."""
+
+
 @ray.remote(num_cpus=1)
 def calibrate(curve: str, field: str) -> tuple[str, dict[str, float]]:
     """``(node id, work units per second by kernel)``:
@@ -306,4 +312,8 @@ def calibrate(curve: str, field: str) -> tuple[str, dict[str, float]]:
     (submitted with :func:`gpu_options`, as the GPU slot's chunks are)."""
     use_gpu = any(chunk_backend(k, n) == "gpu" for k, n in (("msm", curve), ("ntt", field)))
     speeds = measure_speeds(curve, field, use_gpu=use_gpu)
+    for other in WARM_CURVES:  # load the kernels of a Groth16 job's other MSMs too
+        if other != curve:
+            bases = points_to_limbs([CURVES[other].generator] * 2, other)
+            pippenger.msm_limbs(other, bases, np.ones((2, 4), dtype=np.uint64))
     return ray.get_runtime_context().get_node_id(), speeds
