@@ -30,14 +30,19 @@ import tempfile
 import time
 from pathlib import Path
 
+from py_ecc.optimized_bn128 import FQ12
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from workers.fields.tower import to_w_coefficients  # noqa: E402
 from workers.groth16.chain import chain_r1cs, chain_witness  # noqa: E402
+from workers.groth16.pairing import pairing  # noqa: E402
 from workers.groth16.r1cs import R1cs, read_r1cs  # noqa: E402
 from workers.groth16.r1cs_write import r1cs_bytes  # noqa: E402
 from workers.groth16.setup import UNSAFE_WARNING, dev_setup  # noqa: E402
 from workers.groth16.wtns import wtns_bytes  # noqa: E402
+from workers.params import BN254_P  # noqa: E402
 
 FIXTURES = ROOT / "tests" / "fixtures" / "groth16"
 DEV_BUILD_DIR = ROOT / "bench" / "results" / "groth16_build" / "dev"
@@ -46,6 +51,8 @@ CIRCOM = FIXTURES / "node_modules" / ".bin" / "circom2"
 STEPS_BELOW_DOMAIN = 536
 WITNESSES = 3
 GENERATORS = ("python", "circom")
+_BN_X = 4965661367192848881
+_FFJS_PAIRING_POWER = 2 * _BN_X * (6 * _BN_X**2 + 3 * _BN_X + 1)
 
 
 def _tools() -> None:
@@ -80,6 +87,37 @@ def compile_circuit(name: str, steps: int, work: Path) -> tuple[Path, Path]:
         stdout=subprocess.DEVNULL,
     )
     return work / f"{name}.r1cs", work / f"{name}_js" / f"{name}.wasm"
+
+
+def alphabeta_12(vkey: dict) -> list:
+    """snarkjs' ``vk_alphabeta_12``: ``e(α₁, β₂)`` as ffjavascript computes it, as JSON.
+
+    ffjavascript's final exponentiation raises to ``m·(p¹²−1)/r`` with ``m = 2x(6x²+3x+1)``
+    (its hard part is the Fuentes-Castañeda et al. chain in ``x``), so its value is our
+    :func:`~workers.groth16.pairing.pairing` to the ``m`` (checked against snarkjs'
+    ``chain10.vkey.json``); the tower layout is the same (``[c0, c1]`` of ``F_p⁶``, each
+    ``[c0, c1, c2]`` of ``F_p²``, each ``[re, im]``).  The power runs in py_ecc's ``F_p¹²``.
+    """
+    alpha = tuple(int(v) for v in vkey["vk_alpha_1"][:2])
+    beta = tuple(tuple(int(v) for v in pair) for pair in vkey["vk_beta_2"][:2])
+    tower = pairing(alpha, beta)
+    power = FQ12([v % BN254_P for v in to_w_coefficients(tower)]) ** _FFJS_PAIRING_POWER
+    w = [int(v) for v in power.coeffs]  # back from 1, w, …, w¹¹ (to_w_coefficients inverted)
+    return [
+        [
+            [str((w[2 * j + half] + 9 * w[2 * j + half + 6]) % BN254_P), str(w[2 * j + half + 6])]
+            for j in range(3)
+        ]
+        for half in range(2)
+    ]
+
+
+def with_alphabeta(vkey: dict) -> dict:
+    """``vkey`` with ``vk_alphabeta_12`` in snarkjs' place (before ``IC``)."""
+    out = {key: value for key, value in vkey.items() if key != "IC"}
+    out["vk_alphabeta_12"] = alphabeta_12(vkey)
+    out["IC"] = vkey["IC"]
+    return out
 
 
 def _part(out: Path, name: str, i: int) -> Path:
@@ -137,6 +175,10 @@ def build(
         raise ValueError(f"generator must be one of {GENERATORS}, got {generator!r}")
     name = f"chain{power}"
     if all(path.exists() for path in outputs(name, out)):
+        vkey_path = out / f"{name}.vkey.json"
+        vkey = json.loads(vkey_path.read_text())
+        if "vk_alphabeta_12" not in vkey:  # built before it was filled in
+            vkey_path.write_text(json.dumps(with_alphabeta(vkey), indent=1) + "\n")
         return {"cached": True}
     out.mkdir(parents=True, exist_ok=True)
     times: dict = {"power": power, "steps": (1 << power) - steps_below, "generator": generator}
@@ -148,6 +190,9 @@ def build(
         t0 = time.perf_counter()
         zkey, vkey = dev_setup(r1cs)
         times["dev_setup_s"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        vkey = with_alphabeta(vkey)
+        times["alphabeta_s"] = time.perf_counter() - t0
     (out / f"{name}.vkey.json").write_text(json.dumps(vkey, indent=1) + "\n")
     (out / f"{name}.zkey").write_bytes(zkey)
     for i in range(1, WITNESSES + 1):  # last: their presence marks a complete build

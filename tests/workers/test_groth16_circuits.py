@@ -78,9 +78,20 @@ def test_build_writes_the_files_and_caches(built):
         assert path.exists(), path
     assert json.loads((folder / "chain10.build.json").read_text())["steps"] == 1000
     assert not list(folder.glob("*.part"))
+    vkey = json.loads((folder / "chain10.vkey.json").read_text())
+    assert list(vkey)[-2:] == ["vk_alphabeta_12", "IC"]
+    del vkey["vk_alphabeta_12"]
+    (folder / "chain10.vkey.json").write_text(json.dumps(vkey))
     assert built["builder"].build(10, folder, steps_below=24) == {"cached": True}
+    assert "vk_alphabeta_12" in json.loads((folder / "chain10.vkey.json").read_text())
     with pytest.raises(ValueError, match="generator"):
         built["builder"].build(10, folder, generator="snarkjs")
+
+
+def test_alphabeta_equals_snarkjs(built):
+    for name in ("chain10", "chain12"):
+        vkey = json.loads((FIXTURES / f"{name}.vkey.json").read_text())
+        assert built["builder"].alphabeta_12(vkey) == vkey["vk_alphabeta_12"], name
 
 
 def test_r1cs_reads_back_equal(built):
