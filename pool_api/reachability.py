@@ -27,7 +27,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
-from pool_api.errors import JoinError
+from pool_api.errors import JoinError, UnavailableError
+from workers.errors import RayUnavailableError
 
 if TYPE_CHECKING:
     from pool_api.cli.join import PoolClient
@@ -78,13 +79,18 @@ def _connect_problem(host: str, port: int) -> str | None:
 
 def probe_node(settings: Settings, node_id: str) -> dict[str, object]:
     """Whether this pool reaches Ray node ``node_id``: ``{"reachable", "address", "ports",
-    "problem", "seconds"}`` (``problem`` is the one line ``join`` prints, or ``None``)."""
+    "problem", "seconds"}`` (``problem`` is the one line ``join`` prints, or ``None``);
+    :class:`~pool_api.errors.UnavailableError` (503) when the pool's own Ray does not
+    answer."""
     from workers.cluster import runtime
 
     started = time.monotonic()
     assert settings.ray_address is not None
     pool_host, _ = _host_port(settings.ray_address)
-    found = runtime.node_endpoints(settings.ray_address, node_id)
+    try:
+        found = runtime.node_endpoints(settings.ray_address, node_id)
+    except Exception as exc:  # the GCS does not answer: a 503, never a 500
+        raise UnavailableError(f"the pool's Ray cluster does not answer ({exc}); retry") from exc
     if found is None:
         return _answer(started, None, {}, f"Ray node {node_id} is not alive in the pool")
     host, ports = found
@@ -104,7 +110,10 @@ def probe_node(settings: Settings, node_id: str) -> dict[str, object]:
             f"of {host} to {pool_host}, or join over the WireGuard overlay ({OVERLAY_RECIPE})",
         )
     if settings.api_runs_jobs:  # this process has (or would start) a Ray driver anyway
-        runtime.ensure_ray(settings.ray_address, settings.ray_connect_timeout_seconds)
+        try:
+            runtime.ensure_ray(settings.ray_address, settings.ray_connect_timeout_seconds)
+        except RayUnavailableError as exc:
+            raise UnavailableError(f"{exc}; retry shortly") from exc
         problem = runtime.round_trip(node_id, ROUND_TRIP_TIMEOUT_SECONDS)
         if problem is not None:
             return _answer(
