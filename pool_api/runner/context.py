@@ -23,6 +23,7 @@ from sqlmodel import Session
 from pool_api.live.events import EventBus
 from pool_api.metrics import Metrics
 from pool_api.runner.nodes import NodeBook
+from pool_api.runner.prepare import JobPreparer
 from pool_api.runner.retry import retrying
 from pool_api.settings import Settings
 from pool_api.store.blobs import BlobStore
@@ -57,6 +58,8 @@ class JobContext:
     rng: random.Random = field(default_factory=random.SystemRandom)
     stopping: threading.Event = field(default_factory=threading.Event)
     """Set when the runner stops: ends a wait for the database (:mod:`pool_api.runner.retry`)."""
+    preparer: JobPreparer | None = None
+    """Head-side work done ahead for this job, if any (:mod:`pool_api.runner.prepare`)."""
 
     # --- inputs and nodes ------------------------------------------------------------
     def input_blob(self) -> bytes:

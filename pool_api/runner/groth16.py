@@ -17,7 +17,8 @@ chunk).  The proof passes the pairing check (:func:`workers.groth16.verify`) bef
 job is ``done``; if it fails, every chunk is computed again under a full audit, and
 the job fails if the proof still does not verify.  The result blob is
 ``{"proof": proof.json, "public": public.json}`` (snarkjs' files).  Keys and witnesses
-are validated and stored by :mod:`pool_api.store.zkeys`.
+are validated and stored by :mod:`pool_api.store.zkeys`.  A job the runner prepared
+ahead (:mod:`pool_api.runner.prepare`) starts with its witness and H scalars at hand.
 """
 
 from __future__ import annotations
@@ -68,7 +69,8 @@ class Groth16Executor:
         if job.zkey_sha256 is None:
             raise ValueError(f"job {job.id} names no proving key")
         zkey, vk = ZKEYS.get(ctx.blobs, job.zkey_sha256)
-        witness = read_wtns(ctx.input_blob())
+        prepared = ctx.preparer.take(job.id) if ctx.preparer is not None else None
+        witness = prepared.witness if prepared is not None else read_wtns(ctx.input_blob())
         prover = Groth16Prover()  # NTTs on the head; the MSMs go through dispatch below
         first = prover.witness_tasks(zkey, witness)  # checks the witness against the key
         sizes = {task.name: task.scalars.shape[0] for task in first}
@@ -90,6 +92,8 @@ class Groth16Executor:
         completed = ctx.completed()
         ctx.start_chunks(sum(len(chunks) for chunks in plans.values()), len(completed))
         h_scalars: list[np.ndarray] = []  # computed once, kept for a recomputation
+        if prepared is not None:  # prepared while the job before it ran
+            h_scalars.append(prepared.h_scalars)
 
         def h_part() -> MsmPart:
             if not h_scalars:

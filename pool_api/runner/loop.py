@@ -29,6 +29,8 @@ with a :class:`~pool_api.runner.context.JobContext`.
   is run again from its stored plan and chunks once the database answers.  A Ray cluster
   that cannot be reached (:class:`workers.errors.RayUnavailableError`) is logged once and
   retried before any job is claimed.
+* **Pipelining**: when a job starts, the next queued one is prepared on a thread of its
+  own (:mod:`pool_api.runner.prepare`: a Groth16 witness and its H scalars).
 * **Warm start** (``PROVERPOOL_WARM_START``, :mod:`pool_api.runner.warmup`): on taking the
   lease the runner connects Ray and loads the head's kernels; while idle it calibrates every
   node that joined, so the first job pays no cold start.
@@ -53,6 +55,7 @@ from pool_api.runner.lease import RunnerLease, lease_name
 from pool_api.runner.msm import MsmExecutor
 from pool_api.runner.nodes import NodeBook
 from pool_api.runner.ntt import NttExecutor
+from pool_api.runner.prepare import JobPreparer
 from pool_api.runner.retry import Backoff, is_transient, retrying
 from pool_api.runner.warmup import NodeWarmer, warm_head_kernels
 from pool_api.settings import Settings
@@ -102,6 +105,8 @@ class JobRunner:
         self._warm = settings.warm_start
         """Whether the head's kernels are still to be loaded (:mod:`pool_api.runner.warmup`)."""
         self._node_warmer = NodeWarmer(engine, unregistered_may_work=settings.ray_address is None)
+        self.preparer = JobPreparer(blobs)
+        """Prepares the next queued job while one runs (:mod:`pool_api.runner.prepare`)."""
 
     # --- lifecycle -------------------------------------------------------------
     def start(self) -> None:
@@ -119,6 +124,7 @@ class JobRunner:
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout_seconds)
+        self.preparer.shutdown()
         self.lease.release()
 
     def wait(self) -> None:
@@ -168,7 +174,27 @@ class JobRunner:
                 self._wake.wait(self.settings.runner_poll_seconds)
                 self._wake.clear()
                 continue
+            self._prepare_next(job_id)
             self.run_job(job_id)
+
+    def _prepare_next(self, running_id: str) -> None:
+        """Hand the oldest other queued job to the preparer (best effort)."""
+        try:
+            with Session(self.engine, expire_on_commit=False) as session:
+                job = session.exec(
+                    select(Job)
+                    .where(Job.status == JobStatus.queued, Job.id != running_id)
+                    .order_by(col(Job.created_at))
+                    .limit(1)
+                ).first()
+                if job is None:
+                    return
+                session.expunge(job)
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            return
+        self.preparer.ahead(job)
 
     def _warm_up(self) -> None:
         """Idle time: load the head's kernels once, then warm nodes that joined (module doc).
@@ -265,6 +291,7 @@ class JobRunner:
             metrics=self.metrics,
             should_continue=lambda: self._should_continue(job_id),
             stopping=self._stop,
+            preparer=self.preparer,
         )
 
     def run_job(self, job_id: str) -> None:
