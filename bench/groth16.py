@@ -210,18 +210,35 @@ def print_tables(results: dict) -> None:
         "ours",
         *(p.replace("_", " ") for p in pools),
     ]
-    print("\nseconds per proof (best of the repeats, warm)")
-    print(f"{'domain':>7}" + "".join(f"{n:>14}" for n in names) + "   ours vs groth16py")
+    last = pools[-1] if pools else None
+    ratios = ["ours vs groth16py", *([f"{last} vs ours", f"{last} vs groth16py"] if last else [])]
+    print("\nseconds per proof (best of the repeats, warm); ratios: how many times faster")
+    print(
+        f"{'domain':>7}"
+        + "".join(f"{n:>14}" for n in names)
+        + "".join(f"{r.replace('_', ' '):>20}" for r in ratios)
+    )
     for row in rows:
-        cells = [row["snarkjs"].get("cli_s"), row["snarkjs"].get("prove_s")]
-        cells += [row["groth16py"].get("prove_s"), row["ours"].get("prove_s")]
-        cells += [row[p].get("end_to_end_s") for p in pools]
-        speedup = "-"
-        if row["groth16py"].get("prove_s") and row["ours"].get("prove_s"):
-            speedup = f"{row['groth16py']['prove_s'] / row['ours']['prove_s']:.2f}x"
-        print(
-            f"{'2^' + str(row['power']):>7}" + "".join(_s(c, 14) for c in cells) + f"{speedup:>20}"
-        )
+
+        def get(name: str, key: str, row: dict = row) -> float | None:
+            return row.get(name, {}).get(key)
+
+        cells = [get("snarkjs", "cli_s"), get("snarkjs", "prove_s")]
+        cells += [get("groth16py", "prove_s"), get("ours", "prove_s")]
+        cells += [get(p, "end_to_end_s") for p in pools]
+        pairs = [("groth16py", "prove_s", "ours", "prove_s")]
+        if last:
+            pairs += [("ours", "prove_s", last, "end_to_end_s")]
+            pairs += [("groth16py", "prove_s", last, "end_to_end_s")]
+        shown = []
+        for slow, slow_key, fast, fast_key in pairs:
+            a, b = get(slow, slow_key), get(fast, fast_key)
+            shown.append(f"{a / b:>19.2f}x" if a and b else f"{'-':>20}")
+        print(f"{'2^' + str(row['power']):>7}" + "".join(_s(c, 14) for c in cells) + "".join(shown))
+    for row in rows:
+        for name in ("snarkjs", "groth16py", "ours", *pools):
+            if row.get(name, {}).get("error"):
+                print(f"2^{row['power']} {name} FAILED: {row[name]['error'][-400:]}")
     print(
         "snarkjs reads the key on every proof; groth16py's import_zkey, our key parse and the "
         "pool's key upload are apart (below); the pool's figure is end to end over HTTP."
@@ -231,14 +248,14 @@ def print_tables(results: dict) -> None:
     )
     for row in rows:
         provers = ["snarkjs", "groth16py", "ours", *pools]
-        cells = ", ".join(f"{p} {_ok(row[p])}" for p in provers if p in row)
+        cells = ", ".join(f"{p} {_ok(row.get(p, {}))}" for p in provers)
         print(f"{'2^' + str(row['power']):>7} {cells}")
     print("\nkey loading and warm-up")
     for row in rows:
-        g, o = row["groth16py"], row["ours"]
+        g, o = row.get("groth16py", {}), row.get("ours", {})
         pool_keys = ", ".join(
-            f"{p} key upload {_s(row[p].get('upload_key_s'), 0)}"
-            f" first job {_s(row[p].get('warmup_s'), 0)}"
+            f"{p} key upload {_s(row.get(p, {}).get('upload_key_s'), 0)}"
+            f" first job {_s(row.get(p, {}).get('warmup_s'), 0)}"
             for p in pools
         )
         print(

@@ -8,12 +8,14 @@ Run in a child process of its own (``bench/groth16_peers.py pool``): a local Ray
   :meth:`JobRunner.run_job` in this thread and its proof fetched (``GET .../proof``).
 * **Phases** (:class:`PhaseClock`): the runner records only chunk durations and job rows,
   so its steps are timed from outside by wrapping, in this process only, the functions it
-  calls (the real ones still run): key + witness load (``ZKEYS.get``, ``read_wtns``), H
-  (``Groth16Prover.msm_tasks``: witness check and the NTTs on the head), plan
-  (``JobContext.offers``/``plan``), MSMs (``dispatch.run_msm``; the nodes' compute from the
-  chunk records, the rest is dispatch), assembly, the pairing check (``verify``), storing
-  (the job's time after its executor returned: result blob, credit, job row).  A function
-  that is gone (the runner changed) leaves its phase ``None`` and is named in ``unhooked``.
+  calls (the real ones still run; :func:`_hooks`): key + witness load (``ZKEYS.get``,
+  ``read_wtns``), the witness tasks, H (``Groth16Prover.h_task``: the NTTs on the head,
+  under the MSMs when the runner overlaps them), plan (``JobContext.offers``/``plan``), the
+  MSMs (``dispatch.run_msm_set``, or ``run_msm`` of older runners; the nodes' compute from
+  the chunk records, the rest is dispatch), assembly, the pairing check (``verify``),
+  storing (the job's time after its executor returned: result blob, credit, job row).  A
+  phase none of whose functions is there any more (the runner changed) stays ``None`` and
+  is named in ``unhooked``.
 * **Stream**: with the runner's own loop started, ``stream`` jobs are submitted at once over
   HTTP; proofs per minute from the first submission to the last proof, and each job's queue
   wait (submission to the runner picking it up).
