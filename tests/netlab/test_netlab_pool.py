@@ -146,6 +146,7 @@ def test_groth16_over_two_contributors_survives_one_dying(pool, snarkjs, tmp_pat
     job_id = _submit(pool, zkey_hash, f"{CIRCUIT}.w2.wtns")
     running = pool.watch(job_id, "progress", 120)
     assert running["status"] == "running", running  # not done yet: bob's chunks in flight
+    assert running["progress"]["chunks_done"] < running["progress"]["chunks_total"], running
     killed = pool.lab.kill_host("bob")
     assert killed, "bob had no processes to kill"
     job = pool.watch(job_id, "done", 180)
