@@ -24,6 +24,7 @@ import pytest
 from lab import Lab
 from lab_pool import LabPool
 
+from pool_api.ray_bind import build_shim
 from workers.cluster.costs import MSM_POINT_WEIGHT
 from workers.groth16 import read_zkey
 
@@ -55,6 +56,8 @@ def pool() -> Iterator[LabPool]:
 
 
 def test_ray_listens_only_on_the_addresses_it_was_given(pool):
+    if build_shim() is None:
+        pytest.skip("no C compiler to build pool_api.ray_bind's shim: Ray listens everywhere")
     lab = pool.lab
     for host in ("head", "alice", "bob"):
         allowed = {lab.address(host), "127.0.0.1", "::1"}
