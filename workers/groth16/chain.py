@@ -7,12 +7,14 @@ quadratic constraint per step ``i < N`` on ``x[0] = a``, ``x[N] = out``:
 * ``i ≡ 1``: ``x[i+1] = (x[i] + c)·(b + 3i) − x[i]``
 * ``i ≡ 2``: ``x[i+1] = x[i]² + c + 7``
 
-:func:`chain_r1cs` returns exactly what circom2 ``--O1`` (and ``--O2``) writes for it —
-checked byte for byte against circom2 0.2.23 in ``tests/workers/test_groth16_circuits.py``:
+:func:`chain_r1cs` returns the constraint system circom2 ``--O1`` (and ``--O2``) writes for
+it — same header, labels and terms, checked against circom2 0.2.23 at 2^12 in
+``tests/workers/test_groth16_circuits.py`` (and at 2^16); only the order of the terms inside
+one linear combination differs (circom's follows its hash map, ours the wire) —
 wire 0 = 1, 1 = ``out``, 2 = ``b``, 3 = ``c``, 4 = ``a``, then ``x[1..N−1]`` (``x[0]`` and
 ``x[N]`` substituted by ``a`` and ``out``), ``N + 4`` wires, ``N + 6`` labels (``x[0]`` and
 ``x[N]`` keep theirs); circom writes each step as ``A·B − C = 0`` with ``A = −(b + x)`` /
-``−(c + x)`` / ``−x``, the terms of a linear combination sorted by wire.  The arrays are
+``−(c + x)`` / ``−x``.  The arrays are
 built with numpy (a 2^20 circuit in a few seconds).  :func:`chain_witness` is the witness
 ``snarkjs wtns calculate`` computes from the circom wasm (same order, same values): one
 Python-integer loop over the steps, ≈ 1 µs a step.
