@@ -15,6 +15,7 @@ import logging
 import random
 import threading
 from collections.abc import Callable, Collection, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from sqlalchemy.engine import Engine
@@ -60,6 +61,8 @@ class JobContext:
     """Set when the runner stops: ends a wait for the database (:mod:`pool_api.runner.retry`)."""
     preparer: JobPreparer | None = None
     """Head-side work done ahead for this job, if any (:mod:`pool_api.runner.prepare`)."""
+    _recorder: ThreadPoolExecutor | None = field(default=None, init=False, repr=False)
+    _records: list[Future[None]] = field(default_factory=list, init=False, repr=False)
 
     # --- inputs and nodes ------------------------------------------------------------
     def input_blob(self) -> bytes:
@@ -175,6 +178,34 @@ class JobContext:
         )
 
     def record_chunk(self, kind: str, chunk: Chunk, output: ChunkOutput, verification: str) -> None:
+        """Queue the record of an accepted chunk (:meth:`record_now`) on the context's
+        recording thread, so the scheduler hands out the next chunk at once; the runner
+        waits for every record (:meth:`flush_records`) before it credits the job."""
+        if self._recorder is None:
+            self._recorder = ThreadPoolExecutor(1, "proverpool-record")
+        self._records.append(
+            self._recorder.submit(self.record_now, kind, chunk, output, verification)
+        )
+
+    def flush_records(self) -> None:
+        """Wait for every queued chunk record; the first that failed raises its error."""
+        pending, self._records = self._records, []
+        for future in pending:
+            future.result()
+
+    def close(self) -> None:
+        """Write what is queued (errors are the caller's business: logged here) and stop the
+        recording thread."""
+        try:
+            self.flush_records()
+        except Exception as exc:
+            log.warning("job %s: a chunk record was not written: %s", self.job.id, exc)
+        finally:
+            if self._recorder is not None:
+                self._recorder.shutdown(wait=True)
+                self._recorder = None
+
+    def record_now(self, kind: str, chunk: Chunk, output: ChunkOutput, verification: str) -> None:
         """Record an accepted chunk (value in the blob store); credit comes at the job's end.
 
         While the database is down the write is retried (the chunk tasks in flight go on),

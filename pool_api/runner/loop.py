@@ -314,7 +314,11 @@ class JobRunner:
             executor = EXECUTORS.get(kind)
             if executor is None:
                 raise ValueError(f"no executor for job kind {kind!r}")
-            result = executor.run(ctx)
+            try:
+                result = executor.run(ctx)
+                ctx.flush_records()  # every accepted chunk is written before any credit
+            finally:
+                ctx.close()
             finished = self._credit_and_finish(ctx, self.blobs.put(result))
         except JobInterrupted:
             log.info("job %s stopped at a chunk boundary", job_id)
