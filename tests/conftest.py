@@ -53,13 +53,22 @@ hypothesis_settings.load_profile("proverpool")
 #: Test files (or node ids) that take tens of seconds: started first under pytest-xdist,
 #: so that no worker is left with one of them at the end while the other idles.
 SLOW_FIRST = (
-    "tests/e2e/test_join.py",
-    "tests/pool_api/test_hardening_05_ntt_result_canonical.py",
-    "tests/workers/test_gpu_compile.py",
+    "tests/pool_api/test_hardening_08_healthz_ray.py::test_killed_raylet",
+    "tests/pool_api/test_hardening_07_ray_bind_address.py",
     "tests/pool_api/test_hardening_06_private_local_ray.py",
-    "tests/pool_api/test_hardening_09_db_outage_retry.py",
-    "tests/pool_api/test_schemathesis.py",
+    "tests/workers/test_gpu_compile.py",
+    "tests/pool_api/test_runner_kill.py",
     "tests/e2e/test_demo.py",
+    "tests/pool_api/test_hardening_09_db_outage_retry.py",
+    "tests/e2e/test_join.py",
+    "tests/pool_api/test_runner_faults.py",
+    "tests/pool_api/test_hardening_05_ntt_result_canonical.py",
+    "tests/pool_api/test_schemathesis.py",
+    "tests/pool_api/test_runner_cli.py",
+    "tests/pool_api/test_runner_gpu.py",
+    "tests/pool_api/test_runner_trust.py",
+    "tests/pool_api/test_unavailable.py",
+    "tests/pool_api/test_hardening_19_fake_nodes.py",
 )
 
 
