@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import itertools
 import json
 import os
 import re
@@ -46,16 +45,25 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from netns import (
+    NAME_PREFIX,
+    QUEUE_LATENCY,
+    counter,
+    delete_namespace,
+    namespaces,
+    remove_stale,
+    run_ip,
+    unavailable,
+)
+
+__all__ = ["Host", "Lab", "namespaces", "remove_stale", "tbf_args", "unavailable"]
+
 SUBNET = "10.231.0"
 PREFIX_LEN = 24
-NAME_PREFIX = "pp-"
 THROUGHPUT = Path(__file__).with_name("throughput.py")
 BURST_SECONDS = 0.004
 """Token bucket depth of a capped link, in seconds of its rate (at least MIN_BURST_BYTES)."""
 MIN_BURST_BYTES = 32 * 1024
-QUEUE_LATENCY = "100ms"
-_STALE = re.compile(rf"^{NAME_PREFIX}(\d+)x\d+-")
-_counter = itertools.count()
 _live: list[Lab] = []
 _hooks_installed = False
 
@@ -67,79 +75,6 @@ class Host:
     address: str
     home: Path
     index: int
-
-
-def _ip(*args: str, check: bool = True) -> subprocess.CompletedProcess:
-    return subprocess.run(["ip", *args], capture_output=True, text=True, check=check, timeout=30)
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def namespaces() -> list[str]:
-    """Names of the network namespaces of this machine (``ip netns list``)."""
-    out = _ip("netns", "list", check=False).stdout
-    return [line.split()[0] for line in out.splitlines() if line.strip()]
-
-
-def _delete_namespace(netns: str) -> None:
-    """Kill every process in ``netns``, then delete it."""
-    for _ in range(50):
-        pids = [int(p) for p in _ip("netns", "pids", netns, check=False).stdout.split()]
-        if not pids:
-            break
-        for pid in pids:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-        time.sleep(0.1)
-    _ip("netns", "del", netns, check=False)
-
-
-def remove_stale() -> list[str]:
-    """Delete the lab namespaces whose creating process no longer runs; their names."""
-    stale = []
-    for netns in namespaces():
-        found = _STALE.match(netns)
-        if found and not _pid_alive(int(found.group(1))):
-            _delete_namespace(netns)
-            stale.append(netns)
-    return stale
-
-
-def unavailable() -> str | None:
-    """Why no lab can be built here (a reason for ``pytest.skip``), or ``None``."""
-    if sys.platform != "linux":
-        return "the network lab needs Linux network namespaces"
-    if os.geteuid() != 0:
-        return "the network lab needs root (ip netns, tc): run the tests as root"
-    for tool in ("ip", "tc"):
-        if shutil.which(tool) is None:
-            return f"the network lab needs `{tool}` (iproute2)"
-    probe = f"{NAME_PREFIX}{os.getpid()}x{next(_counter)}-probe"
-    try:
-        _ip("netns", "add", probe)
-        _ip("-n", probe, "link", "add", "name", "a0", "type", "veth", "peer", "name", "b0")
-        rate = ["rate", "10mbit", "burst", "32kb", "latency", QUEUE_LATENCY]
-        subprocess.run(
-            ["tc", "-n", probe, "qdisc", "add", "dev", "a0", "root", "tbf", *rate],
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=30,
-        )
-    except (subprocess.CalledProcessError, OSError) as exc:
-        detail = getattr(exc, "stderr", "") or str(exc)
-        return f"network namespaces, veth or tc tbf unavailable here: {detail.strip()}"
-    finally:
-        _ip("netns", "del", probe, check=False)
-    return None
 
 
 def _teardown_all() -> None:
@@ -190,7 +125,7 @@ class Lab:
             if not re.fullmatch(r"[a-z][a-z0-9]{0,11}", name):
                 raise ValueError(f"host name {name!r}: 1-12 lowercase letters and digits")
         self.profile_mbit = dict(profile_mbit)
-        self.prefix = f"{NAME_PREFIX}{os.getpid()}x{next(_counter)}"
+        self.prefix = f"{NAME_PREFIX}{os.getpid()}x{next(counter)}"
         self.bridge = f"{self.prefix}-br"
         self.hosts: dict[str, Host] = {}
         self.processes: list[subprocess.Popen] = []
@@ -216,10 +151,10 @@ class Lab:
 
     def _build(self) -> None:
         assert self.root is not None
-        _ip("netns", "add", self.bridge)
-        _ip("-n", self.bridge, "link", "set", "lo", "up")
-        _ip("-n", self.bridge, "link", "add", "name", "br0", "type", "bridge")
-        _ip("-n", self.bridge, "link", "set", "br0", "up")
+        run_ip("netns", "add", self.bridge)
+        run_ip("-n", self.bridge, "link", "set", "lo", "up")
+        run_ip("-n", self.bridge, "link", "add", "name", "br0", "type", "bridge")
+        run_ip("-n", self.bridge, "link", "set", "br0", "up")
         for index, name in enumerate(self.profile_mbit, start=1):
             host = Host(
                 name=name,
@@ -231,16 +166,16 @@ class Lab:
             host.home.mkdir(mode=0o700)
             self.hosts[name] = host
             ns, port = host.netns, f"h{index}"
-            _ip("netns", "add", ns)
-            _ip("-n", ns, "link", "set", "lo", "up")
-            _ip(
+            run_ip("netns", "add", ns)
+            run_ip("-n", ns, "link", "set", "lo", "up")
+            run_ip(
                 "-n", ns, "link", "add", "name", "eth0", "type", "veth",
                 "peer", "name", port, "netns", self.bridge,
             )  # fmt: skip
-            _ip("-n", ns, "addr", "add", f"{host.address}/{PREFIX_LEN}", "dev", "eth0")
-            _ip("-n", ns, "link", "set", "eth0", "up")
-            _ip("-n", self.bridge, "link", "set", port, "master", "br0")
-            _ip("-n", self.bridge, "link", "set", port, "up")
+            run_ip("-n", ns, "addr", "add", f"{host.address}/{PREFIX_LEN}", "dev", "eth0")
+            run_ip("-n", ns, "link", "set", "eth0", "up")
+            run_ip("-n", self.bridge, "link", "set", port, "master", "br0")
+            run_ip("-n", self.bridge, "link", "set", port, "up")
             self.set_rate(name, self.profile_mbit[name])
 
     def close(self) -> None:
@@ -254,7 +189,7 @@ class Lab:
                     os.killpg(proc.pid, signal.SIGKILL)
         for netns in [h.netns for h in self.hosts.values()] + [self.bridge]:
             if netns in namespaces():
-                _delete_namespace(netns)
+                delete_namespace(netns)
         for proc in self.processes:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(5)
@@ -298,12 +233,12 @@ class Lab:
         nowhere (a veth pair inside its namespace; this kernel may lack ``dummy``): a
         second network card, or an address nobody else can route to."""
         ns = self.host(name).netns
-        if f" {device}@" not in _ip("-n", ns, "-o", "link", "show").stdout:
+        if f" {device}@" not in run_ip("-n", ns, "-o", "link", "show").stdout:
             peer = f"{device}p"
-            _ip("-n", ns, "link", "add", "name", device, "type", "veth", "peer", "name", peer)
-            _ip("-n", ns, "link", "set", peer, "up")
-            _ip("-n", ns, "link", "set", device, "up")
-        _ip("-n", ns, "addr", "add", cidr, "dev", device)
+            run_ip("-n", ns, "link", "add", "name", device, "type", "veth", "peer", "name", peer)
+            run_ip("-n", ns, "link", "set", peer, "up")
+            run_ip("-n", ns, "link", "set", device, "up")
+        run_ip("-n", ns, "addr", "add", cidr, "dev", device)
 
     # -- processes -----------------------------------------------------------------------
     def environment(self, name: str, env: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -364,7 +299,7 @@ class Lab:
 
     def pids(self, name: str) -> list[int]:
         """Every process in ``name``'s namespace."""
-        out = _ip("netns", "pids", self.host(name).netns, check=False).stdout
+        out = run_ip("netns", "pids", self.host(name).netns, check=False).stdout
         return [int(p) for p in out.split()]
 
     def kill_host(self, name: str) -> list[int]:

@@ -15,9 +15,8 @@ and :mod:`~workers.cluster.tasks` (the remote functions).
   pinned to each given node, with a deadline.
 * :func:`refresh_auth_token`, :func:`find_node_with_resource`: Ray's token authentication
   and the GCS lookup ``proverpool join`` uses to find the node it started.
-* :func:`node_endpoints`, :func:`round_trip`: whether the pool reaches a node (its raylet
-  and object manager ports from the GCS; a tiny task pinned to it), for ``join``'s check
-  (``pool_api.reachability``, issue 15 item 3).
+* :func:`node_endpoints`, :func:`round_trip`: a node's ports (GCS), a task pinned to it:
+  whether the pool reaches it (``pool_api.reachability``, issue 15 item 3).
 * :class:`LocalCluster`: a head and worker nodes in this machine's processes (demo, tests).
 """
 
@@ -63,9 +62,7 @@ LOOPBACK = "127.0.0.1"
 LOOPBACK_ONLY_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
 NODE_LOOKUP_TIMEOUT_SECONDS = 5.0
 _connect_lock = threading.Lock()
-DRIVER_BIND_ENV = "PP_RAY_DRIVER_BIND"
-SHIM_BIND_ENV = "PP_RAY_BIND_ADDRESS"
-"""Variables of ``pool_api.ray_bind``'s bind shim (named here: workers imports no pool_api)."""
+DRIVER_BIND_ENV, SHIM_BIND_ENV = "PP_RAY_DRIVER_BIND", "PP_RAY_BIND_ADDRESS"  # ray_bind's
 
 
 def ensure_ray(
@@ -101,8 +98,8 @@ def _ensure_ray(address: str | None, timeout_seconds: float) -> None:
     problem = gcs_problem(address, timeout_seconds)
     if problem is not None:
         raise RayUnavailableError(f"the Ray cluster at {address} does not answer: {problem}")
-    # A process started with pool_api.ray_bind's shim: the driver's own server listens on
-    # the Ray address only (the shim reads this variable at each bind; issue 15 item 2).
+    # Under pool_api.ray_bind's shim (it reads this variable at each bind): the driver's
+    # own server on the Ray address only (issue 15 item 2).
     driver_bind = os.environ.get(DRIVER_BIND_ENV)
     if driver_bind:
         os.environ[SHIM_BIND_ENV] = driver_bind
@@ -343,18 +340,17 @@ def node_endpoints(
     try:
         for found, info in client.get_all_node_info(timeout=timeout_seconds).items():
             if found.hex() == node_id and info.state == 0:  # ALIVE
-                ports = {"raylet": info.node_manager_port}
-                ports["object manager"] = info.object_manager_port
-                return info.node_manager_address, ports
+                ports = ("raylet", "object manager")
+                values = (info.node_manager_port, info.object_manager_port)
+                return info.node_manager_address, dict(zip(ports, values, strict=True))
         return None
     finally:
         del client
 
 
 def round_trip(node_id: str, timeout_seconds: float) -> str | None:
-    """``None`` if a tiny task pinned to ``node_id`` (no CPU asked: a busy node answers too)
-    returns its argument to this process's driver within ``timeout_seconds``, else what
-    went wrong.  The task is defined here, so it travels by value (no import on the node)."""
+    """``None`` if a tiny task pinned to ``node_id`` (no CPU asked: a busy node answers too;
+    defined here, so it travels by value) returns within ``timeout_seconds``, else why not."""
 
     @ray.remote(num_cpus=0, max_retries=0)
     def echo(value: int) -> int:
