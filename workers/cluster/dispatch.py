@@ -166,12 +166,13 @@ def run_msm_set(
     G1 chunks of the same size), so no MSM waits for another's last chunk.  ``late``, when
     given, is called on a thread of its own while the chunks run; the part it returns (the
     H MSM, whose scalars the head computes meanwhile) joins the queue as soon as it is
-    there (:func:`workers.cluster.scheduler.run_placed`'s ``later``).  Bases and scalars
-    travel as in :func:`run_msm`.
+    there (:func:`workers.cluster.scheduler.run_placed`'s ``later``).  Bases travel as in
+    :func:`run_msm` (by hash, cached on the workers); each chunk ships only its own scalars.
     """
     done = dict(completed or {})
     owner: dict[int, MsmPart] = {}
-    shipped: dict[str, tuple[str, list[ray.ObjectRef], ray.ObjectRef]] = {}
+    shipped: dict[str, tuple[str, list[ray.ObjectRef]]] = {}
+    chunk_scalars: dict[int, ray.ObjectRef] = {}  # each chunk's own scalars, put once
 
     def register(part: MsmPart) -> list[Chunk]:
         """Index the part's chunks and ship its arrays; its chunks still to run."""
@@ -186,15 +187,18 @@ def run_msm_set(
             sha256 = hashlib.sha256(np.ascontiguousarray(part.bases).tobytes()).hexdigest()
             if not cache_bases:
                 sha256 = f"{sha256}:{uuid.uuid4().hex}"  # a name no worker has seen
-            shipped[part.name] = (sha256, [_bases_ref(sha256, part.bases)], ray.put(part.scalars))
+            shipped[part.name] = (sha256, [_bases_ref(sha256, part.bases)])
         return todo
 
     def submit(c: Chunk, strategy: object) -> ray.ObjectRef:
         part = owner[c.index]
-        sha256, box, scalars_ref = shipped[part.name]
+        sha256, box = shipped[part.name]
+        scalars_ref = chunk_scalars.get(c.index)
+        if scalars_ref is None:  # a retry or an audit copy ships the same object again
+            scalars_ref = chunk_scalars[c.index] = ray.put(part.scalars[c.start : c.stop])
         on_gpu = tasks.gpu_options(strategy, ("msm", part.curve)) if c.index in gpu_chunks else {}
         return tasks.msm_chunk.options(scheduling_strategy=strategy, **on_gpu).remote(
-            part.curve, sha256, box, scalars_ref, c.start, c.stop, test_mode
+            part.curve, sha256, box, scalars_ref, c.start, c.stop, test_mode, c.start
         )
 
     def settle(chunk: Chunk) -> object:

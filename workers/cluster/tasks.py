@@ -256,15 +256,20 @@ def msm_chunk(
     start: int,
     stop: int,
     test_mode: bool = False,
+    scalars_offset: int = 0,
 ) -> ChunkOutput:
-    """Partial MSM over points ``[start, stop)``: an affine point."""
+    """Partial MSM over points ``[start, stop)``: an affine point.
+
+    ``scalars`` holds the scalars of points ``[scalars_offset, scalars_offset + len)``: the
+    head ships each chunk only its own scalars (``scalars_offset = start``)."""
     numba.set_num_threads(1)  # one CPU per task
     bases, fetched = cached_bases(bases_sha256, bases_box)
     backend = chunk_backend("msm", curve)
     started = time.perf_counter()
     if stop > start and _corrupt_now(test_mode):
         stop -= 1  # the cheat: skip the last point
-    part_bases, part_scalars = bases[start:stop].copy(), scalars[start:stop].copy()
+    part_bases = bases[start:stop].copy()
+    part_scalars = scalars[start - scalars_offset : stop - scalars_offset].copy()
     value, backend = _computed(
         backend,
         lambda: cupy_backend.msm_gpu(curve, part_bases, part_scalars),
