@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import itertools
 import json
 import os
 import re
@@ -130,6 +131,7 @@ class Lab:
         self.hosts: dict[str, Host] = {}
         self.processes: list[subprocess.Popen] = []
         self.root: Path | None = None
+        self._temp_dirs: set[Path] = set()
         self._open = False
 
     # -- building and tearing down -------------------------------------------------------
@@ -183,6 +185,8 @@ class Lab:
         if not self._open:
             return
         self._open = False
+        for host in self.hosts.values():  # Ray's temp dirs: SIGKILLed nodes leave them
+            self._note_temp_dirs(self.pids(host.name))
         for proc in self.processes:
             if proc.poll() is None:
                 with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -193,10 +197,23 @@ class Lab:
         for proc in self.processes:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(5)
-        if self.root is not None:
-            shutil.rmtree(self.root, ignore_errors=True)
+        for path in [self.root, *self._temp_dirs]:
+            if path is not None:
+                shutil.rmtree(path, ignore_errors=True)
         with contextlib.suppress(ValueError):
             _live.remove(self)
+
+    def _note_temp_dirs(self, pids: list[int]) -> None:
+        """Remember the ``--temp-dir`` (``/tmp/pp-…``) of each process in ``pids``."""
+        for pid in pids:
+            try:
+                argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
+            except (OSError, UnicodeDecodeError):
+                continue
+            for flag, value in itertools.pairwise(argv):
+                path = Path(value)
+                if flag == "--temp-dir" and path.parent == Path("/tmp") and path.name[:3] == "pp-":
+                    self._temp_dirs.add(path)
 
     # -- hosts ---------------------------------------------------------------------------
     def host(self, name: str) -> Host:
@@ -306,6 +323,7 @@ class Lab:
         """SIGKILL every process in ``name``'s namespace (the machine loses power); the
         pids killed."""
         killed = []
+        self._note_temp_dirs(self.pids(name))
         for _ in range(50):
             pids = self.pids(name)
             if not pids:

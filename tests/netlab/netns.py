@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 NAME_PREFIX = "pp-"
 QUEUE_LATENCY = "100ms"
@@ -54,13 +55,18 @@ def delete_namespace(netns: str) -> None:
 
 
 def remove_stale() -> list[str]:
-    """Delete the lab namespaces whose creating process no longer runs; their names."""
+    """Delete the lab namespaces (and the ``/tmp/pp-<pid>x<n>-…`` home directories) whose
+    creating process no longer runs; the namespaces' names."""
     stale = []
     for netns in namespaces():
         found = _STALE.match(netns)
         if found and not _pid_alive(int(found.group(1))):
             delete_namespace(netns)
             stale.append(netns)
+    for home in Path("/tmp").glob(f"{NAME_PREFIX}*x*-*"):
+        found = _STALE.match(home.name)
+        if found and home.is_dir() and not _pid_alive(int(found.group(1))):
+            shutil.rmtree(home, ignore_errors=True)
     return stale
 
 
