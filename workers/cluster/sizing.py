@@ -27,6 +27,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from workers.cluster.calibration import gpu_key
+from workers.cluster.linkplan import (
+    DEFAULT_COSTS,
+    LINK_KEY,
+    LinkCosts,
+    MsmLoad,
+    NodeCost,
+    plan_links,
+)
 from workers.cluster.plan import Chunk, NttPlan, four_step_shape, plan_msm, plan_ntt
 from workers.errors import PlanError
 
@@ -176,6 +184,10 @@ class NodeOffer:
     slots: int
     gpus: int = 0
     speeds: Mapping[str, float] = field(default_factory=dict)
+    """Work units per second by kernel, and the link's bytes per second
+    (:data:`workers.cluster.linkplan.LINK_KEY`) once measured."""
+    holds: frozenset[str] = frozenset()
+    """SHA-256 of the MSM bases the node already holds (pulled by an earlier chunk)."""
 
 
 def size_for_slots(
@@ -217,6 +229,55 @@ def size_for_slots(
     return SlotSizing(tuple(relative), tuple(nodes), frozenset(gpu_positions))
 
 
+def size_by_links(
+    offers: Sequence[NodeOffer],
+    loads: Sequence[MsmLoad],
+    *,
+    gpu_supported: bool,
+    rounds: int,
+    most_chunks: int,
+    costs: LinkCosts = DEFAULT_COSTS,
+) -> SlotSizing | None:
+    """Slots sized by predicted completion time (:func:`workers.cluster.linkplan.plan_links`):
+    transfer over each node's link plus compute plus a per-chunk latency; nodes whose share
+    is none get no slot, and a job not worth splitting gets one node's slots only.  The
+    kernel is ``msm``; GPU slots as in :func:`size_for_slots`.  ``None`` (the caller falls
+    back) when no slot has a speed or even one round has more chunks than ``most_chunks``."""
+    known = sorted(s for o in offers if (s := o.speeds.get("msm")))
+    if not offers or not known:
+        return None
+    typical = known[len(known) // 2]
+    costed: list[NodeCost] = []
+    for offer in offers:
+        gpu_speed = offer.speeds.get(gpu_key("msm")) if gpu_supported else None
+        gpu_slots = min(offer.gpus, offer.slots) if gpu_speed else 0
+        cpu_speed = offer.speeds.get("msm") or typical
+        speeds = [float(gpu_speed or 0.0)] * gpu_slots + [cpu_speed] * (offer.slots - gpu_slots)
+        link = offer.speeds.get(LINK_KEY)
+        costed.append(NodeCost(offer.node_id, tuple(speeds), link, offer.holds, gpu_slots))
+    by_id = {c.node_id: c for c in costed}
+    for tried_rounds in dict.fromkeys((rounds, 1)):
+        plan = plan_links(costed, loads, rounds=tried_rounds, costs=costs)
+        nodes: list[str] = []
+        weights: list[float] = []
+        gpu_positions: set[int] = set()
+        for node_id in sorted(plan.shares):
+            node = by_id[node_id]
+            total = sum(node.slot_speeds)
+            for _ in range(tried_rounds):
+                for slot, speed in enumerate(node.slot_speeds):
+                    if slot < node.gpu_slots:
+                        gpu_positions.add(len(nodes))
+                    nodes.append(node_id)
+                    weights.append(plan.shares[node_id] * speed / total / tried_rounds)
+        if len(nodes) <= most_chunks:
+            top = max(weights)
+            return SlotSizing(
+                tuple(w / top for w in weights), tuple(nodes), frozenset(gpu_positions)
+            )
+    return None
+
+
 def choose_msm_plan(
     curve: str,
     n_points: int,
@@ -225,13 +286,24 @@ def choose_msm_plan(
     gpu_supported: bool,
     chunks_per_node: int,
     min_chunk_points: int,
+    link_aware: bool = False,
+    bases_sha256: str = "",
 ) -> JobPlan:
     """An MSM job's plan: speed-sized slots where speeds are known, else equal chunks
-    (``chunks_per_node`` per slot, none under ``min_chunk_points`` points)."""
+    (``chunks_per_node`` per slot, none under ``min_chunk_points`` points).  With
+    ``link_aware`` the slots are sized by predicted completion time, links included
+    (:func:`size_by_links`; ``bases_sha256`` names the basis, free where a node holds it)."""
     by_size = max(1, n_points // min_chunk_points)
-    slots = size_for_slots(
-        offers, "msm", gpu_supported=gpu_supported, rounds=chunks_per_node, most_chunks=by_size
-    )
+    slots = None
+    if link_aware:
+        loads = [MsmLoad(curve, n_points, bases_sha256)]
+        slots = size_by_links(
+            offers, loads, gpu_supported=gpu_supported, rounds=chunks_per_node, most_chunks=by_size
+        )
+    if slots is None:
+        slots = size_for_slots(
+            offers, "msm", gpu_supported=gpu_supported, rounds=chunks_per_node, most_chunks=by_size
+        )
     if slots is not None:
         return JobPlan(slots=slots)
     wanted = max(1, sum(o.slots for o in offers)) * chunks_per_node
@@ -272,16 +344,26 @@ def choose_groth16_plan(
     gpu_supported: bool,
     chunks_per_node: int,
     min_chunk_points: int,
+    link_aware: bool = False,
+    loads: Sequence[MsmLoad] = (),
 ) -> JobPlan:
     """A Groth16 job's plan for its MSMs (``sizes``: points by name): speed-sized slots as
     for an MSM job (:func:`choose_msm_plan`; every MSM is cut by the same slots, the
     biggest bounding how many), else equal parts (:func:`choose_equal_msm_parts`).
     ``gpu_supported``: whether the GPU backend covers ``bn254_g1`` (G2 chunks are then
-    sized for the CPU, :meth:`JobPlan.msm_chunks`)."""
+    sized for the CPU, :meth:`JobPlan.msm_chunks`).  With ``link_aware`` and the MSMs'
+    ``loads`` (curve, size, basis hash) the slots are sized by predicted completion time
+    (:func:`size_by_links`)."""
     by_size = max(1, max(sizes.values(), default=0) // min_chunk_points)
-    slots = size_for_slots(
-        offers, "msm", gpu_supported=gpu_supported, rounds=chunks_per_node, most_chunks=by_size
-    )
+    slots = None
+    if link_aware and loads:
+        slots = size_by_links(
+            offers, loads, gpu_supported=gpu_supported, rounds=chunks_per_node, most_chunks=by_size
+        )
+    if slots is None:
+        slots = size_for_slots(
+            offers, "msm", gpu_supported=gpu_supported, rounds=chunks_per_node, most_chunks=by_size
+        )
     if slots is not None:
         return JobPlan(slots=slots)
     return choose_equal_msm_parts(
