@@ -33,7 +33,7 @@ PACKAGES = ("workers", "pool_api", "accounting")
 ACCOUNTING_THIRD_PARTY = frozenset({"sqlmodel", "sqlalchemy", "psycopg"})
 #: The only modules of ``workers`` that may import Ray.
 RAY_MODULES = frozenset(
-    f"workers.cluster.{name}" for name in ("runtime", "tasks", "dispatch", "scheduler")
+    f"workers.cluster.{name}" for name in ("runtime", "tasks", "dispatch", "scheduler", "backend")
 )
 #: The only module that may import CuPy.
 CUPY_MODULES = frozenset({"workers.gpu.cupy_backend"})

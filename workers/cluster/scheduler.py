@@ -41,20 +41,20 @@ faster node takes more chunks and the nodes finish together.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Hashable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
-import ray
-from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
-
+from workers.cluster.backend import RayBackend, TaskBackend
 from workers.cluster.plan import Chunk
 from workers.cluster.tasks import ChunkOutput
 from workers.errors import DispatchError, JobInterrupted
 
 log = logging.getLogger(__name__)
-Submit = Callable[[Chunk, NodeAffinitySchedulingStrategy], ray.ObjectRef]
+Submit = Callable[[Chunk, Any], Any]
+"""Starts a chunk's task where :meth:`TaskBackend.place` says (Ray: a hard
+``NodeAffinitySchedulingStrategy``); returns its ref."""
 POLL_SECONDS = 0.1
 VERIFY_POLL_SECONDS = 0.005
 """How often the loop looks for finished checks while some are running."""
@@ -119,14 +119,16 @@ class _Run:
         submit: Submit,
         policy: Policy,
         later: Future[Sequence[Chunk]] | None = None,
+        backend: TaskBackend | None = None,
     ) -> None:
+        self.backend: TaskBackend = backend or RayBackend()
         self.policy = policy
         self.submit_fn = submit
         self.by_index = {c.index: c for c in chunks}
         self.waiting: list[Chunk] = list(chunks)
         self.later = later
         self.audit_waiting: list[tuple[Chunk, ChunkOutput]] = []
-        self.pending: dict[ray.ObjectRef, _Copy] = {}
+        self.pending: dict[Any, _Copy] = {}
         self.verifying: dict[Future, tuple[_Copy, ChunkOutput]] = {}
         self.executor: ThreadPoolExecutor | None = None
         self.accepted: dict[int, _Accepted] = {}
@@ -139,7 +141,7 @@ class _Run:
 
     # --- nodes --------------------------------------------------------------------------
     def refresh_nodes(self, force: bool = False) -> None:
-        now = time.monotonic()
+        now = self.backend.now()
         if force or now - self.nodes_at > NODE_REFRESH_SECONDS:
             nodes = self.policy.nodes()
             self.nodes = {
@@ -164,9 +166,8 @@ class _Run:
         return best
 
     def submit(self, chunk: Chunk, node_id: str, role: str, speculative: bool = False) -> None:
-        strategy = NodeAffinitySchedulingStrategy(node_id=node_id, soft=False)
-        ref = self.submit_fn(chunk, strategy)
-        self.pending[ref] = _Copy(chunk, node_id, role, time.monotonic(), speculative)
+        ref = self.submit_fn(chunk, self.backend.place(node_id))
+        self.pending[ref] = _Copy(chunk, node_id, role, self.backend.now(), speculative)
 
     def live_copies(self, index: int) -> list[_Copy]:
         """The copies of chunk ``index`` running or being checked."""
@@ -231,7 +232,7 @@ class _Run:
         return orphan
 
     def speculate(self) -> None:
-        now = time.monotonic()
+        now = self.backend.now()
         for copy in list(self.pending.values()):
             index = copy.chunk.index
             if copy.role != "primary" or index in self.speculated or index in self.accepted:
@@ -262,7 +263,7 @@ class _Run:
         for ref, copy in list(self.pending.items()):
             if copy.chunk.index == index:
                 del self.pending[ref]
-                ray.cancel(ref, force=False)
+                self.backend.cancel(ref)
 
     def run(self) -> dict[int, object]:
         self.refresh_nodes(force=True)
@@ -280,26 +281,26 @@ class _Run:
             if self.later is not None and not (
                 self.waiting or self.pending or self.audit_waiting or self.verifying
             ):
-                wait([self.later], timeout=POLL_SECONDS)  # nothing else to do meanwhile
+                self.backend.wait_futures([self.later], POLL_SECONDS)  # nothing else to do
                 continue
             self.refresh_nodes()
             self.fill()
             if not self.pending and self.verifying:
-                wait(list(self.verifying), timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
+                self.backend.wait_futures(list(self.verifying), POLL_SECONDS)
                 self.checks_done()
                 continue
             if not self.pending:
-                no_node_since = no_node_since or time.monotonic()
-                if time.monotonic() - no_node_since > NO_NODE_TIMEOUT_SECONDS:
+                no_node_since = no_node_since or self.backend.now()
+                if self.backend.now() - no_node_since > NO_NODE_TIMEOUT_SECONDS:
                     raise DispatchError("no eligible node to run the remaining chunks")
-                time.sleep(POLL_SECONDS)
+                self.backend.sleep(POLL_SECONDS)
                 self.refresh_nodes(force=True)
                 continue
             no_node_since = None
             timeout = VERIFY_POLL_SECONDS if self.verifying else POLL_SECONDS
             if self.later is not None:
                 timeout = min(timeout, LATE_POLL_SECONDS)
-            ready, _ = ray.wait(list(self.pending), num_returns=1, timeout=timeout)
+            ready = self.backend.wait(list(self.pending), timeout)
             for ref in ready:
                 copy = self.pending.pop(ref, None)
                 if copy is not None:
@@ -309,11 +310,11 @@ class _Run:
         return {i: a.output.value for i, a in self.accepted.items()}
 
     # --- results ------------------------------------------------------------------------
-    def collect(self, ref: ray.ObjectRef, copy: _Copy) -> None:
+    def collect(self, ref: Any, copy: _Copy) -> None:
         chunk = copy.chunk
         try:
-            reply = ray.get(ref)
-        except ray.exceptions.RayError as exc:
+            reply = self.backend.get(ref)
+        except self.backend.task_error as exc:
             self.failed(copy, exc)
             return
         if chunk.index in self.accepted or self.policy.owner_of(copy.node_id) in self.cheaters:
@@ -372,6 +373,7 @@ class _Run:
             float(reply.duration_seconds),
             max(0, reply.fetched_bytes),
             reply.backend,
+            _fetch_seconds(reply),
         )
 
     def checks_done(self) -> None:
@@ -514,21 +516,32 @@ class _Run:
         self.ensure_progress(index)
 
 
+def _fetch_seconds(reply: ChunkOutput) -> float:
+    """The reply's fetch time if it is a finite non-negative number, else 0 (it only
+    steers planning: :func:`workers.cluster.linkplan.fold_link`)."""
+    seconds = getattr(reply, "fetch_seconds", 0.0)
+    if type(seconds) not in (int, float) or not 0 <= seconds < float("inf"):
+        return 0.0
+    return float(seconds)
+
+
 def run_placed(
     chunks: Sequence[Chunk],
     submit: Submit,
     policy: Policy,
     later: Future[Sequence[Chunk]] | None = None,
+    backend: TaskBackend | None = None,
 ) -> dict[int, object]:
     """Run ``chunks`` (and ``later``'s, once it resolves) under ``policy``; the accepted
-    value of every chunk by index."""
+    value of every chunk by index.  ``backend``: tasks and clock
+    (:mod:`workers.cluster.backend`; default Ray and the wall clock)."""
     if policy.max_in_flight < 1:
         raise ValueError("max_in_flight must be at least 1")
-    run = _Run(chunks, submit, policy, later)
+    run = _Run(chunks, submit, policy, later, backend)
     try:
         return run.run()
     finally:
         for ref in run.pending:
-            ray.cancel(ref, force=False)
+            run.backend.cancel(ref)
         if run.executor is not None:
             run.executor.shutdown(wait=False, cancel_futures=True)
