@@ -78,6 +78,8 @@ class ChunkOutput:
     """Shared input this task had to pull (MSM bases missing from its worker's cache)."""
     backend: str = "cpu"
     """Which kernels computed it: ``"cpu"`` or ``"gpu"``."""
+    fetch_seconds: float = 0.0
+    """How long pulling ``fetched_bytes`` took (the node's link, for planning; never credit)."""
 
 
 def _test_env(name: str, test_mode: bool) -> float | None:
@@ -101,6 +103,7 @@ def _finish(
     test_mode: bool = False,
     fetched_bytes: int = 0,
     backend: str = "cpu",
+    fetch_seconds: float = 0.0,
 ) -> ChunkOutput:
     node_id = ray.get_runtime_context().get_node_id()
     elapsed = time.perf_counter() - started
@@ -108,7 +111,8 @@ def _finish(
     if slowdown is not None and slowdown > 1:
         time.sleep(elapsed * (slowdown - 1) + 0.05 * (slowdown - 1))
         elapsed = time.perf_counter() - started
-    return _reply_form(ChunkOutput(value, node_id, elapsed, fetched_bytes, backend), test_mode)
+    output = ChunkOutput(value, node_id, elapsed, fetched_bytes, backend, fetch_seconds)
+    return _reply_form(output, test_mode)
 
 
 def _reply_form(output: ChunkOutput, test_mode: bool) -> Any:
@@ -263,7 +267,9 @@ def msm_chunk(
     ``scalars`` holds the scalars of points ``[scalars_offset, scalars_offset + len)``: the
     head ships each chunk only its own scalars (``scalars_offset = start``)."""
     numba.set_num_threads(1)  # one CPU per task
+    fetch_started = time.perf_counter()
     bases, fetched = cached_bases(bases_sha256, bases_box)
+    fetch_seconds = time.perf_counter() - fetch_started
     backend = chunk_backend("msm", curve)
     started = time.perf_counter()
     if stop > start and _corrupt_now(test_mode):
@@ -275,7 +281,7 @@ def msm_chunk(
         lambda: cupy_backend.msm_gpu(curve, part_bases, part_scalars),
         lambda: pippenger.msm_limbs(curve, part_bases, part_scalars),
     )
-    return _finish(value, started, test_mode, fetched, backend)
+    return _finish(value, started, test_mode, fetched, backend, fetch_seconds)
 
 
 @ray.remote(num_cpus=1)
@@ -322,3 +328,18 @@ def calibrate(curve: str, field: str) -> tuple[str, dict[str, float]]:
             bases = points_to_limbs([CURVES[other].generator] * 2, other)
             pippenger.msm_limbs(other, bases, np.ones((2, 4), dtype=np.uint64))
     return ray.get_runtime_context().get_node_id(), speeds
+
+
+@ray.remote(num_cpus=0)
+def link_probe(boxes: list[ray.ObjectRef]) -> tuple[str, int, float]:
+    """``(node id, bytes, seconds)``: the node's pull of ``boxes[1]`` (a few MiB from the
+    head), less the time of pulling ``boxes[0]`` (a few bytes: the round trip), so what is
+    left is the link's throughput (:mod:`workers.cluster.linkplan`)."""
+    started = time.perf_counter()
+    ray.get(boxes[0])
+    round_trip = time.perf_counter() - started
+    started = time.perf_counter()
+    payload = ray.get(boxes[1])
+    seconds = time.perf_counter() - started
+    node_id = ray.get_runtime_context().get_node_id()
+    return node_id, int(payload.nbytes), max(seconds - round_trip, seconds / 2)
