@@ -86,6 +86,12 @@ class Settings(BaseSettings):
         default=1 << 12, ge=1, description="Smallest NTT slice, in field elements."
     )
     chunks_per_node: int = Field(default=2, ge=1, description="Chunks per live node per phase.")
+    link_aware: bool = Field(
+        default=True,
+        description="Plan MSM and Groth16 jobs by predicted completion time, each node's link "
+        "included (a slow link gets a smaller share or none; a job not worth splitting is "
+        "not split); false: link-blind, by speed only.",
+    )
     runner_poll_seconds: float = Field(default=0.2, gt=0, description="Idle job-runner poll.")
     warm_start: bool = Field(
         default=True,

@@ -37,6 +37,10 @@ from snarkjs_tools import snarkjs  # noqa: F401  (snarkjs from npm, installed on
 # for the suite (each test's pool would pay for it, and plans would depend on timing), on in
 # tests/pool_api/test_runner_warmup.py.  Child processes (heads, joins) inherit it.
 os.environ.setdefault("PROVERPOOL_WARM_START", "false")
+# Link-aware plans (workers.cluster.linkplan) keep a small job on one node: the suite's jobs
+# are small and many tests check how work spreads, so it plans link-blind but for
+# tests/pool_api/test_link_learning.py and tests/workers/test_link_plan.py.
+os.environ.setdefault("PROVERPOOL_LINK_AWARE", "false")
 
 # Make the repository's packages importable without installing the project.
 _REPO_ROOT = str(Path(__file__).resolve().parents[1])

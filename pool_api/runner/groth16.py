@@ -33,6 +33,7 @@ from pool_api.runner.context import JobContext
 from pool_api.store.zkeys import ZKEYS
 from workers.cluster import dispatch
 from workers.cluster.dispatch import MsmPart
+from workers.cluster.linkplan import MsmLoad, bases_held
 from workers.cluster.plan import Chunk
 from workers.cluster.sizing import JobPlan, choose_groth16_plan
 from workers.errors import ProofVerificationError
@@ -60,6 +61,12 @@ def plan_chunks(sizes: dict[str, int], plan: JobPlan) -> dict[str, list[Chunk]]:
     return plans
 
 
+def link_loads(first: list, h_points: np.ndarray, sizes: dict[str, int]) -> list[MsmLoad]:
+    """The five MSMs for the link-aware planner: curve, size, basis hash."""
+    loads = [MsmLoad(t.curve, sizes[t.name], dispatch.bases_sha256(t.bases)) for t in first]
+    return [*loads, MsmLoad(MSM_CURVES["H"], sizes["H"], dispatch.bases_sha256(h_points))]
+
+
 class Groth16Executor:
     kind = "groth16"
 
@@ -75,7 +82,7 @@ class Groth16Executor:
         first = prover.witness_tasks(zkey, witness)  # checks the witness against the key
         sizes = {task.name: task.scalars.shape[0] for task in first}
         sizes["H"] = zkey.domain_size
-        offers = ctx.offers()
+        offers = [dataclasses.replace(o, holds=bases_held(o.node_id)) for o in ctx.offers()]
         plan = ctx.plan(
             lambda: choose_groth16_plan(
                 sizes,
@@ -83,6 +90,8 @@ class Groth16Executor:
                 gpu_supported=driver.supported("msm", "bn254_g1"),
                 chunks_per_node=settings.chunks_per_node,
                 min_chunk_points=settings.msm_min_chunk_points,
+                link_aware=settings.link_aware,
+                loads=link_loads(first, zkey.h_points, sizes) if settings.link_aware else (),
             )
         )
         plans = plan_chunks(sizes, plan)

@@ -16,6 +16,12 @@
   weighted moving average of observed chunks, per backend
   (``new = α·observed + (1 − α)·old``, ``α`` = :data:`SPEED_EWMA_WEIGHT`).
   The straggler deadline is derived from it.
+* **Links** (issue 15): ``speeds_json["link_bytes_per_second"]`` is the node's link
+  throughput from the head, for the link-aware planner (:mod:`workers.cluster.linkplan`):
+  a probe when the node is first calibrated (a few MiB pulled from the head,
+  :func:`workers.cluster.dispatch.probe_links`), then an EWMA of its real fetches (the MSM
+  bases its chunks pull, :meth:`NodeBook.observe_link`), clamped: a node's claim steers
+  planning only, never credit.
 """
 
 from __future__ import annotations
@@ -28,7 +34,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
 from pool_api.store.models import Contributor, Node, Strike, utcnow
-from workers.cluster import runtime
+from workers.cluster import dispatch, runtime
+from workers.cluster.linkplan import LINK_KEY, fold_link
 
 log = logging.getLogger(__name__)
 SPEED_EWMA_WEIGHT = 0.2
@@ -144,17 +151,44 @@ class NodeBook:
             node.speeds_json = json.dumps(speeds, sort_keys=True)
             session.add(node)
 
+    def observe_link(
+        self, session: Session, node_id: str, fetched_bytes: int, fetch_seconds: float
+    ) -> None:
+        """Fold one fetch into the node's link average (:func:`fold_link`: clamped, tiny or
+        malformed fetches ignored; in ``session``, not committed)."""
+        speeds = self.speeds.setdefault(node_id, {})
+        folded = fold_link(speeds.get(LINK_KEY), fetched_bytes, fetch_seconds)
+        if folded is None or folded == speeds.get(LINK_KEY):
+            return
+        speeds[LINK_KEY] = folded
+        node = session.get(Node, node_id)
+        if node is not None:
+            node.speeds_json = json.dumps(speeds, sort_keys=True)
+            session.add(node)
+
+    def needs_calibration(self, node_id: str) -> bool:
+        """A registered node without kernel speeds or a measured link."""
+        known = set(self.speeds.get(node_id, {}))
+        return node_id in self.owners and not {"msm", "ntt", LINK_KEY} <= known
+
     def calibrate(self, nodes: list[str], curve: str, field: str) -> None:
         """Calibrate registered nodes that have no speeds yet
-        (:func:`workers.cluster.runtime.calibrate_nodes`) and store what they measured."""
+        (:func:`workers.cluster.runtime.calibrate_nodes`), probe the links of those with
+        none measured (:func:`workers.cluster.dispatch.probe_links`), store what they
+        measured."""
         missing = [
             n
             for n in nodes
             if n in self.owners and not {"msm", "ntt"} <= set(self.speeds.get(n, {}))
         ]
-        if not missing:
+        unprobed = [n for n in nodes if n in self.owners and LINK_KEY not in self.speeds.get(n, {})]
+        if not missing and not unprobed:
             return
-        measured = runtime.calibrate_nodes(missing, curve, field)
+        measured = runtime.calibrate_nodes(missing, curve, field) if missing else {}
+        for node_id, (nbytes, seconds) in dispatch.probe_links(unprobed).items():
+            link = fold_link(None, nbytes, seconds)
+            if link is not None:
+                measured.setdefault(node_id, {})[LINK_KEY] = link
         with Session(self.engine) as session:
             for node_id, speeds in measured.items():
                 self.speeds.setdefault(node_id, {}).update(speeds)

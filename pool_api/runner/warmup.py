@@ -83,7 +83,7 @@ class NodeWarmer:
         self._checked_at = now
         book = NodeBook(self.engine, "", unregistered_may_work=self.unregistered_may_work)
         eligible = book.eligible(runtime.alive_cpu_nodes())
-        cold = [n for n in eligible if n in book.owners and not book.speeds.get(n)]
+        cold = [n for n in eligible if book.needs_calibration(n)]  # speeds or link unknown
         if not cold:
             return []
         started = time.perf_counter()

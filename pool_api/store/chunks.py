@@ -42,6 +42,10 @@ class NodeFacts(Protocol):
         self, session: Session, node_id: str, kernel: str, units_per_second: float
     ) -> None: ...
 
+    def observe_link(
+        self, session: Session, node_id: str, fetched_bytes: int, fetch_seconds: float
+    ) -> None: ...
+
 
 def pack_value(value: object) -> bytes:
     """A chunk value as bytes: an MSM point as JSON (any curve); an NTT block, a compact
@@ -118,6 +122,10 @@ class ChunkStore:
                 kernel = kind if output.backend == "cpu" else gpu_key(kind)
                 book.observe(
                     session, output.node_id, kernel, chunk.work_units / output.duration_seconds
+                )
+            if output.fetched_bytes > 0:  # the node's link, for planning (never credit)
+                book.observe_link(
+                    session, output.node_id, output.fetched_bytes, output.fetch_seconds
                 )
             job = session.get(Job, job_id)
             assert job is not None

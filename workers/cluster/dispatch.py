@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import logging
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Mapping, Sequence
@@ -31,8 +32,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import ray
+from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from workers.cluster import tasks, verify
+from workers.cluster.linkplan import note_held
 from workers.cluster.plan import Chunk, NttPlan
 from workers.cluster.runtime import alive_cpu_nodes
 from workers.cluster.scheduler import Policy, Submit, run_placed
@@ -44,6 +47,7 @@ from workers.ntt.twiddles import twiddle_limbs
 from workers.params import CURVES, FIELDS
 from workers.reference import Point, sum_points
 
+log = logging.getLogger(__name__)
 ChunkCallback = Callable[[Chunk, ChunkOutput], None]
 
 
@@ -93,6 +97,41 @@ def _bases_ref(sha256: str, bases: np.ndarray) -> ray.ObjectRef:
             BASES_REFS.popitem(last=False)
     BASES_REFS.move_to_end(sha256)
     return ref
+
+
+def bases_sha256(bases: np.ndarray) -> str:
+    """The name MSM bases travel under (their bytes' SHA-256)."""
+    return hashlib.sha256(np.ascontiguousarray(bases).tobytes()).hexdigest()
+
+
+def probe_links(
+    node_ids: Sequence[str], probe_bytes: int = 2 << 20, timeout_seconds: float = 30.0
+) -> dict[str, tuple[int, float]]:
+    """Each node's ``(bytes, seconds)`` pulling ``probe_bytes`` from the head
+    (:func:`workers.cluster.tasks.link_probe`, pinned to the node); nodes that do not
+    answer within ``timeout_seconds`` are left out."""
+    if not node_ids:
+        return {}
+    payload = np.random.default_rng().integers(0, 255, probe_bytes, dtype=np.uint8)
+    boxes = [ray.put(np.zeros(8, dtype=np.uint8)), ray.put(payload)]
+    refs = [
+        tasks.link_probe.options(
+            scheduling_strategy=NodeAffinitySchedulingStrategy(node_id=n, soft=False)
+        ).remote(boxes)
+        for n in node_ids
+    ]
+    ready, not_ready = ray.wait(refs, num_returns=len(refs), timeout=timeout_seconds)
+    for ref in not_ready:
+        ray.cancel(ref)
+    measured: dict[str, tuple[int, float]] = {}
+    for ref in ready:
+        try:
+            node_id, nbytes, seconds = ray.get(ref)
+        except ray.exceptions.RayError as exc:
+            log.warning("link probe failed: %s", exc)
+            continue
+        measured[node_id] = (nbytes, seconds)
+    return measured
 
 
 def bytes_shipped(*arrays: np.ndarray) -> int:
@@ -184,7 +223,7 @@ def run_msm_set(
             owner[chunk.index] = part
         todo = [c for c in part.chunks if c.index not in done]
         if todo:
-            sha256 = hashlib.sha256(np.ascontiguousarray(part.bases).tobytes()).hexdigest()
+            sha256 = bases_sha256(part.bases)
             if not cache_bases:
                 sha256 = f"{sha256}:{uuid.uuid4().hex}"  # a name no worker has seen
             shipped[part.name] = (sha256, [_bases_ref(sha256, part.bases)])
@@ -212,8 +251,20 @@ def run_msm_set(
     def canonical(chunk: Chunk, value: object) -> object:
         return verify.canonical_point(owner[chunk.index].curve, value)
 
+    accepted = policy.on_accept
+
+    def on_accept(chunk: Chunk, output: ChunkOutput, how: str) -> None:
+        if output.node_id != "head":  # the node now holds the basis (fetched or cached)
+            note_held(output.node_id, shipped[owner[chunk.index].name][0])
+        if accepted is not None:
+            accepted(chunk, output, how)
+
     policy = dataclasses.replace(
-        policy, settle=settle, equal=verify.points_equal, canonical=canonical
+        policy,
+        settle=settle,
+        equal=verify.points_equal,
+        canonical=canonical,
+        on_accept=on_accept,
     )
     todo = [chunk for part in parts for chunk in register(part)]
     todo.sort(key=lambda c: -c.work_units)  # longest first: the tail is short chunks

@@ -22,6 +22,7 @@ is planned as if its link were free (the link-blind model).
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -36,6 +37,29 @@ LINK_BYTES_PER_SECOND_RANGE = (1e4, 1e11)
 """What a node's reported throughput is clamped to (80 kbit/s .. 800 Gbit/s)."""
 FETCH_MIN_BYTES = 256 * 1024
 """Fetches smaller than this say more about latency than throughput: not folded in."""
+
+
+HELD_ENTRIES = 4
+"""Basis hashes remembered per node: as many as a worker caches
+(:data:`workers.cluster.tasks.BASES_CACHE_ENTRIES`)."""
+HELD_BASES: dict[str, OrderedDict[str, None]] = {}
+"""Node → the basis hashes its accepted chunks used, so pulled or found cached (most recent
+last); filled by :func:`workers.cluster.dispatch.run_msm_set` on the head: the planner counts
+those bases as free on that node."""
+
+
+def note_held(node_id: str, sha256: str) -> None:
+    """``node_id`` holds the basis ``sha256`` now."""
+    held = HELD_BASES.setdefault(node_id, OrderedDict())
+    held[sha256] = None
+    held.move_to_end(sha256)
+    while len(held) > HELD_ENTRIES:
+        held.popitem(last=False)
+
+
+def bases_held(node_id: str) -> frozenset[str]:
+    """The basis hashes ``node_id`` is known to hold."""
+    return frozenset(HELD_BASES.get(node_id, ()))
 
 
 def point_bytes(curve: str) -> int:
