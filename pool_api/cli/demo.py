@@ -110,6 +110,9 @@ def run_demo(config: DemoConfig | None = None, console: Console | None = None) -
         operator_token=operator_token,
         fee_bps=config.fee_bps,
         ray_address=cluster.address,
+        # The demo warms its kernels itself; an idle runner that reconnects to Ray would
+        # race the shutdown after a Ctrl-C that reached Ray's processes first (--keep).
+        warm_start=False,
         database_url=os.environ.get("PROVERPOOL_DATABASE_URL"),
         redis_url=os.environ.get("PROVERPOOL_REDIS_URL"),
     )

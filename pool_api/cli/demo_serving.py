@@ -48,27 +48,29 @@ class Heartbeats:
 def keep_serving(
     console: Console, base_url: str, operator_token: str, data_dir: Path, thread: threading.Thread
 ) -> None:
-    """``--keep``: the pool stays up for a look around; Ctrl-C (SIGINT) or SIGTERM stops it."""
-    console.rule("[bold]the pool keeps running")
-    console.print(f"dashboard: {base_url}/")
-    console.print(f"API docs:  {base_url}/docs")
-    console.print(f"operator token: {operator_token}   (data in {data_dir})")
-    console.print(
-        "submit a job:  curl -s -X POST "
-        f"-H 'Authorization: Bearer {operator_token}' -H 'Content-Type: application/json' "
-        '-d \'{"kind": "ntt", "field": "bn254_fr", "values": ["1", "2", "3", "4"]}\' '
-        f"{base_url}/v1/jobs",
-        soft_wrap=True,
-    )
-    console.print("press Ctrl-C to stop")
-    console.file.flush()
-    logging.getLogger("pool_api").setLevel(logging.INFO)  # from now on, the pool's story
+    """``--keep``: the pool stays up for a look around; Ctrl-C (SIGINT) or SIGTERM stops it,
+    at any moment of this function (the handlers are in place before anything is printed)."""
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
+        console.rule("[bold]the pool keeps running")
+        console.print(f"dashboard: {base_url}/")
+        console.print(f"API docs:  {base_url}/docs")
+        console.print(f"operator token: {operator_token}   (data in {data_dir})")
+        console.print(
+            "submit a job:  curl -s -X POST "
+            f"-H 'Authorization: Bearer {operator_token}' -H 'Content-Type: application/json' "
+            '-d \'{"kind": "ntt", "field": "bn254_fr", "values": ["1", "2", "3", "4"]}\' '
+            f"{base_url}/v1/jobs",
+            soft_wrap=True,
+        )
+        logging.getLogger("pool_api").setLevel(logging.INFO)  # from now on, the pool's story
+        console.print("press Ctrl-C to stop")
+        console.file.flush()
         while thread.is_alive():
             thread.join(0.5)
     except KeyboardInterrupt:
         console.print("stopping the pool …")
+        console.file.flush()
     finally:
         signal.signal(signal.SIGTERM, previous)
 

@@ -94,7 +94,7 @@ def test_demo_proves_and_keep_serves_the_dashboard_until_ctrl_c(tmp_path):
         assert sorted(j["kind"] for j in jobs["items"]) == ["groth16", "msm", "ntt"]
 
         os.killpg(process.pid, signal.SIGINT)  # Ctrl-C in a terminal: the whole group
-        assert process.wait(timeout=60) == 0, "".join(seen)[-4000:]
+        code = process.wait(timeout=60)
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
@@ -102,7 +102,9 @@ def test_demo_proves_and_keep_serves_the_dashboard_until_ctrl_c(tmp_path):
     rest = []
     while (line := lines.get(timeout=5)) is not None:
         rest.append(line)
-    assert "stopping the pool" in "".join(rest), "".join(rest)
-    assert "Traceback" not in "".join(seen + rest), "".join(seen + rest)[-4000:]
+    everything = "".join(seen + rest)
+    assert code == 0, everything[-4000:]
+    assert "stopping the pool" in "".join(rest), everything[-4000:]
+    assert "Traceback" not in everything, everything[-4000:]
     with pytest.raises(httpx.TransportError):
         httpx.get(url, timeout=2)

@@ -394,5 +394,8 @@ class LocalCluster:
         ray.init(address=self.address, log_to_driver=False, configure_logging=False)
 
     def shutdown(self) -> None:
-        shutdown_ray()
+        # ray.shutdown() even when the driver already lost the cluster (a Ctrl-C that
+        # reached Ray's processes first): it forgets the head node, which
+        # Cluster.shutdown otherwise refuses to remove.
+        ray.shutdown()
         self._cluster.shutdown()
