@@ -1,0 +1,210 @@
+"""Scale model: proof time and parallel efficiency for 8, 64 and 512 contributors, predicted.
+
+Usage: ``python bench/simulate.py [--measure] [--validate] [--quick] [--json PATH]``
+
+A discrete-event simulation that drives the pool's real planner
+(:mod:`workers.cluster.sizing`) and real scheduler loop (:func:`run_placed`, through the
+virtual-time :class:`~bench.simulate_model.SimBackend`) with measured chunk costs and link
+speeds (:mod:`bench.simulate_jobs`).  Contributors have 4 CPU slots each (speeds 0.75, 1 or
+1.25 × this machine's core); in the ``gpu`` mix every fourth one also has an H200.  Links are
+20, 100 or 500 Mbit/s per contributor, the head's uplink 1 Gbit/s, 30 ms round trips.
+Groth16 at 2^20 and 2^22 (five MSMs of that many points), bases cached (a proving key
+already used: the steady state) and cold (the first proof on a key), under the pool's
+default settings (``PROVERPOOL_MAX_IN_FLIGHT`` 8) and with ``max_in_flight`` raised to 256.
+The scheduler's own Python time is charged to the virtual clock (its placement work grows
+with nodes × tasks in flight).
+
+Efficiency = ``T_ideal / T``, ``T_ideal = 1 / Σ 1/T_i`` with ``T_i`` the predicted time of
+the job on contributor ``i`` alone (the solo speeds added up without loss); for identical
+contributors that is ``T_1 / (N·T_N)``, bench/netlab.py's definition.
+
+``--measure`` measures the inputs (:mod:`bench.simulate_measure`) into
+``bench/results/simulate_inputs.json`` (else that file is reused); ``--validate`` also runs
+the local pool (1 and 2 one-CPU nodes, MSM 2^18) and compares predicted with measured, and
+with ``bench/results/netlab.json`` where it exists.  Writes ``bench/results/simulate.json``
+and ``simulate.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.simulate_jobs import Costs, Knobs, Speeds, _interpolate, simulate_job  # noqa: E402
+from bench.simulate_model import HeadModel, SimNode  # noqa: E402
+
+RESULTS = ROOT / "bench" / "results"
+INPUTS = RESULTS / "simulate_inputs.json"
+POOL = RESULTS / "simulate_pool.json"
+NETLAB = RESULTS / "netlab.json"
+CONTRIBUTORS = (8, 64, 512)
+LINKS_MBIT = (20, 100, 500)
+SLOTS = 4
+FACTORS = (0.75, 1.0, 1.25)
+HEAD_UPLINK_MBIT = 1000
+RTT_SECONDS = 0.03
+RAISED_IN_FLIGHT = 256
+
+
+def mbit(rate: float) -> float:
+    return rate * 1e6 / 8
+
+
+def load_inputs(measure: bool) -> dict:
+    if measure or not INPUTS.exists():
+        from bench.simulate_measure import measure_inputs
+
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        INPUTS.write_text(json.dumps(measure_inputs(), indent=1))
+    return json.loads(INPUTS.read_text())
+
+
+class Model:
+    """The measured inputs, as the simulation's costs, speeds and head."""
+
+    def __init__(self, inputs: dict, per_chunk_seconds: float) -> None:
+        self.inputs = inputs
+        self.costs = Costs(cpu=inputs["cpu_msm_seconds"], gpu=inputs["gpu_msm_seconds"])
+        g1_gpu = inputs["gpu_msm_seconds"]["bn254_g1"]
+        gpu_points, gpu_seconds = g1_gpu[0]  # what calibration times on a GPU: 2^16 points
+        self.speeds = Speeds(
+            cpu_msm=inputs["calibration_cpu_msm_units_per_second"],
+            gpu_msm=gpu_points * 240 / gpu_seconds,
+        )
+        self.per_chunk_seconds = per_chunk_seconds
+
+    def head(self, uplink_mbit: float, rtt_seconds: float) -> HeadModel:
+        half = self.per_chunk_seconds / 2
+        return HeadModel(mbit(uplink_mbit), half, half, rtt_seconds)
+
+    def h_seconds(self, n: int) -> float:
+        """The head's H scalars: three inverse and three coset NTTs of the domain."""
+        return 6 * _interpolate(self.inputs["head_ntt_seconds"], n)
+
+    def tail_seconds(self) -> float:
+        return self.inputs["head_pairing_check_seconds"]
+
+
+def contributors(n: int, mix: str, link_mbit: float, seed: int) -> list[SimNode]:
+    rng = random.Random(seed)
+    return [
+        SimNode(
+            f"c{i:03d}",
+            SLOTS,
+            mbit(link_mbit),
+            cpu_factor=rng.choice(FACTORS),
+            gpus=int(mix == "gpu" and i % 4 == 0),
+        )
+        for i in range(n)
+    ]
+
+
+def groth16(model: Model, log_n: int, nodes, head, knobs: Knobs, cached: bool, charge: bool):
+    n = 1 << log_n
+    return simulate_job(
+        "groth16",
+        n,
+        nodes,
+        model.costs,
+        model.speeds,
+        head,
+        knobs=knobs,
+        cached_bases=cached,
+        h_seconds=model.h_seconds(n),
+        tail_seconds=model.tail_seconds(),
+        charge_loop=charge,
+    )
+
+
+def scenario(model: Model, log_n: int, n: int, mix: str, link: float, cached: bool, raised: bool):
+    head = model.head(HEAD_UPLINK_MBIT, RTT_SECONDS)
+    knobs = Knobs(max_in_flight=RAISED_IN_FLIGHT) if raised else Knobs()
+    nodes = contributors(n, mix, link, seed=n)
+    started = time.perf_counter()
+    outcome = groth16(model, log_n, nodes, head, knobs, cached, charge=True)
+    solo: dict[tuple[float, int], float] = {}
+    for node in nodes:
+        key = (node.cpu_factor, node.gpus)
+        if key not in solo:
+            solo[key] = groth16(model, log_n, [node], head, knobs, cached, charge=False).seconds
+    ideal = 1 / sum(1 / solo[(node.cpu_factor, node.gpus)] for node in nodes)
+    return {
+        "log_n": log_n,
+        "contributors": n,
+        "mix": mix,
+        "link_mbit": link,
+        "bases": "cached" if cached else "cold",
+        "max_in_flight": knobs.max_in_flight,
+        "seconds": outcome.seconds,
+        "best_single_seconds": min(solo.values()),
+        "efficiency": ideal / outcome.seconds,
+        "chunks": outcome.chunks,
+        "copies": outcome.copies,
+        "speculative": outcome.speculative,
+        "bytes_per_node": outcome.bytes_per_node,
+        "head_bytes": outcome.head_bytes,
+        "head_loop_seconds": outcome.loop_seconds,
+        "head_chunk_seconds": outcome.copies * model.per_chunk_seconds,
+        "head_uplink_seconds": outcome.head_bytes / mbit(HEAD_UPLINK_MBIT),
+        "simulated_in_seconds": time.perf_counter() - started,
+    }
+
+
+def scenarios(model: Model, quick: bool) -> list[dict]:
+    rows = []
+    sizes = (20,) if quick else (20, 22)
+    counts = (8, 64) if quick else CONTRIBUTORS
+    for log_n in sizes:
+        for n in counts:
+            for mix in ("cpu", "gpu"):
+                for link in LINKS_MBIT:
+                    for raised in (False, True):
+                        rows.append(scenario(model, log_n, n, mix, link, True, raised))
+                        print(_row(rows[-1]), flush=True)
+                rows.append(scenario(model, log_n, n, mix, 100, False, True))
+                print(_row(rows[-1]), flush=True)
+    return rows
+
+
+def _row(r: dict) -> str:
+    return (
+        f"2^{r['log_n']} {r['contributors']:>4} {r['mix']:>3} {r['link_mbit']:>4} Mbit/s "
+        f"{r['bases']:>6} in-flight {r['max_in_flight']:>3}: {r['seconds']:8.2f} s "
+        f"(best single {r['best_single_seconds']:7.2f} s) eff {r['efficiency']:5.1%}  "
+        f"{r['bytes_per_node'] / 1e6:8.1f} MB/node  head: loop {r['head_loop_seconds']:6.2f} s, "
+        f"chunks {r['head_chunk_seconds']:6.2f} s, uplink {r['head_uplink_seconds']:7.2f} s"
+    )
+
+
+def main() -> None:
+    from bench.simulate_report import plot, validate
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--measure", action="store_true", help="measure the inputs again")
+    parser.add_argument("--validate", action="store_true", help="run the local pool too")
+    parser.add_argument("--quick", action="store_true", help="2^20 and 8/64 contributors only")
+    parser.add_argument("--json", type=Path, default=RESULTS / "simulate.json")
+    args = parser.parse_args()
+    inputs = load_inputs(args.measure)
+    validation = validate(args.validate, inputs)
+    model = Model(inputs, validation["per_chunk_seconds"])
+    print(
+        f"inputs: {json.dumps(inputs['machine'])}; per-chunk head {model.per_chunk_seconds:.4f} s"
+    )
+    rows = scenarios(model, args.quick)
+    result = {"inputs": inputs, "validation": validation, "predictions": rows}
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(result, indent=1))
+    plot(rows, args.json.with_suffix(".png"))
+    print(f"wrote {args.json} and {args.json.with_suffix('.png')}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,159 @@
+"""The scale model's validation table (predicted against measured) and its plot."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from bench.simulate import NETLAB, POOL, RESULTS, Model, groth16, mbit
+from bench.simulate_jobs import Knobs, simulate_job
+from bench.simulate_model import SimNode
+
+DEFAULT_PER_CHUNK_SECONDS = 0.0043
+"""docs/benchmarks.md's runner overhead per chunk, when the pool has not been measured here."""
+LOOPBACK_MBIT = 40_000
+LAB_HEAD_MBIT = 10_000
+
+
+def _pool(run: bool) -> dict | None:
+    if run:
+        from bench.simulate_measure import measure_pool
+
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        POOL.write_text(json.dumps(measure_pool(), indent=1))
+    return json.loads(POOL.read_text()) if POOL.exists() else None
+
+
+def _msm(model: Model, log_n: int, nodes: list[SimNode], head, cached: bool) -> float:
+    return simulate_job(
+        "msm",
+        1 << log_n,
+        nodes,
+        model.costs,
+        model.speeds,
+        head,
+        knobs=Knobs(audit_rate=0.0),
+        cached_bases=cached,
+    ).seconds
+
+
+def _netlab_rows(model: Model) -> list[dict]:
+    """Predictions for bench/netlab.py's rows (one-CPU contributors on capped links)."""
+    if not NETLAB.exists():
+        return []
+    body = json.loads(NETLAB.read_text())
+    rows = body.get("rows", body) if isinstance(body, dict) else body
+    out = []
+    for row in rows:
+        workload = str(row.get("workload", ""))
+        found = re.search(r"(msm|groth16)\D*(\d+)", workload)
+        if not found or not row.get("seconds"):
+            continue
+        kind, log_n = found.group(1), int(found.group(2))
+        n = int(row["contributors"])
+        nodes = [SimNode(f"lab{i}", 1, mbit(float(row["profile_mbit"]))) for i in range(n)]
+        head = model.head(LAB_HEAD_MBIT, 0.001)
+        cached = "cold" not in workload
+        if kind == "msm":
+            predicted = _msm(model, log_n, nodes, head, cached)
+        else:
+            predicted = groth16(model, log_n, nodes, head, Knobs(), cached, charge=False).seconds
+        out.append(
+            {
+                "source": "netlab",
+                "case": f"{workload} {row.get('planning', '')} {row['profile_mbit']} Mbit/s",
+                "contributors": n,
+                "measured_seconds": float(row["seconds"]),
+                "predicted_seconds": predicted,
+            }
+        )
+    return out
+
+
+def validate(run_pool: bool, inputs: dict) -> dict:
+    """Predicted against measured: the local pool (bench/pool.py's), and netlab.json's rows."""
+    pool = _pool(run_pool)
+    per_chunk = DEFAULT_PER_CHUNK_SECONDS
+    if pool and "overhead" in pool:
+        per_chunk = float(pool["overhead"]["per_chunk_seconds"])
+    model = Model(inputs, per_chunk)
+    rows: list[dict] = []
+    if pool:
+        head = model.head(LOOPBACK_MBIT, 0.0)
+        log_n = int(pool["log_n"])
+        for count, run in sorted(pool["runs"].items()):
+            nodes = [SimNode(f"n{i}", 1, mbit(LOOPBACK_MBIT)) for i in range(int(count))]
+            for label, key, cached in (
+                ("first", "first_seconds", False),
+                ("cached", "cached_seconds", True),
+            ):
+                rows.append(
+                    {
+                        "source": "local pool",
+                        "case": f"MSM 2^{log_n} bases {label}",
+                        "contributors": int(count),
+                        "measured_seconds": run[key],
+                        "predicted_seconds": _msm(model, log_n, nodes, head, cached),
+                    }
+                )
+    rows += _netlab_rows(model)
+    for row in rows:
+        row["error"] = row["predicted_seconds"] / row["measured_seconds"] - 1
+    print("validation: predicted against measured")
+    for row in rows:
+        print(
+            f"  {row['source']:>10} {row['case']:<40} {row['contributors']} nodes: "
+            f"measured {row['measured_seconds']:7.2f} s, "
+            f"predicted {row['predicted_seconds']:7.2f} s "
+            f"({row['error']:+.0%})"
+        )
+    return {
+        "per_chunk_seconds": per_chunk,
+        "pool": pool,
+        "rows": rows,
+    }
+
+
+def plot(rows: list[dict], path) -> None:
+    """Proof time and efficiency against contributors, one row of panels per size."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sizes = sorted({r["log_n"] for r in rows})
+    fig, axes = plt.subplots(len(sizes), 2, figsize=(11, 4 * len(sizes)), squeeze=False)
+    for (left, right), log_n in zip(axes, sizes, strict=True):
+        keys = sorted(
+            {(r["mix"], r["link_mbit"], r["bases"], r["max_in_flight"]) for r in rows},
+            key=str,
+        )
+        for mix, link, bases, in_flight in keys:
+            mine = sorted(
+                (
+                    r
+                    for r in rows
+                    if r["log_n"] == log_n
+                    and (r["mix"], r["link_mbit"], r["bases"], r["max_in_flight"])
+                    == (mix, link, bases, in_flight)
+                ),
+                key=lambda r: r["contributors"],
+            )
+            if not mine:
+                continue
+            style = "-" if in_flight > 8 else ":"
+            style = "--" if bases == "cold" else style
+            label = f"{mix}, {link} Mbit/s, {bases}, in-flight {in_flight}"
+            xs = [r["contributors"] for r in mine]
+            left.plot(xs, [r["seconds"] for r in mine], style, marker="o", label=label)
+            right.plot(xs, [r["efficiency"] for r in mine], style, marker="o", label=label)
+        for ax, title in ((left, "predicted proof time (s)"), (right, "parallel efficiency")):
+            ax.set_xscale("log", base=2)
+            ax.set_xlabel("contributors")
+            ax.set_title(f"Groth16 2^{log_n}: {title}")
+        left.set_yscale("log")
+        right.set_ylim(0, 1.05)
+    axes[0][1].legend(fontsize=6, loc="upper right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
