@@ -200,13 +200,19 @@ class JobRunner:
         """Idle time: load the head's kernels once, then warm nodes that joined (module doc).
 
         Never fails the runner: a warm-up that goes wrong is logged and left to the job."""
-        if not self.settings.warm_start or not self._ray_ready():
+        if not self.settings.warm_start or self._stop.is_set():
+            return
+        if self._warm:  # connects Ray once, at startup; later an idle runner never does
+            if not self._ray_ready():
+                return
+        elif not runtime.connected():
             return
         try:
             if self._warm:
                 self._warm = False
                 log.info("head kernels loaded in %.1f s (warm start)", warm_head_kernels())
-            self._node_warmer.warm_new_nodes()
+            if not self._stop.is_set():
+                self._node_warmer.warm_new_nodes()
         except Exception as exc:
             if not is_transient(exc):
                 log.warning("warm start: %s", exc)

@@ -41,6 +41,7 @@ __all__ = [
     "alive_cpu_nodes",
     "alive_node_resources",
     "calibrate_nodes",
+    "connected",
     "ensure_ray",
     "find_node_with_resource",
     "gcs_problem",
@@ -112,6 +113,11 @@ def _ensure_ray(address: str | None, timeout_seconds: float) -> None:
     finally:
         if driver_bind:
             os.environ.pop(SHIM_BIND_ENV, None)
+
+
+def connected() -> bool:
+    """Whether this process's Ray driver is connected (never connects)."""
+    return ray.is_initialized()
 
 
 def use_loopback_only() -> None:
