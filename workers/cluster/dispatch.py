@@ -78,7 +78,9 @@ def _run(
 
 BASES_REFS: OrderedDict[str, ray.ObjectRef] = OrderedDict()
 """Object references of recent MSM bases on the head, by SHA-256 (most recent last)."""
-BASES_REFS_ENTRIES = 4
+BASES_REFS_ENTRIES = 6
+"""As many as a worker caches (:data:`workers.cluster.tasks.BASES_CACHE_ENTRIES`): a proving
+key's five bases stay put between proofs."""
 
 
 _BASES_SESSION: list[str] = [""]
@@ -254,7 +256,7 @@ def run_msm_set(
     accepted = policy.on_accept
 
     def on_accept(chunk: Chunk, output: ChunkOutput, how: str) -> None:
-        if output.node_id != "head":  # the node now holds the basis (fetched or cached)
+        if cache_bases and output.node_id != "head":  # it holds the basis (fetched or cached)
             note_held(output.node_id, shipped[owner[chunk.index].name][0])
         if accepted is not None:
             accepted(chunk, output, how)

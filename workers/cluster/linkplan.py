@@ -39,7 +39,7 @@ FETCH_MIN_BYTES = 256 * 1024
 """Fetches smaller than this say more about latency than throughput: not folded in."""
 
 
-HELD_ENTRIES = 4
+HELD_ENTRIES = 6
 """Basis hashes remembered per node: as many as a worker caches
 (:data:`workers.cluster.tasks.BASES_CACHE_ENTRIES`)."""
 HELD_BASES: dict[str, OrderedDict[str, None]] = {}

@@ -230,7 +230,9 @@ def _computed(backend: str, on_gpu: Callable[[], Any], on_cpu: Callable[[], Any]
 
 BASES_CACHE: OrderedDict[str, np.ndarray] = OrderedDict()
 """MSM bases this worker process holds, by SHA-256 of their bytes (most recent last)."""
-BASES_CACHE_ENTRIES = 4
+BASES_CACHE_ENTRIES = 6
+"""A Groth16 proving key's five bases and one more: with fewer, the five cycle through the
+least-recently-used cache and every proof pulls them all again."""
 
 
 def cached_bases(sha256: str, box: list[ray.ObjectRef]) -> tuple[np.ndarray, int]:
