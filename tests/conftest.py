@@ -7,11 +7,13 @@ dropped afterwards; skipped with the reason when the server is unreachable).
 ``engine`` creates every registered SQLModel table there; ``session`` is a
 :class:`sqlmodel.Session` on it.
 
-pytest-xdist (the README's command runs ``-n 2 --dist loadgroup``): every worker has its
-own Ray cluster (the session fixture), temp dirs and PostgreSQL databases, and its own
-Redis for the PostgreSQL pools (tests/redis_server.py).  The tests of a module with a
-module-scoped fixture (a head process, a proving key) run on one worker, so that fixture is
-built once (:func:`pytest_collection_modifyitems`); the slowest tests are handed out first.
+pytest-xdist (the README's command runs ``-n 2 --dist loadfile --no-loadscope-reorder``):
+every worker has its own Ray cluster (the session fixture), temp dirs and PostgreSQL
+databases, and its own Redis for the PostgreSQL pools (tests/redis_server.py).  A test file
+runs on one worker, so a module-scoped fixture (a head process, a lab, a proving key) is
+built once; the slowest files are handed out first (:data:`SLOW_FIRST`).  (``--dist
+loadgroup`` does not group with pytest 9.2: xdist 3.8 renames ``item._nodeid``, which
+pytest no longer reads.)
 """
 
 from __future__ import annotations
@@ -54,56 +56,39 @@ hypothesis_settings.register_profile(
 )
 hypothesis_settings.load_profile("proverpool")
 
-#: Test files (or node ids) that take tens of seconds: started first under pytest-xdist,
-#: so that no worker is left with one of them at the end while the other idles.
+#: The test files that take longest (seconds of a ``-n 2`` run on a loaded 2-core machine,
+#: most first).  Under pytest-xdist they are collected first, and ``--dist loadfile
+#: --no-loadscope-reorder`` hands files out in collection order, so no worker is left with
+#: one of them at the end while the other idles.
 SLOW_FIRST = (
-    "tests/pool_api/test_hardening_08_healthz_ray.py::test_killed_raylet",
-    "tests/pool_api/test_hardening_07_ray_bind_address.py",
-    "tests/pool_api/test_hardening_06_private_local_ray.py",
-    "tests/workers/test_gpu_compile.py",
-    "tests/pool_api/test_runner_kill.py",
-    "tests/e2e/test_demo.py",
-    "tests/pool_api/test_hardening_09_db_outage_retry.py",
-    "tests/e2e/test_join.py",
-    "tests/pool_api/test_runner_faults.py",
-    "tests/pool_api/test_hardening_05_ntt_result_canonical.py",
-    "tests/pool_api/test_schemathesis.py",
-    "tests/pool_api/test_runner_cli.py",
-    "tests/pool_api/test_runner_gpu.py",
-    "tests/pool_api/test_runner_trust.py",
-    "tests/pool_api/test_unavailable.py",
-    "tests/pool_api/test_hardening_19_fake_nodes.py",
+    "tests/netlab/test_netlab_pool.py",  # 130 (one lab and pool for the module)
+    "tests/accounting/test_ledger.py",  # 99
+    "tests/pool_api/test_runner_kill.py",  # 86
+    "tests/pool_api/test_hardening_05_ntt_result_canonical.py",  # 86
+    "tests/pool_api/test_runner_faults.py",  # 81
+    "tests/workers/test_gpu_compile.py",  # 75 (nvcc, where it exists)
+    "tests/pool_api/test_bad_input.py",  # 64
+    "tests/e2e/test_join.py",  # 59
+    "tests/pool_api/test_jobs.py",  # 51
+    "tests/pool_api/test_hardening_19_fake_nodes.py",  # 50
+    "tests/accounting/test_references.py",  # 48
+    "tests/pool_api/test_runner_cli.py",  # 43
+    "tests/pool_api/test_hardening_06_private_local_ray.py",  # 41
+    "tests/pool_api/test_groth16_jobs.py",  # 41
+    "tests/pool_api/test_hardening_09_db_outage_retry.py",  # 40
+    "tests/accounting/test_operations.py",  # 38
 )
 
 
 def _slow_rank(item: pytest.Item) -> int:
-    for rank, prefix in enumerate(SLOW_FIRST):
-        if item.nodeid.startswith(prefix):
-            return rank
-    return len(SLOW_FIRST)
+    path = item.nodeid.split("::")[0]
+    return SLOW_FIRST.index(path) if path in SLOW_FIRST else len(SLOW_FIRST)
 
 
-def _has_module_fixture(item: pytest.Item) -> bool:
-    info = getattr(item, "_fixtureinfo", None)
-    if info is None:
-        return False
-    return any(
-        fixturedef.scope in ("module", "class")
-        for fixturedefs in info.name2fixturedefs.values()
-        for fixturedef in fixturedefs
-    )
-
-
-@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Under pytest-xdist: one ``xdist_group`` per module that has a module-scoped fixture
-    (``--dist loadgroup`` then runs that module on one worker), slow tests first."""
-    if not os.environ.get("PYTEST_XDIST_WORKER"):
-        return
-    for item in items:
-        if item.get_closest_marker("xdist_group") is None and _has_module_fixture(item):
-            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
-    items.sort(key=_slow_rank)  # stable: the rest keeps its order
+    """Under pytest-xdist: the slowest test files first (:data:`SLOW_FIRST`)."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        items.sort(key=_slow_rank)  # stable: the rest keeps its order
 
 
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
