@@ -1,7 +1,7 @@
 """Groth16 proving side by side: snarkjs, groth16py, our prover and the pool.
 
-Usage: ``python bench/groth16.py [--powers 12 16 18 20] [--repeat N] [--pool-nodes 1 2]
-[--stream 20] [--json PATH]``
+Usage: ``python bench/groth16.py [--powers 12 16 18 20] [--repeat N] [--snarkjs-repeat N]
+[--pool-nodes 1 2] [--stream 20] [--json PATH]``
 
 For each domain size 2^k: the circuit ``tests/fixtures/groth16/chain.circom.in`` with
 ``2^k − 536`` steps (one R1CS constraint each; 2^12 is the committed fixture ``chain12``,
@@ -139,14 +139,22 @@ def run_power(power: int, args: argparse.Namespace) -> dict:
     repeat = ("--repeat", str(max(1, args.repeat)))
     provers: dict[str, dict] = {}
     started = time.perf_counter()
-    provers["snarkjs"] = time_snarkjs(zkey, wtns, max(1, args.repeat))
-    provers["groth16py"] = run_child("groth16py", zkey, wtns, *repeat, "--n-public", str(n_public))
-    provers["ours"] = run_child("ours", zkey, wtns, *repeat, "--stream", str(stream))
-    for nodes in args.pool_nodes:
-        if nodes > 0:
-            provers[f"pool_{nodes}"] = run_child(
-                "pool", zkey, wtns, *repeat, "--nodes", str(nodes), "--stream", str(stream)
-            )
+    runs = {
+        "snarkjs": lambda: time_snarkjs(zkey, wtns, max(1, args.snarkjs_repeat or args.repeat)),
+        "groth16py": lambda: run_child(
+            "groth16py", zkey, wtns, *repeat, "--n-public", str(n_public)
+        ),
+        "ours": lambda: run_child("ours", zkey, wtns, *repeat, "--stream", str(stream)),
+    }
+    for nodes in (n for n in args.pool_nodes if n > 0):
+        runs[f"pool_{nodes}"] = lambda nodes=nodes: run_child(
+            "pool", zkey, wtns, *repeat, "--nodes", str(nodes), "--stream", str(stream)
+        )
+    for name, run in runs.items():
+        t0 = time.perf_counter()
+        provers[name] = run()
+        failed = " FAILED" if provers[name].get("error") else ""
+        print(f"2^{power} {name}: {time.perf_counter() - t0:.0f} s{failed}", flush=True)
     check(vkey, provers)
     seconds = time.perf_counter() - started
     print(f"2^{power}: done in {seconds:.0f} s", flush=True)
@@ -157,6 +165,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--powers", type=int, nargs="+", default=[12, 16])
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--snarkjs-repeat", type=int, default=0, help="snarkjs' repeats (0: --repeat)"
+    )
     parser.add_argument("--json", type=Path, default=DEFAULT_JSON)
     parser.add_argument("--build-dir", type=Path, default=BUILD_DIR)
     parser.add_argument(
