@@ -1,6 +1,7 @@
 """Scale model: proof time and parallel efficiency for 8, 64 and 512 contributors, predicted.
 
-Usage: ``python bench/simulate.py [--measure] [--validate] [--quick] [--json PATH]``
+Usage: ``python bench/simulate.py [--measure] [--validate] [--log-n 20 22]
+[--contributors 8 64 512] [--json PATH] [--merge RUN.json ...]``
 
 A discrete-event simulation that drives the pool's real planner
 (:mod:`workers.cluster.sizing`) and real scheduler loop (:func:`run_placed`, through the
@@ -157,19 +158,18 @@ def scenario(model: Model, log_n: int, n: int, mix: str, link: float, cached: bo
     }
 
 
-def scenarios(model: Model, quick: bool) -> list[dict]:
+def scenarios(model: Model, sizes: list[int], counts: list[int]) -> list[dict]:
+    """Every link and mix at 8 and 64 contributors; at 512 (whose runs take minutes: the
+    real loop's placement is O(nodes × tasks in flight)) 100 Mbit/s only."""
     rows = []
-    sizes = (20,) if quick else (20, 22)
-    counts = (8, 64) if quick else CONTRIBUTORS
     for log_n in sizes:
         for n in counts:
             for mix in ("cpu", "gpu"):
-                for link in LINKS_MBIT:
-                    for raised in (False, True):
-                        rows.append(scenario(model, log_n, n, mix, link, True, raised))
-                        print(_row(rows[-1]), flush=True)
-                rows.append(scenario(model, log_n, n, mix, 100, False, True))
-                print(_row(rows[-1]), flush=True)
+                cases = [(link, True, True) for link in LINKS_MBIT if n < 512 or link == 100]
+                cases += [(100, True, False), (100, False, True)]
+                for link, cached, raised in cases:
+                    rows.append(scenario(model, log_n, n, mix, link, cached, raised))
+                    print(_row(rows[-1]), flush=True)
     return rows
 
 
@@ -189,16 +189,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--measure", action="store_true", help="measure the inputs again")
     parser.add_argument("--validate", action="store_true", help="run the local pool too")
-    parser.add_argument("--quick", action="store_true", help="2^20 and 8/64 contributors only")
+    parser.add_argument("--log-n", type=int, nargs="+", default=[20, 22])
+    parser.add_argument("--contributors", type=int, nargs="+", default=list(CONTRIBUTORS))
+    parser.add_argument("--merge", type=Path, nargs="+", help="only merge these runs' JSON")
     parser.add_argument("--json", type=Path, default=RESULTS / "simulate.json")
     args = parser.parse_args()
     inputs = load_inputs(args.measure)
     validation = validate(args.validate, inputs)
-    model = Model(inputs, validation["per_chunk_seconds"])
+    model = Model(inputs, validation["head_cpu_per_chunk_seconds"])
     print(
         f"inputs: {json.dumps(inputs['machine'])}; per-chunk head {model.per_chunk_seconds:.4f} s"
     )
-    rows = scenarios(model, args.quick)
+    if args.merge:
+        rows = [r for path in args.merge for r in json.loads(path.read_text())["predictions"]]
+    else:
+        rows = scenarios(model, args.log_n, args.contributors)
     result = {"inputs": inputs, "validation": validation, "predictions": rows}
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(result, indent=1))

@@ -3,7 +3,8 @@
 :func:`simulate_job` does what the runner does for an MSM or a Groth16 job
 (:mod:`pool_api.runner.msm`, :mod:`pool_api.runner.groth16`,
 :func:`workers.cluster.dispatch.run_msm_set`) with the same code where it decides anything:
-node offers with calibrated speeds → :func:`choose_msm_plan` / :func:`choose_groth16_plan`
+node offers with calibrated speeds, links and the bases they hold → :func:`choose_msm_plan` /
+:func:`choose_groth16_plan` (link-aware unless ``Knobs.link_aware`` is off)
 → the chunks (:func:`pool_api.runner.groth16.plan_chunks`) and their placement → an audit
 sample → a :class:`Policy` → :func:`run_placed`, costliest chunks first, with a Groth16
 proof's H chunks joining late (once the head has computed H's scalars).  Only the tasks are
@@ -24,6 +25,7 @@ from bench.simulate_model import HeadModel, SimBackend, SimNode, TaskSpec
 from pool_api.runner.groth16 import MSM_CURVES, plan_chunks
 from workers.cluster import sizing, verify
 from workers.cluster.calibration import gpu_key
+from workers.cluster.linkplan import LINK_KEY, MsmLoad
 from workers.cluster.plan import Chunk
 from workers.cluster.scheduler import Policy, run_placed
 from workers.cluster.sizing import NodeOffer
@@ -74,6 +76,7 @@ class Knobs:
     audit_rate: float = 0.05
     straggler_factor: float = 4.0
     straggler_min_seconds: float = 2.0
+    link_aware: bool = True
 
 
 @dataclass(frozen=True)
@@ -97,16 +100,17 @@ class Outcome:
     accepted_on: dict[str, int]
 
 
-def _offers(nodes: Sequence[SimNode], speeds: Speeds) -> list[NodeOffer]:
+def _offers(nodes: Sequence[SimNode], speeds: Speeds, holds: Sequence[str]) -> list[NodeOffer]:
+    """The nodes as the runner offers them: calibrated speeds, the measured link (which
+    only a link-aware plan reads) and the bases each holds."""
     offers = []
     for node in nodes:
         node_speeds = {"msm": speeds.cpu_msm * node.cpu_factor}
+        node_speeds[LINK_KEY] = node.link_bytes_per_second
         if node.gpus and speeds.gpu_msm:
             node_speeds[gpu_key("msm")] = speeds.gpu_msm
-        extra = {}
-        if "link_bytes_per_second" in getattr(NodeOffer, "__dataclass_fields__", {}):
-            extra["link_bytes_per_second"] = node.link_bytes_per_second  # link-aware planning
-        offers.append(NodeOffer(node.node_id, node.slots, node.gpus, node_speeds, **extra))
+        offer = NodeOffer(node.node_id, node.slots, node.gpus, node_speeds, frozenset(holds))
+        offers.append(offer)
     return offers
 
 
@@ -128,22 +132,22 @@ def simulate_job(
     """One ``kind`` job (``"msm"`` on ``bn254_g1``, or ``"groth16"``: five MSMs of
     ``n_points``) on ``nodes``; ``h_seconds``: when H's chunks join, ``tail_seconds``: the
     head's work after the last chunk (assembly, pairing check)."""
-    offers = _offers(nodes, speeds)
-    gpu_g1 = driver.supported("msm", "bn254_g1")
+    curves = {"msm": "bn254_g1"} if kind == "msm" else dict(MSM_CURVES)
+    offers = _offers(nodes, speeds, list(curves) if cached_bases else [])
     common = {
-        "gpu_supported": gpu_g1,
+        "gpu_supported": driver.supported("msm", "bn254_g1"),
         "chunks_per_node": knobs.chunks_per_node,
         "min_chunk_points": knobs.msm_min_chunk_points,
+        "link_aware": knobs.link_aware,
     }
     if kind == "msm":
-        plan = sizing.choose_msm_plan("bn254_g1", n_points, offers, **common)
+        plan = sizing.choose_msm_plan("bn254_g1", n_points, offers, bases_sha256="msm", **common)
         phases = {"msm": plan.msm_chunks("bn254_g1", n_points)}
-        curves = {"msm": "bn254_g1"}
     else:
         sizes = dict.fromkeys(MSM_CURVES, n_points)
-        plan = sizing.choose_groth16_plan(sizes, offers, **common)
+        loads = [MsmLoad(curve, n_points, name) for name, curve in MSM_CURVES.items()]
+        plan = sizing.choose_groth16_plan(sizes, offers, loads=loads, **common)
         phases = plan_chunks(sizes, plan)
-        curves = dict(MSM_CURVES)
     on_gpu = [driver.supported("msm", curves[name]) for name in phases]
     preferred, gpu_chunks = plan.placement(list(phases.values()), on_gpu)
     name_of = {c.index: name for name, chunks in phases.items() for c in chunks}
@@ -178,8 +182,14 @@ def simulate_job(
         )
         return backend.submit(chunk.index, node_id, spec)
 
+    def settle(chunk: Chunk) -> object:
+        """A chunk no other owner can audit: recomputed on the head, in the loop's thread."""
+        backend.busy_head(costs.cpu_seconds(curves[name_of[chunk.index]], chunk.size))
+        return ("sum", chunk.index)
+
     policy = Policy(
         nodes=lambda: {n.node_id: n.slots for n in nodes},
+        settle=settle,
         max_in_flight=knobs.max_in_flight,
         audit=audit,
         preferred=dict(preferred),

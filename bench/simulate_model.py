@@ -16,9 +16,10 @@ and the backend answers in virtual time.  A chunk task, once submitted (the head
 
 Transfers are fluid flows: each node's link is shared fairly among its flows, and the head's
 uplink among all of them (max-min fair), so many nodes fetching at once find the head's
-uplink the bottleneck.  The scheduler's own Python time between backend calls can be charged
-to the virtual clock (``charge_loop=True``): the head's loop is one thread, and at hundreds
-of nodes its placement work is part of the proof time.
+uplink the bottleneck.  The scheduler's own Python time between backend calls (this thread's
+CPU time, so the machine's other load does not count) can be charged to the virtual clock
+(``charge_loop=True``): the head's loop is one thread, and at hundreds of nodes its
+placement work is part of the proof time.
 """
 
 from __future__ import annotations
@@ -150,13 +151,13 @@ class SimBackend:
     # --- the loop's time ---------------------------------------------------------------
     def _enter(self) -> None:
         if self._left_at is not None:
-            spent = time.perf_counter() - self._left_at
+            spent = time.thread_time() - self._left_at
             self.loop_seconds += spent
             if self.charge_loop:
                 self._advance(self.clock + spent)
 
     def _leave(self) -> None:
-        self._left_at = time.perf_counter()
+        self._left_at = time.thread_time()
 
     # --- TaskBackend -------------------------------------------------------------------
     def place(self, node_id: str) -> str:
@@ -211,6 +212,10 @@ class SimBackend:
     def at(self, when: float, action: Callable[[], None]) -> None:
         """Run ``action`` at virtual time ``when`` (a head-side computation finishing)."""
         heapq.heappush(self.events, (when, next(self.ids), action))
+
+    def busy_head(self, seconds: float) -> None:
+        """The loop's thread computes for ``seconds`` (a chunk settled on the head)."""
+        self._advance(self.clock + seconds)
 
     def submit(self, chunk_index: int, node_id: str, spec: TaskSpec) -> int:
         """Start a chunk task on ``node_id``; its ref."""

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import json
 import re
+import statistics
 
 from bench.simulate import NETLAB, POOL, RESULTS, Model, groth16, mbit
-from bench.simulate_jobs import Knobs, simulate_job
+from bench.simulate_jobs import Costs, Knobs, simulate_job
 from bench.simulate_model import SimNode
 
 DEFAULT_PER_CHUNK_SECONDS = 0.0043
 """docs/benchmarks.md's runner overhead per chunk, when the pool has not been measured here."""
 LOOPBACK_MBIT = 40_000
+UNAUDITED = Knobs(audit_rate=0.0)
+"""bench/pool.py's runs: audits off."""
 LAB_HEAD_MBIT = 10_000
 
 
@@ -24,15 +27,23 @@ def _pool(run: bool) -> dict | None:
     return json.loads(POOL.read_text()) if POOL.exists() else None
 
 
-def _msm(model: Model, log_n: int, nodes: list[SimNode], head, cached: bool) -> float:
+def _msm(
+    model: Model,
+    log_n: int,
+    nodes: list[SimNode],
+    head,
+    cached: bool,
+    costs: Costs | None = None,
+    knobs: Knobs = UNAUDITED,
+) -> float:
     return simulate_job(
         "msm",
         1 << log_n,
         nodes,
-        model.costs,
+        costs or model.costs,
         model.speeds,
         head,
-        knobs=Knobs(audit_rate=0.0),
+        knobs=knobs,
         cached_bases=cached,
     ).seconds
 
@@ -54,10 +65,11 @@ def _netlab_rows(model: Model) -> list[dict]:
         nodes = [SimNode(f"lab{i}", 1, mbit(float(row["profile_mbit"]))) for i in range(n)]
         head = model.head(LAB_HEAD_MBIT, 0.001)
         cached = "cold" not in workload
+        knobs = Knobs(audit_rate=0.0, link_aware=row.get("planning") != "blind")  # netlab_drive's
         if kind == "msm":
-            predicted = _msm(model, log_n, nodes, head, cached)
+            predicted = _msm(model, log_n, nodes, head, cached, knobs=knobs)
         else:
-            predicted = groth16(model, log_n, nodes, head, Knobs(), cached, charge=False).seconds
+            predicted = groth16(model, log_n, nodes, head, knobs, cached, charge=False).seconds
         out.append(
             {
                 "source": "netlab",
@@ -70,32 +82,44 @@ def _netlab_rows(model: Model) -> list[dict]:
     return out
 
 
+def _pool_rows(model: Model, pool: dict) -> list[dict]:
+    """Each local run predicted from its own chunks' compute seconds (the machine's load
+    moves them from run to run): the first run pulls the bases, the others find them cached."""
+    head = model.head(LOOPBACK_MBIT, 0.0)
+    log_n, rows = int(pool["log_n"]), []
+    for count, runs in sorted(pool["runs"].items()):
+        nodes = [SimNode(f"n{i}", 1, mbit(LOOPBACK_MBIT)) for i in range(int(count))]
+        predicted = []
+        for i, run in enumerate(runs):
+            points = statistics.mean(run["chunk_points"])
+            costs = Costs(cpu={"bn254_g1": [(points, statistics.mean(run["chunk_seconds"]))]})
+            seconds = _msm(model, log_n, nodes, head, cached=i > 0, costs=costs)
+            predicted.append(seconds)
+        for label, pick in (("first", slice(0, 1)), ("cached", slice(1, None))):
+            rows.append(
+                {
+                    "source": "local pool",
+                    "case": f"MSM 2^{log_n} bases {label} (median of {len(runs[pick])})",
+                    "contributors": int(count),
+                    "measured_seconds": statistics.median(r["seconds"] for r in runs[pick]),
+                    "predicted_seconds": statistics.median(predicted[pick]),
+                }
+            )
+    return rows
+
+
 def validate(run_pool: bool, inputs: dict) -> dict:
     """Predicted against measured: the local pool (bench/pool.py's), and netlab.json's rows."""
     pool = _pool(run_pool)
-    per_chunk = DEFAULT_PER_CHUNK_SECONDS
-    if pool and "overhead" in pool:
+    per_chunk = head_cpu = DEFAULT_PER_CHUNK_SECONDS
+    if pool and "overhead" in pool:  # wall time, under the load the runs had
         per_chunk = float(pool["overhead"]["per_chunk_seconds"])
+    if pool and "head_cpu_per_chunk_seconds" in pool:  # for the predictions: a quiet head
+        head_cpu = float(pool["head_cpu_per_chunk_seconds"])
     model = Model(inputs, per_chunk)
     rows: list[dict] = []
     if pool:
-        head = model.head(LOOPBACK_MBIT, 0.0)
-        log_n = int(pool["log_n"])
-        for count, run in sorted(pool["runs"].items()):
-            nodes = [SimNode(f"n{i}", 1, mbit(LOOPBACK_MBIT)) for i in range(int(count))]
-            for label, key, cached in (
-                ("first", "first_seconds", False),
-                ("cached", "cached_seconds", True),
-            ):
-                rows.append(
-                    {
-                        "source": "local pool",
-                        "case": f"MSM 2^{log_n} bases {label}",
-                        "contributors": int(count),
-                        "measured_seconds": run[key],
-                        "predicted_seconds": _msm(model, log_n, nodes, head, cached),
-                    }
-                )
+        rows += _pool_rows(model, pool)
     rows += _netlab_rows(model)
     for row in rows:
         row["error"] = row["predicted_seconds"] / row["measured_seconds"] - 1
@@ -109,6 +133,7 @@ def validate(run_pool: bool, inputs: dict) -> dict:
         )
     return {
         "per_chunk_seconds": per_chunk,
+        "head_cpu_per_chunk_seconds": head_cpu,
         "pool": pool,
         "rows": rows,
     }
