@@ -17,6 +17,9 @@ learns each node's link as the pool does (a probe, then the bases its chunks pul
 :func:`workers.cluster.linkplan.fold_link`) and each node's speed from its chunks.  The
 contributors used are the first ``k``; the others are idle (their Ray nodes stay up).
 
+A fourth profile, ``mixed`` (``profile_mbit`` 0, written apart under ``mixed``), puts one
+contributor on each link (c1 1000, c2 100, c3 20 Mbit/s): there the plans differ.
+
 Cases: ``msm18_cold`` (a basis no node holds: every node that gets a chunk pulls 16 MiB),
 ``msm18_cached`` (every contributor in the run already holds it, after a warm-up run),
 ``groth16_16`` (chain16, the proving key's five bases held after a warm-up: one key, many
@@ -45,6 +48,8 @@ RESULTS = ROOT / "bench" / "results"
 BUILD = RESULTS / "groth16_build" / "dev"
 FIXTURES = ROOT / "tests" / "fixtures" / "groth16"
 PROFILES = (1000, 100, 20)
+MIXED = {"c1": 1000, "c2": 100, "c3": 20}
+"""The mixed profile: one contributor on each kind of link (where the plans differ)."""
 CONTRIBUTORS = ("c1", "c2", "c3")
 RAY_PORT = 6380  # the lab's head host has its own ports; never Ray's default 6379
 MARK = "netlab_"
@@ -216,10 +221,16 @@ def plot(rows: list[dict], path: Path) -> bool:
     return True
 
 
-def write(rows: list[dict], path: Path, meta: dict) -> None:
+def write(rows: list[dict], mixed: list[dict], path: Path, meta: dict) -> None:
+    """``rows`` (uniform profiles) and, apart, the mixed profile's rows (``profile_mbit``
+    0; efficiency against c1 alone, on its 1000 Mbit/s link)."""
     efficiencies(rows)
+    efficiencies(mixed)
+    body = {**meta, "rows": rows}
+    if mixed:
+        body["mixed"] = {"links_mbit": MIXED, "rows": mixed}
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({**meta, "rows": rows}, indent=1) + "\n")
+    path.write_text(json.dumps(body, indent=1) + "\n")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -234,11 +245,12 @@ def run(args: argparse.Namespace) -> int:
     if not circuit.with_suffix(".zkey").exists():
         print(f"{circuit}.zkey is missing: python bench/build_circuits.py --powers 16")
         return 2
-    profiles = [int(p) for p in args.profiles.split(",")] if args.profiles else list(PROFILES)
+    profiles = [int(p) for p in args.profiles.split(",")] if args.profiles else [*PROFILES, 0]
     if args.quick and not args.profiles:
         profiles = [100]
     print(OVERSUBSCRIBED)
     rows: list[dict] = []
+    mixed: list[dict] = []
     meta = {
         "machine": "2 cores; contributors are one-CPU Ray nodes in network namespaces",
         "note": OVERSUBSCRIBED,
@@ -248,31 +260,37 @@ def run(args: argparse.Namespace) -> int:
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="pp-nl-in-") as work:
         bases, scalars = _inputs(Path(work), log_msm)
-        profile = {"head": None, **{c: float(profiles[0]) for c in CONTRIBUTORS}}
+        profile = {"head": None, **{c: float(profiles[0] or MIXED[c]) for c in CONTRIBUTORS}}
         temps: list[Path] = []
         with _removed(temps), Lab(profile_mbit=profile) as lab:
             _start_ray(lab, ["head", *CONTRIBUTORS], temps)
             for mbit in profiles:
                 for host in CONTRIBUTORS:
-                    lab.set_rate(host, float(mbit))
+                    lab.set_rate(host, float(mbit or MIXED[host]))
                 out = lab.host("head").home / f"rows-{mbit}.json"
                 argv = [
                     sys.executable, "-m", "bench.netlab", "drive", "--address",
                     f"{lab.address('head')}:{RAY_PORT}", "--profile", mbit, "--bases", bases,
                     "--scalars", scalars, "--circuit", circuit, "--out", out,
+                    "--repeat", args.repeat,
                 ]  # fmt: skip
                 log = lab.host("head").home / f"drive-{mbit}.log"
                 driver = lab.popen("head", argv, env={"PYTHONPATH": str(ROOT)}, log=log, cwd=ROOT)
                 if driver.wait(timeout=1800) != 0 or not out.exists():
                     print(f"driver at {mbit} Mbit/s failed:\n{log.read_text()[-4000:]}")
                     return 1
-                rows += json.loads(out.read_text())
-                write(rows, args.out, meta)
+                (rows if mbit else mixed).extend(json.loads(out.read_text()))
+                write(rows, mixed, args.out, meta)
                 print(f"{mbit} Mbit/s done ({time.monotonic() - started:.0f} s)", flush=True)
-    write(rows, args.out, meta)
+    write(rows, mixed, args.out, meta)
     print(table(rows))
     for line in targets(rows):
         print(" ", line)
+    if mixed:
+        print(f"mixed links {MIXED} (profile 0; efficiency against c1 alone):")
+        print(table(mixed))
+        for line in targets(mixed):
+            print(" ", line)
     if plot(rows, args.plot):
         print(f"plot: {args.plot}")
     print(f"rows: {args.out}")
@@ -289,7 +307,9 @@ def main(argv: list[str] | None = None) -> int:
     drive.add_argument("--scalars", type=Path, required=True)
     drive.add_argument("--circuit", type=Path, required=True, help="chainN (.zkey, .w1.wtns)")
     drive.add_argument("--out", type=Path, required=True)
+    drive.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--quick", action="store_true", help="MSM 2^16, chain12, 100 Mbit/s")
+    parser.add_argument("--repeat", type=int, default=2, help="timed runs per case (fastest)")
     parser.add_argument("--profiles", help="comma-separated Mbit/s (default 1000,100,20)")
     parser.add_argument("--out", type=Path, default=RESULTS / "netlab.json")
     parser.add_argument("--plot", type=Path, default=RESULTS / "netlab.png")

@@ -229,6 +229,18 @@ def size_for_slots(
     return SlotSizing(tuple(relative), tuple(nodes), frozenset(gpu_positions))
 
 
+def _same_as_median(values: Sequence[float | None]) -> list[float | None]:
+    """``values`` as they are, or all the known ones set to their median when every one is
+    within :data:`SAME_SPEED` of it (measurement noise, not different machines or links)."""
+    known = sorted(v for v in values if v)
+    if not known:
+        return list(values)
+    median = known[len(known) // 2]
+    if all(SAME_SPEED[0] <= v / median <= SAME_SPEED[1] for v in known):
+        return [median if v else v for v in values]
+    return list(values)
+
+
 def size_by_links(
     offers: Sequence[NodeOffer],
     loads: Sequence[MsmLoad],
@@ -247,13 +259,13 @@ def size_by_links(
     if not offers or not known:
         return None
     typical = known[len(known) // 2]
+    cpu = _same_as_median([o.speeds.get("msm") or typical for o in offers])
+    links = _same_as_median([o.speeds.get(LINK_KEY) for o in offers])
     costed: list[NodeCost] = []
-    for offer in offers:
+    for offer, cpu_speed, link in zip(offers, cpu, links, strict=True):
         gpu_speed = offer.speeds.get(gpu_key("msm")) if gpu_supported else None
         gpu_slots = min(offer.gpus, offer.slots) if gpu_speed else 0
-        cpu_speed = offer.speeds.get("msm") or typical
         speeds = [float(gpu_speed or 0.0)] * gpu_slots + [cpu_speed] * (offer.slots - gpu_slots)
-        link = offer.speeds.get(LINK_KEY)
         costed.append(NodeCost(offer.node_id, tuple(speeds), link, offer.holds, gpu_slots))
     by_id = {c.node_id: c for c in costed}
     for tried_rounds in dict.fromkeys((rounds, 1)):
