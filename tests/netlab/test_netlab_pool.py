@@ -38,6 +38,9 @@ CIRCUIT = "chain12"
 HEAD_ENV = {
     "PROVERPOOL_MSM_MIN_CHUNK_POINTS": "64",  # a small circuit still splits over both nodes
     "PROVERPOOL_TEST_MODE": "true",  # bob's chunks are slowed down (below)
+    # Link-aware plans keep a proof this small on one node (and bob's slowed chunks make
+    # him the slow one): plan link-blind so both contributors get chunks.
+    "PROVERPOOL_LINK_AWARE": "false",
 }
 BOB_ENV = {"PROVERPOOL_TEST_SLOWDOWN_FACTOR": "3"}  # his chunks are in flight when he dies
 
