@@ -1,7 +1,7 @@
 """Scale model: proof time and parallel efficiency for 8, 64 and 512 contributors, predicted.
 
 Usage: ``python bench/simulate.py [--measure] [--validate] [--log-n 20 22]
-[--contributors 8 64 512] [--json PATH] [--merge RUN.json ...]``
+[--contributors 8 64 512] [--knobs default raised tuned] [--json PATH] [--merge RUN.json ...]``
 
 A discrete-event simulation that drives the pool's real planner
 (:mod:`workers.cluster.sizing`) and real scheduler loop (:func:`run_placed`, through the
@@ -10,8 +10,9 @@ speeds (:mod:`bench.simulate_jobs`).  Contributors have 4 CPU slots each (speeds
 1.25 × this machine's core); in the ``gpu`` mix every fourth one also has an H200.  Links are
 20, 100 or 500 Mbit/s per contributor, the head's uplink 1 Gbit/s, 30 ms round trips.
 Groth16 at 2^20 and 2^22 (five MSMs of that many points), bases cached (a proving key
-already used: the steady state) and cold (the first proof on a key), under the pool's
-default settings (``PROVERPOOL_MAX_IN_FLIGHT`` 8) and with ``max_in_flight`` raised to 256.
+already used: the steady state) and cold (the first proof on a key), under three settings
+(:data:`KNOBS`): the pool's defaults (``PROVERPOOL_MAX_IN_FLIGHT`` 8), ``max_in_flight``
+raised to 256, and that with 2^14-point chunks at least.
 The scheduler's own Python time is charged to the virtual clock (its placement work grows
 with nodes × tasks in flight).
 
@@ -51,7 +52,13 @@ SLOTS = 4
 FACTORS = (0.75, 1.0, 1.25)
 HEAD_UPLINK_MBIT = 1000
 RTT_SECONDS = 0.03
-RAISED_IN_FLIGHT = 256
+KNOBS = {
+    "default": Knobs(),
+    "raised": Knobs(max_in_flight=256),
+    "tuned": Knobs(max_in_flight=256, msm_min_chunk_points=1 << 14),
+}
+"""The pool's defaults; ``PROVERPOOL_MAX_IN_FLIGHT`` raised to 256; and that with
+``PROVERPOOL_MSM_MIN_CHUNK_POINTS`` 2^14 (fewer, larger chunks: less head work per proof)."""
 
 
 def mbit(rate: float) -> float:
@@ -124,9 +131,9 @@ def groth16(model: Model, log_n: int, nodes, head, knobs: Knobs, cached: bool, c
     )
 
 
-def scenario(model: Model, log_n: int, n: int, mix: str, link: float, cached: bool, raised: bool):
+def scenario(model: Model, log_n: int, n: int, mix: str, link: float, cached: bool, knob: str):
     head = model.head(HEAD_UPLINK_MBIT, RTT_SECONDS)
-    knobs = Knobs(max_in_flight=RAISED_IN_FLIGHT) if raised else Knobs()
+    knobs = KNOBS[knob]
     nodes = contributors(n, mix, link, seed=n)
     started = time.perf_counter()
     outcome = groth16(model, log_n, nodes, head, knobs, cached, charge=True)
@@ -142,7 +149,9 @@ def scenario(model: Model, log_n: int, n: int, mix: str, link: float, cached: bo
         "mix": mix,
         "link_mbit": link,
         "bases": "cached" if cached else "cold",
+        "knobs": knob,
         "max_in_flight": knobs.max_in_flight,
+        "min_chunk_points": knobs.msm_min_chunk_points,
         "seconds": outcome.seconds,
         "best_single_seconds": min(solo.values()),
         "efficiency": ideal / outcome.seconds,
@@ -158,25 +167,26 @@ def scenario(model: Model, log_n: int, n: int, mix: str, link: float, cached: bo
     }
 
 
-def scenarios(model: Model, sizes: list[int], counts: list[int]) -> list[dict]:
-    """Every link and mix at 8 and 64 contributors; at 512 (whose runs take minutes: the
-    real loop's placement is O(nodes × tasks in flight)) 100 Mbit/s only."""
+def scenarios(model: Model, sizes: list[int], counts: list[int], knobs: list[str]) -> list[dict]:
+    """For each of ``knobs``: every link at 8 and 64 contributors, at 512 (whose runs take
+    minutes: the real loop's placement is O(nodes × tasks in flight)) 100 Mbit/s only;
+    with cold bases at 100 Mbit/s."""
     rows = []
     for log_n in sizes:
         for n in counts:
             for mix in ("cpu", "gpu"):
-                cases = [(link, True, True) for link in LINKS_MBIT if n < 512 or link == 100]
-                cases += [(100, True, False), (100, False, True)]
-                for link, cached, raised in cases:
-                    rows.append(scenario(model, log_n, n, mix, link, cached, raised))
-                    print(_row(rows[-1]), flush=True)
+                for knob in knobs:
+                    cases = [(link, True) for link in LINKS_MBIT if n < 512 or link == 100]
+                    for link, cached in [*cases, (100, False)]:
+                        rows.append(scenario(model, log_n, n, mix, link, cached, knob))
+                        print(_row(rows[-1]), flush=True)
     return rows
 
 
 def _row(r: dict) -> str:
     return (
         f"2^{r['log_n']} {r['contributors']:>4} {r['mix']:>3} {r['link_mbit']:>4} Mbit/s "
-        f"{r['bases']:>6} in-flight {r['max_in_flight']:>3}: {r['seconds']:8.2f} s "
+        f"{r['bases']:>6} {r.get('knobs', ''):>7}: {r['seconds']:8.2f} s "
         f"(best single {r['best_single_seconds']:7.2f} s) eff {r['efficiency']:5.1%}  "
         f"{r['bytes_per_node'] / 1e6:8.1f} MB/node  head: loop {r['head_loop_seconds']:6.2f} s, "
         f"chunks {r['head_chunk_seconds']:6.2f} s, uplink {r['head_uplink_seconds']:7.2f} s"
@@ -191,6 +201,7 @@ def main() -> None:
     parser.add_argument("--validate", action="store_true", help="run the local pool too")
     parser.add_argument("--log-n", type=int, nargs="+", default=[20, 22])
     parser.add_argument("--contributors", type=int, nargs="+", default=list(CONTRIBUTORS))
+    parser.add_argument("--knobs", nargs="+", default=list(KNOBS), choices=list(KNOBS))
     parser.add_argument("--merge", type=Path, nargs="+", help="only merge these runs' JSON")
     parser.add_argument("--json", type=Path, default=RESULTS / "simulate.json")
     args = parser.parse_args()
@@ -202,8 +213,10 @@ def main() -> None:
     )
     if args.merge:
         rows = [r for path in args.merge for r in json.loads(path.read_text())["predictions"]]
+        for row in rows:  # runs from before the knobs had names
+            row.setdefault("knobs", "default" if row["max_in_flight"] == 8 else "raised")
     else:
-        rows = scenarios(model, args.log_n, args.contributors)
+        rows = scenarios(model, args.log_n, args.contributors, args.knobs)
     result = {"inputs": inputs, "validation": validation, "predictions": rows}
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(result, indent=1))
